@@ -1,0 +1,21 @@
+//! xfs-heal's shared vocabulary.
+//!
+//! - [`uapi`]: the XFS kernel ABI (ioctl numbers, `repr(C)` argument and record layouts, every
+//!   constant), as plain data with layout tests.
+//! - [`scrub`]: validated repair targets: a scrub type can only be held by the scope it is
+//!   legal for, group numbers are never the null value, inode numbers are never zero.
+//! - [`message`]: `Hello`, `RepairRequest`, `RepairReply` and the two direction enums.
+//! - [`codec`]: the size-capped, versioned bincode framing.
+//!
+//! This crate performs no I/O and contains no unsafe code; it is linked into both the
+//! privileged repairer and the unprivileged monitor, so both sides agree by construction.
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod message;
+pub mod scrub;
+pub mod uapi;
+
+pub use codec::{CodecError, PROTOCOL_VERSION};
+pub use message::*;
+pub use scrub::*;

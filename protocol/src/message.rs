@@ -1,0 +1,410 @@
+//! The messages exchanged over the repairer's socket.
+//!
+//! Direction is in the type: the monitor sends [`MonitorToRepairer`], the repairer sends
+//! [`RepairerToMonitor`]. Everything the repairer receives is untrusted (the monitor may be
+//! compromised), so every field is a validated type and the repairer re-checks the ranges
+//! that depend on the live filesystem.
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+use crate::scrub::{Geometry, InvalidValue, OutOfRange, RepairTarget};
+use crate::uapi::*;
+
+/// The root directory's XFS handle (`struct xfs_handle`, 24 bytes), as recorded at startup.
+/// Its first 8 bytes are the fsid, derived from the superblock UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "[u8; XFS_HANDLE_SIZE]", into = "[u8; XFS_HANDLE_SIZE]")]
+pub struct FsHandle([u8; XFS_HANDLE_SIZE]);
+
+impl FsHandle {
+    pub const fn as_bytes(&self) -> &[u8; XFS_HANDLE_SIZE] {
+        &self.0
+    }
+    /// The 8-byte fsid, which is all a filesystem handle is.
+    pub fn fsid(&self) -> [u8; 8] {
+        let mut fsid = [0; 8];
+        fsid.copy_from_slice(&self.0[..8]);
+        fsid
+    }
+}
+
+impl TryFrom<[u8; XFS_HANDLE_SIZE]> for FsHandle {
+    type Error = InvalidValue;
+    fn try_from(bytes: [u8; XFS_HANDLE_SIZE]) -> Result<Self, InvalidValue> {
+        // fid_len counts the bytes after itself: fid_pad(2) + fid_gen(4) + fid_ino(8).
+        let fid_len = u16::from_ne_bytes([bytes[8], bytes[9]]);
+        let fid_pad = u16::from_ne_bytes([bytes[10], bytes[11]]);
+        if usize::from(fid_len) != XFS_HANDLE_SIZE - 8 - 2 {
+            return Err(InvalidValue::Handle("fid_len is not 14"));
+        }
+        if fid_pad != 0 {
+            return Err(InvalidValue::Handle("fid_pad is not zero"));
+        }
+        if bytes[16..24] == [0; 8] {
+            return Err(InvalidValue::Handle("inode number is zero"));
+        }
+        Ok(Self(bytes))
+    }
+}
+
+impl From<FsHandle> for [u8; XFS_HANDLE_SIZE] {
+    fn from(h: FsHandle) -> Self {
+        h.0
+    }
+}
+
+impl fmt::Display for FsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Longest mount path accepted (PATH_MAX minus the terminating NUL).
+pub const MAX_MOUNT_PATH: usize = 4095;
+
+/// An absolute path without NUL bytes, at most [`MAX_MOUNT_PATH`] bytes long.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MountPath(String);
+
+impl MountPath {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MountPath {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, InvalidValue> {
+        if !s.starts_with('/') {
+            return Err(InvalidValue::MountPath("not absolute"));
+        }
+        if s.len() > MAX_MOUNT_PATH {
+            return Err(InvalidValue::MountPath("longer than PATH_MAX"));
+        }
+        if s.contains('\0') {
+            return Err(InvalidValue::MountPath("contains a NUL byte"));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl From<MountPath> for String {
+    fn from(p: MountPath) -> String {
+        p.0
+    }
+}
+
+impl fmt::Display for MountPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The `trusted.xfs:autofsck` filesystem property (reference §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Autofsck {
+    /// The property is not set (or could not be read).
+    Unset,
+    None,
+    Check,
+    Optimize,
+    Repair,
+    /// Set to a value this version does not know; treated like `Unset`.
+    Unrecognized,
+}
+
+impl Autofsck {
+    /// Parses the xattr's value as the kernel stores it (no terminating NUL; tolerate one).
+    pub fn from_xattr_value(value: &[u8]) -> Self {
+        let value = value.strip_suffix(b"\0").unwrap_or(value);
+        match value {
+            b"none" => Self::None,
+            b"check" => Self::Check,
+            b"optimize" => Self::Optimize,
+            b"repair" => Self::Repair,
+            _ => Self::Unrecognized,
+        }
+    }
+
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Unset => "unset",
+            Self::None => "none",
+            Self::Check => "check",
+            Self::Optimize => "optimize",
+            Self::Repair => "repair",
+            Self::Unrecognized => "unrecognized",
+        }
+    }
+}
+
+/// A positive errno value (1..=4095), as the kernel returns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i32", into = "i32")]
+pub struct Errno(i32);
+
+impl Errno {
+    pub const ESTALE: Self = Self(116);
+    pub const EINVAL: Self = Self(22);
+    pub const EOPNOTSUPP: Self = Self(95);
+
+    pub const fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl TryFrom<i32> for Errno {
+    type Error = InvalidValue;
+    fn try_from(v: i32) -> Result<Self, InvalidValue> {
+        if (1..=4095).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(InvalidValue::Errno(v))
+        }
+    }
+}
+
+impl From<Errno> for i32 {
+    fn from(e: Errno) -> i32 {
+        e.0
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&std::io::Error::from_raw_os_error(self.0).to_string())
+    }
+}
+
+/// Whether this kernel and filesystem can repair online (scrub PROBE with the repair flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OnlineRepair {
+    Supported,
+    /// The probe failed with this errno (EOPNOTSUPP: kernel built without online repair).
+    Unsupported(Errno),
+}
+
+/// Where the repairer's health fd comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventSource {
+    /// `XFS_IOC_HEALTH_MONITOR` on the mount root: the real kernel queue.
+    KernelMonitor,
+    /// `--events-from`: a file or FIFO, for tests and for replaying captures.
+    File,
+}
+
+/// The repairer's greeting: sent once per connection, together with the health fd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: u16,
+    pub mountpoint: MountPath,
+    pub handle: FsHandle,
+    pub uuid: [u8; 16],
+    pub geometry: Geometry,
+    pub online_repair: OnlineRepair,
+    pub autofsck: Autofsck,
+    pub event_source: EventSource,
+}
+
+/// Correlates a reply with its request; chosen by the monitor, echoed by the repairer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestId(pub u64);
+
+/// Please repair this one structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairRequest {
+    pub id: RequestId,
+    pub target: RepairTarget,
+}
+
+/// Scrub output flags: only `XFS_SCRUB_OFLAG_*` bits can be held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct ScrubOutFlags(u32);
+
+impl ScrubOutFlags {
+    pub const NONE: Self = Self(0);
+
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+    /// Keeps the output bits of what the kernel wrote back into `sm_flags`.
+    pub const fn from_kernel(sm_flags: u32) -> Self {
+        Self(sm_flags & XFS_SCRUB_FLAGS_OUT)
+    }
+    pub const fn contains(self, bits: u32) -> bool {
+        self.0 & bits != 0
+    }
+}
+
+impl TryFrom<u32> for ScrubOutFlags {
+    type Error = InvalidValue;
+    fn try_from(v: u32) -> Result<Self, InvalidValue> {
+        if v & !XFS_SCRUB_FLAGS_OUT != 0 {
+            Err(InvalidValue::OutFlags(v))
+        } else {
+            Ok(Self(v))
+        }
+    }
+}
+
+impl From<ScrubOutFlags> for u32 {
+    fn from(f: ScrubOutFlags) -> u32 {
+        f.0
+    }
+}
+
+/// Why the repairer issued nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The target does not exist on this filesystem.
+    OutOfRange(OutOfRange),
+    /// The mount point no longer holds the filesystem the repairer was started for.
+    StaleFilesystem,
+}
+
+impl Refusal {
+    /// The errno a C caller would have seen.
+    pub const fn errno(&self) -> Errno {
+        match self {
+            Self::OutOfRange(_) => Errno::EINVAL,
+            Self::StaleFilesystem => Errno::ESTALE,
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutOfRange(o) => write!(f, "refused: {o}"),
+            Self::StaleFilesystem => write!(f, "refused: {}", Errno::ESTALE),
+        }
+    }
+}
+
+/// What became of one repair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RepairOutcome {
+    Repaired,
+    NoRepairNeeded,
+    /// Seems correct, but cross-referencing failed or disagreed: run xfs_repair offline.
+    OfflineRepairRecommended,
+    /// The kernel could not fix it.
+    Failed,
+    /// The ioctl itself failed.
+    KernelError(Errno),
+    /// The repairer did not issue the ioctl.
+    Refused(Refusal),
+}
+
+impl RepairOutcome {
+    /// Classifies a completed repair ioctl by its output flags, in xfs_healer's order
+    /// (reference §3.6, 7.1 rules): still corrupt or incomplete is a failure; cross-reference
+    /// trouble means "offline repair recommended"; then "no modification needed"; else fixed.
+    pub const fn classify(oflags: ScrubOutFlags) -> Self {
+        if oflags.contains(XFS_SCRUB_OFLAG_CORRUPT | XFS_SCRUB_OFLAG_INCOMPLETE) {
+            Self::Failed
+        } else if oflags.contains(XFS_SCRUB_OFLAG_XFAIL | XFS_SCRUB_OFLAG_XCORRUPT) {
+            Self::OfflineRepairRecommended
+        } else if oflags.contains(XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED) {
+            Self::NoRepairNeeded
+        } else {
+            Self::Repaired
+        }
+    }
+
+    /// Did this leave the structure in need of more work?
+    pub const fn is_failure(&self) -> bool {
+        matches!(self, Self::Failed | Self::KernelError(_))
+    }
+
+    /// The sentence xfs_healer prints for this outcome.
+    pub fn sentence(&self) -> String {
+        match self {
+            Self::Repaired => "Repairs successful.".into(),
+            Self::NoRepairNeeded => "No modification needed.".into(),
+            Self::OfflineRepairRecommended => {
+                "Seems correct but cross-referencing failed; offline repair recommended.".into()
+            }
+            Self::Failed => "Repair unsuccessful; offline repair required.".into(),
+            Self::KernelError(e) => format!("{e}"),
+            Self::Refused(r) => format!("{r}"),
+        }
+    }
+}
+
+/// The answer to one [`RepairRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairReply {
+    pub id: RequestId,
+    pub oflags: ScrubOutFlags,
+    pub outcome: RepairOutcome,
+}
+
+/// Everything the monitor may send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MonitorToRepairer {
+    Repair(RepairRequest),
+}
+
+/// Everything the repairer may send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RepairerToMonitor {
+    Hello(Hello),
+    Reply(RepairReply),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_follows_xfs_healer() {
+        let c = |f| RepairOutcome::classify(ScrubOutFlags::try_from(f).unwrap());
+        assert_eq!(c(0), RepairOutcome::Repaired);
+        assert_eq!(c(XFS_SCRUB_OFLAG_PREEN), RepairOutcome::Repaired);
+        assert_eq!(c(XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED), RepairOutcome::NoRepairNeeded);
+        assert_eq!(c(XFS_SCRUB_OFLAG_XFAIL), RepairOutcome::OfflineRepairRecommended);
+        assert_eq!(
+            c(XFS_SCRUB_OFLAG_XCORRUPT | XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED),
+            RepairOutcome::OfflineRepairRecommended
+        );
+        assert_eq!(c(XFS_SCRUB_OFLAG_CORRUPT | XFS_SCRUB_OFLAG_XFAIL), RepairOutcome::Failed);
+        assert_eq!(c(XFS_SCRUB_OFLAG_INCOMPLETE), RepairOutcome::Failed);
+    }
+
+    #[test]
+    fn out_flags_reject_input_bits() {
+        assert!(ScrubOutFlags::try_from(XFS_SCRUB_IFLAG_REPAIR).is_err());
+        assert!(ScrubOutFlags::try_from(1 << 31).is_err());
+        assert_eq!(ScrubOutFlags::from_kernel(0x181).bits(), 0x80);
+    }
+
+    #[test]
+    fn autofsck_values() {
+        assert_eq!(Autofsck::from_xattr_value(b"repair"), Autofsck::Repair);
+        assert_eq!(Autofsck::from_xattr_value(b"check\0"), Autofsck::Check);
+        assert_eq!(Autofsck::from_xattr_value(b"Repair"), Autofsck::Unrecognized);
+    }
+
+    #[test]
+    fn handles_and_paths_are_checked() {
+        let mut h = [0u8; 24];
+        h[8] = 14;
+        h[16] = 128;
+        assert!(FsHandle::try_from(h).is_ok());
+        h[10] = 1;
+        assert!(FsHandle::try_from(h).is_err());
+        assert!(MountPath::try_from("relative".to_string()).is_err());
+        assert!(MountPath::try_from("/a\0b".to_string()).is_err());
+        assert!(MountPath::try_from("/".repeat(4096)).is_err());
+        assert!(MountPath::try_from("/mnt/data".to_string()).is_ok());
+        assert!(Errno::try_from(0).is_err());
+        assert!(Errno::try_from(-5).is_err());
+    }
+}
