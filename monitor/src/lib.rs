@@ -1,1 +1,14 @@
-pub fn placeholder() {}
+//! xfs-heal-monitor: the unprivileged half of xfs-heal.
+//!
+//! The monitor holds no capability and no filesystem access. It decodes the kernel's health
+//! events ([`decode`]), reports them ([`report`]), decides what to repair ([`policy`]) and asks
+//! the repairer to do it.
+#![forbid(unsafe_code)]
+
+pub mod decode;
+pub mod event;
+pub mod policy;
+pub mod replay;
+pub mod report;
+
+pub use event::HealthEvent;

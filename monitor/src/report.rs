@@ -1,0 +1,285 @@
+//! Everything the monitor tells an operator, in two forms: one human-readable line in the
+//! wording operators know from xfs_healer (reference §3.3), or one JSON object per line whose
+//! schema ships in `monitor/schema/report.schema.json`.
+//!
+//! Inode events are reported by number (`ino N gen 0xG`): the monitor has no filesystem
+//! access, so it cannot resolve paths. Mount paths are printed with control characters
+//! escaped, so a hostile path cannot forge extra log lines.
+
+use serde_json::{json, Map, Value};
+use xfs_heal_protocol::{RepairOutcome, RepairTarget};
+
+use crate::decode::json::JsonError;
+use crate::decode::v0::{DecodeError, TruncatedRecord};
+use crate::event::*;
+use crate::policy::Unrepairable;
+
+/// The output format chosen with `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// One thing to tell the operator.
+#[derive(Debug, Clone, Copy)]
+pub enum Report<'a> {
+    Event(&'a HealthEvent),
+    /// A V0 record that failed validation; decoding went on with the next one.
+    InvalidRecord(&'a DecodeError),
+    /// A JSON-format event that failed to parse or to validate.
+    InvalidJson(&'a JsonError),
+    /// The stream ended inside a record.
+    Truncated(&'a TruncatedRecord),
+    /// A repair the monitor would send (`dry_run`) or has sent.
+    RepairRequested { target: &'a RepairTarget, dry_run: bool },
+    /// The repairer's answer.
+    RepairResult { target: &'a RepairTarget, outcome: &'a RepairOutcome },
+    /// A sick structure no spot repair can fix.
+    NeedsFullCheck(&'a Unrepairable, &'a MetadataObject),
+}
+
+impl Report<'_> {
+    /// Does this belong to the routine chatter that `--quiet` suppresses? Mount-domain
+    /// events, invalid input and repair outcomes are always shown, as in xfs_healer.
+    pub fn is_routine(&self) -> bool {
+        match self {
+            Report::Event(e) => matches!(e.kind, EventKind::Metadata { .. } | EventKind::Media { .. } | EventKind::FileIo { .. }),
+            Report::RepairRequested { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The line in the chosen format, without a trailing newline.
+    pub fn render(&self, mount: &str, format: Format) -> String {
+        match format {
+            Format::Text => self.text(mount),
+            Format::Json => self.json(mount).to_string(),
+        }
+    }
+
+    /// The human-readable line.
+    pub fn text(&self, mount: &str) -> String {
+        let m = escape(mount);
+        match self {
+            Report::Event(e) => event_text(&m, e),
+            Report::InvalidRecord(err) => format!("{m}: {err}"),
+            Report::InvalidJson(err) => format!("{m}: {err}"),
+            Report::Truncated(t) => format!("{m}: {t}"),
+            Report::RepairRequested { target, dry_run: true } => {
+                format!("{} {}: would request repair (scrub type {})", target_prefix(&m, target), target.structure_name(), target.scrub_type())
+            }
+            Report::RepairRequested { target, dry_run: false } => {
+                format!("{} {}: repair requested", target_prefix(&m, target), target.structure_name())
+            }
+            Report::RepairResult { target, outcome } => {
+                format!("{} {}: {}", target_prefix(&m, target), target.structure_name(), outcome.sentence())
+            }
+            Report::NeedsFullCheck(u, object) => {
+                format!("{} {}: {}; a full check is needed.", object_prefix(&m, object), u.structure, u.why)
+            }
+        }
+    }
+
+    /// The JSON object.
+    pub fn json(&self, mount: &str) -> Value {
+        let mut o = Map::new();
+        o.insert("mountpoint".into(), mount.into());
+        match self {
+            Report::Event(e) => {
+                o.insert("kind".into(), "event".into());
+                event_json(&mut o, e);
+            }
+            Report::InvalidRecord(err) => {
+                o.insert("kind".into(), "invalid_record".into());
+                o.insert("stream_offset".into(), err.stream_offset.into());
+                o.insert("field".into(), err.error.field.into());
+                o.insert("field_offset".into(), err.error.field_offset.into());
+                o.insert("value".into(), err.error.value.into());
+                o.insert("problem".into(), err.error.problem.to_string().into());
+            }
+            Report::InvalidJson(err) => {
+                o.insert("kind".into(), "invalid_json_event".into());
+                o.insert("object_index".into(), err.object_index.into());
+                o.insert("problem".into(), err.problem.to_string().into());
+            }
+            Report::Truncated(t) => {
+                o.insert("kind".into(), "truncated_stream".into());
+                o.insert("stream_offset".into(), t.stream_offset.into());
+                o.insert("bytes".into(), t.have.into());
+            }
+            Report::RepairRequested { target, dry_run } => {
+                o.insert("kind".into(), "repair_requested".into());
+                o.insert("dry_run".into(), (*dry_run).into());
+                o.insert("target".into(), target_json(target));
+            }
+            Report::RepairResult { target, outcome } => {
+                o.insert("kind".into(), "repair_result".into());
+                o.insert("target".into(), target_json(target));
+                let (name, errno) = match outcome {
+                    RepairOutcome::Repaired => ("repaired", None),
+                    RepairOutcome::NoRepairNeeded => ("no_repair_needed", None),
+                    RepairOutcome::OfflineRepairRecommended => ("offline_repair_recommended", None),
+                    RepairOutcome::Failed => ("failed", None),
+                    RepairOutcome::KernelError(e) => ("kernel_error", Some(*e)),
+                    RepairOutcome::Refused(r) => ("refused", Some(r.errno())),
+                };
+                o.insert("outcome".into(), name.into());
+                if let Some(e) = errno {
+                    o.insert("errno".into(), e.get().into());
+                }
+            }
+            Report::NeedsFullCheck(u, object) => {
+                o.insert("kind".into(), "needs_full_check".into());
+                o.insert("domain".into(), u.domain.into());
+                o.insert("structure".into(), u.structure.into());
+                o.insert("reason".into(), u.why.into());
+                object_ids_json(&mut o, object);
+            }
+        }
+        o.insert("message".into(), self.text(mount).into());
+        Value::Object(o)
+    }
+}
+
+/// Escapes control characters so one report is always one line.
+pub fn escape(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
+fn object_prefix(m: &str, object: &MetadataObject) -> String {
+    match object {
+        MetadataObject::Fs { .. } => m.to_owned(),
+        MetadataObject::Ag { agno, .. } => format!("{m} agno {agno:#x}"),
+        MetadataObject::RtGroup { rgno, .. } => format!("{m} rgno {rgno:#x}"),
+        MetadataObject::Inode { ino, gen, .. } => format!("{m} ino {ino} gen {gen:#x}"),
+    }
+}
+
+/// The prefix xfs_healer prints before a repaired structure's name.
+pub fn target_prefix(m: &str, target: &RepairTarget) -> String {
+    match target {
+        RepairTarget::Fs { .. } => m.to_owned(),
+        RepairTarget::Ag { agno, .. } => format!("{m} agno {:#x}", agno.get()),
+        RepairTarget::RtGroup { rgno, .. } => format!("{m} rgno {:#x}", rgno.get()),
+        RepairTarget::Inode { ino, gen, .. } => format!("{m} ino {} gen {gen:#x}", ino.get()),
+    }
+}
+
+fn event_text(m: &str, e: &HealthEvent) -> String {
+    match e.kind {
+        EventKind::Running => format!("{m}: monitoring started"),
+        EventKind::Unmount => format!("{m}: filesystem unmounted"),
+        EventKind::Lost { count } => format!("{m}: {count} events lost"),
+        EventKind::Shutdown { reasons } => {
+            format!("{m}: filesystem shut down due to {}", reasons.names().collect::<Vec<_>>().join(", "))
+        }
+        EventKind::Metadata { status, object } => format!(
+            "{} {}: {}",
+            object_prefix(m, &object),
+            object.structure_names().join(", "),
+            status.as_str()
+        ),
+        EventKind::Media { device, daddr, bbcount } => {
+            format!("{m} {} daddr {daddr:#x} bbcount {bbcount:#x}: media error", device.as_str())
+        }
+        EventKind::FileIo { kind, ino, gen, pos, len, error } => {
+            let head = format!("{m} ino {ino} gen {gen:#x} pos {pos} len {len}: {}", kind.as_str());
+            if error == 0 || kind == FileIoKind::DataLost {
+                format!("{head} failed")
+            } else {
+                let errno = i32::try_from(error).unwrap_or(i32::MAX);
+                format!("{head}: {}", std::io::Error::from_raw_os_error(errno))
+            }
+        }
+    }
+}
+
+fn object_ids_json(o: &mut Map<String, Value>, object: &MetadataObject) {
+    match *object {
+        MetadataObject::Fs { .. } => {}
+        MetadataObject::Ag { agno, .. } => {
+            o.insert("agno".into(), agno.into());
+        }
+        MetadataObject::RtGroup { rgno, .. } => {
+            o.insert("rgno".into(), rgno.into());
+        }
+        MetadataObject::Inode { ino, gen, .. } => {
+            o.insert("ino".into(), ino.into());
+            o.insert("gen".into(), gen.into());
+        }
+    }
+}
+
+fn event_json(o: &mut Map<String, Value>, e: &HealthEvent) {
+    o.insert("time_ns".into(), e.time_ns.into());
+    let (domain, ty) = match e.kind {
+        EventKind::Running => ("mount", "running"),
+        EventKind::Lost { count } => {
+            o.insert("count".into(), count.into());
+            ("mount", "lost")
+        }
+        EventKind::Unmount => ("mount", "unmount"),
+        EventKind::Shutdown { reasons } => {
+            o.insert("reasons".into(), reasons.names().collect::<Vec<_>>().into());
+            ("mount", "shutdown")
+        }
+        EventKind::Metadata { status, object } => {
+            object_ids_json(o, &object);
+            o.insert("structures".into(), object.structure_names().into());
+            (object.domain_name(), status.as_str())
+        }
+        EventKind::Media { device, daddr, bbcount } => {
+            o.insert("daddr".into(), daddr.into());
+            o.insert("bbcount".into(), bbcount.into());
+            (device.as_str(), "media_error")
+        }
+        EventKind::FileIo { kind, ino, gen, pos, len, error } => {
+            o.insert("ino".into(), ino.into());
+            o.insert("gen".into(), gen.into());
+            o.insert("pos".into(), pos.into());
+            o.insert("len".into(), len.into());
+            o.insert("error".into(), error.into());
+            ("filerange", kind.as_str())
+        }
+    };
+    o.insert("domain".into(), domain.into());
+    o.insert("type".into(), ty.into());
+}
+
+fn target_json(t: &RepairTarget) -> Value {
+    let mut o = json!({
+        "scope": match t {
+            RepairTarget::Fs { .. } => "fs",
+            RepairTarget::Ag { .. } => "ag",
+            RepairTarget::RtGroup { .. } => "rtgroup",
+            RepairTarget::Inode { .. } => "inode",
+        },
+        "structure": t.structure_name(),
+        "scrub_type": t.scrub_type(),
+    });
+    if let Value::Object(map) = &mut o {
+        match t {
+            RepairTarget::Fs { .. } => {}
+            RepairTarget::Ag { agno, .. } => {
+                map.insert("agno".into(), agno.get().into());
+            }
+            RepairTarget::RtGroup { rgno, .. } => {
+                map.insert("rgno".into(), rgno.get().into());
+            }
+            RepairTarget::Inode { ino, gen, .. } => {
+                map.insert("ino".into(), ino.get().into());
+                map.insert("gen".into(), (*gen).into());
+            }
+        }
+    }
+    o
+}
+
+/// The JSON Schema (2020-12) every `--format json` line satisfies.
+pub const REPORT_SCHEMA: &str = include_str!("../schema/report.schema.json");
