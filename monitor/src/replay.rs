@@ -63,10 +63,15 @@ impl<W: Write> Printer<'_, W> {
     fn event(&mut self, event: &HealthEvent) {
         self.summary.events += 1;
         self.say(Report::Event(event));
-        if let (Some(plan), crate::event::EventKind::Metadata { object, .. }) = (policy::plan(event), event.kind) {
+        if let (Some(plan), crate::event::EventKind::Metadata { object, .. }) =
+            (policy::plan(event), event.kind)
+        {
             for target in &plan.targets {
                 self.summary.repairs += 1;
-                self.say(Report::RepairRequested { target, dry_run: true });
+                self.say(Report::RepairRequested {
+                    target,
+                    dry_run: true,
+                });
             }
             for unrepairable in &plan.needs_full_check {
                 self.summary.full_checks += 1;
@@ -77,9 +82,21 @@ impl<W: Write> Printer<'_, W> {
 }
 
 /// Replays the capture at `path`, writing reports to `out`.
-pub fn replay<W: Write>(path: &Path, capture: CaptureFormat, mount: &str, options: Options, out: W) -> io::Result<Summary> {
+pub fn replay<W: Write>(
+    path: &Path,
+    capture: CaptureFormat,
+    mount: &str,
+    options: Options,
+    out: W,
+) -> io::Result<Summary> {
     let mut file = File::open(path)?;
-    let mut p = Printer { out, mount, options, summary: Summary::default(), error: None };
+    let mut p = Printer {
+        out,
+        mount,
+        options,
+        summary: Summary::default(),
+        error: None,
+    };
     let mut buf = vec![0u8; 64 * 1024];
     let mut v0 = V0Decoder::new();
     let mut json = JsonDecoder::new();

@@ -32,9 +32,15 @@ pub enum Report<'a> {
     /// The stream ended inside a record.
     Truncated(&'a TruncatedRecord),
     /// A repair the monitor would send (`dry_run`) or has sent.
-    RepairRequested { target: &'a RepairTarget, dry_run: bool },
+    RepairRequested {
+        target: &'a RepairTarget,
+        dry_run: bool,
+    },
     /// The repairer's answer.
-    RepairResult { target: &'a RepairTarget, outcome: &'a RepairOutcome },
+    RepairResult {
+        target: &'a RepairTarget,
+        outcome: &'a RepairOutcome,
+    },
     /// A sick structure no spot repair can fix.
     NeedsFullCheck(&'a Unrepairable, &'a MetadataObject),
 }
@@ -44,7 +50,10 @@ impl Report<'_> {
     /// events, invalid input and repair outcomes are always shown, as in xfs_healer.
     pub fn is_routine(&self) -> bool {
         match self {
-            Report::Event(e) => matches!(e.kind, EventKind::Metadata { .. } | EventKind::Media { .. } | EventKind::FileIo { .. }),
+            Report::Event(e) => matches!(
+                e.kind,
+                EventKind::Metadata { .. } | EventKind::Media { .. } | EventKind::FileIo { .. }
+            ),
             Report::RepairRequested { .. } => true,
             _ => false,
         }
@@ -66,17 +75,42 @@ impl Report<'_> {
             Report::InvalidRecord(err) => format!("{m}: {err}"),
             Report::InvalidJson(err) => format!("{m}: {err}"),
             Report::Truncated(t) => format!("{m}: {t}"),
-            Report::RepairRequested { target, dry_run: true } => {
-                format!("{} {}: would request repair (scrub type {})", target_prefix(&m, target), target.structure_name(), target.scrub_type())
+            Report::RepairRequested {
+                target,
+                dry_run: true,
+            } => {
+                format!(
+                    "{} {}: would request repair (scrub type {})",
+                    target_prefix(&m, target),
+                    target.structure_name(),
+                    target.scrub_type()
+                )
             }
-            Report::RepairRequested { target, dry_run: false } => {
-                format!("{} {}: repair requested", target_prefix(&m, target), target.structure_name())
+            Report::RepairRequested {
+                target,
+                dry_run: false,
+            } => {
+                format!(
+                    "{} {}: repair requested",
+                    target_prefix(&m, target),
+                    target.structure_name()
+                )
             }
             Report::RepairResult { target, outcome } => {
-                format!("{} {}: {}", target_prefix(&m, target), target.structure_name(), outcome.sentence())
+                format!(
+                    "{} {}: {}",
+                    target_prefix(&m, target),
+                    target.structure_name(),
+                    outcome.sentence()
+                )
             }
             Report::NeedsFullCheck(u, object) => {
-                format!("{} {}: {}; a full check is needed.", object_prefix(&m, object), u.structure, u.why)
+                format!(
+                    "{} {}: {}; a full check is needed.",
+                    object_prefix(&m, object),
+                    u.structure,
+                    u.why
+                )
             }
         }
     }
@@ -148,7 +182,13 @@ pub fn escape(s: &str) -> String {
         return s.to_owned();
     }
     s.chars()
-        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
         .collect()
 }
 
@@ -177,7 +217,10 @@ fn event_text(m: &str, e: &HealthEvent) -> String {
         EventKind::Unmount => format!("{m}: filesystem unmounted"),
         EventKind::Lost { count } => format!("{m}: {count} events lost"),
         EventKind::Shutdown { reasons } => {
-            format!("{m}: filesystem shut down due to {}", reasons.names().collect::<Vec<_>>().join(", "))
+            format!(
+                "{m}: filesystem shut down due to {}",
+                reasons.names().collect::<Vec<_>>().join(", ")
+            )
         }
         EventKind::Metadata { status, object } => format!(
             "{} {}: {}",
@@ -185,11 +228,28 @@ fn event_text(m: &str, e: &HealthEvent) -> String {
             object.structure_names().join(", "),
             status.as_str()
         ),
-        EventKind::Media { device, daddr, bbcount } => {
-            format!("{m} {} daddr {daddr:#x} bbcount {bbcount:#x}: media error", device.as_str())
+        EventKind::Media {
+            device,
+            daddr,
+            bbcount,
+        } => {
+            format!(
+                "{m} {} daddr {daddr:#x} bbcount {bbcount:#x}: media error",
+                device.as_str()
+            )
         }
-        EventKind::FileIo { kind, ino, gen, pos, len, error } => {
-            let head = format!("{m} ino {ino} gen {gen:#x} pos {pos} len {len}: {}", kind.as_str());
+        EventKind::FileIo {
+            kind,
+            ino,
+            gen,
+            pos,
+            len,
+            error,
+        } => {
+            let head = format!(
+                "{m} ino {ino} gen {gen:#x} pos {pos} len {len}: {}",
+                kind.as_str()
+            );
             if error == 0 || kind == FileIoKind::DataLost {
                 format!("{head} failed")
             } else {
@@ -234,12 +294,23 @@ fn event_json(o: &mut Map<String, Value>, e: &HealthEvent) {
             o.insert("structures".into(), object.structure_names().into());
             (object.domain_name(), status.as_str())
         }
-        EventKind::Media { device, daddr, bbcount } => {
+        EventKind::Media {
+            device,
+            daddr,
+            bbcount,
+        } => {
             o.insert("daddr".into(), daddr.into());
             o.insert("bbcount".into(), bbcount.into());
             (device.as_str(), "media_error")
         }
-        EventKind::FileIo { kind, ino, gen, pos, len, error } => {
+        EventKind::FileIo {
+            kind,
+            ino,
+            gen,
+            pos,
+            len,
+            error,
+        } => {
             o.insert("ino".into(), ino.into());
             o.insert("gen".into(), gen.into());
             o.insert("pos".into(), pos.into());

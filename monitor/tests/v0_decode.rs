@@ -11,7 +11,10 @@ use xfs_heal_monitor::event::*;
 fn events(bytes: &[u8]) -> Vec<HealthEvent> {
     let (results, end) = decode_all(bytes);
     end.expect("no trailing partial record");
-    results.into_iter().map(|r| r.expect("valid record")).collect()
+    results
+        .into_iter()
+        .map(|r| r.expect("valid record"))
+        .collect()
 }
 
 #[test]
@@ -19,26 +22,53 @@ fn real_capture_decodes_as_documented() {
     let evs = events(&capture("linux-7.3.4-dir-symlink-repair-verbose.v0"));
     assert_eq!(evs.len(), 20);
     assert_eq!(evs[0].kind, EventKind::Running);
-    let dir = MetadataObject::Inode { ino: 1_179_776, gen: 1_710_800_615, mask: InodeMask::new(0x10).unwrap() };
-    let symlink = MetadataObject::Inode { ino: 1_572_993, gen: 1_608_423_591, mask: InodeMask::new(0x40).unwrap() };
+    let dir = MetadataObject::Inode {
+        ino: 1_179_776,
+        gen: 1_710_800_615,
+        mask: InodeMask::new(0x10).unwrap(),
+    };
+    let symlink = MetadataObject::Inode {
+        ino: 1_572_993,
+        gen: 1_608_423_591,
+        mask: InodeMask::new(0x40).unwrap(),
+    };
     let md = |status, object| EventKind::Metadata { status, object };
     use HealthStatus::*;
     let want = [
-        md(Sick, dir), md(Sick, symlink), md(Sick, dir), md(Corrupt, dir), md(Healthy, dir),
-        md(Sick, symlink), md(Corrupt, symlink), md(Healthy, symlink),
-        md(Healthy, MetadataObject::Fs { mask: FsMask::new(1).unwrap() }),
+        md(Sick, dir),
+        md(Sick, symlink),
+        md(Sick, dir),
+        md(Corrupt, dir),
+        md(Healthy, dir),
+        md(Sick, symlink),
+        md(Corrupt, symlink),
+        md(Healthy, symlink),
+        md(
+            Healthy,
+            MetadataObject::Fs {
+                mask: FsMask::new(1).unwrap(),
+            },
+        ),
     ];
     let got: Vec<EventKind> = evs[1..10].iter().map(|e| e.kind).collect();
     assert_eq!(got, want);
     let ag_masks: Vec<u32> = evs[10..18]
         .iter()
         .map(|e| match e.kind {
-            EventKind::Metadata { status: Healthy, object: MetadataObject::Ag { agno: 1, mask } } => mask.bits(),
+            EventKind::Metadata {
+                status: Healthy,
+                object: MetadataObject::Ag { agno: 1, mask },
+            } => mask.bits(),
             other => panic!("expected AG 1 healthy, got {other:?}"),
         })
         .collect();
     assert_eq!(ag_masks, [0x2, 0x4, 0x8, 0x10, 0x20, 0x40, 0x80, 0x100]);
-    assert_eq!(evs[18].kind, EventKind::Shutdown { reasons: ShutdownReasons::new(0x6).unwrap() });
+    assert_eq!(
+        evs[18].kind,
+        EventKind::Shutdown {
+            reasons: ShutdownReasons::new(0x6).unwrap()
+        }
+    );
     assert_eq!(evs[19].kind, EventKind::Unmount);
     // Records carry the kernel's clock; it never runs backwards within one capture.
     assert!(evs.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
@@ -48,20 +78,27 @@ fn real_capture_decodes_as_documented() {
 fn the_record_quoted_in_vm_testing_decodes() {
     let mut rec = [0u8; 64];
     rec[..32].copy_from_slice(&[
-        0x03, 0, 0, 0, 0x03, 0, 0, 0, 0x58, 0x20, 0x42, 0x79, 0x99, 0xd6, 0xea, 0x18, 0x10, 0, 0, 0, 0x42, 0x6b,
-        0xe9, 0x51, 0x80, 0, 0x0a, 0, 0, 0, 0, 0,
+        0x03, 0, 0, 0, 0x03, 0, 0, 0, 0x58, 0x20, 0x42, 0x79, 0x99, 0xd6, 0xea, 0x18, 0x10, 0, 0,
+        0, 0x42, 0x6b, 0xe9, 0x51, 0x80, 0, 0x0a, 0, 0, 0, 0, 0,
     ]);
     let e = decode_record(&rec).unwrap();
     assert_eq!(
         e.kind,
         EventKind::Metadata {
             status: HealthStatus::Sick,
-            object: MetadataObject::Inode { ino: 0xa0080, gen: 0x51e9_6b42, mask: InodeMask::new(0x10).unwrap() }
+            object: MetadataObject::Inode {
+                ino: 0xa0080,
+                gen: 0x51e9_6b42,
+                mask: InodeMask::new(0x10).unwrap()
+            }
         }
     );
     // ... and the shipped demo sample contains it.
     let sample = capture("sample.v0");
-    assert!(sample.chunks(64).any(|c| c == rec), "sample.v0 must contain the vm-testing record");
+    assert!(
+        sample.chunks(64).any(|c| c == rec),
+        "sample.v0 must contain the vm-testing record"
+    );
     assert!(events(&sample).contains(&e));
 }
 
@@ -94,7 +131,10 @@ fn truncated_stream_is_reported() {
     assert_eq!(results.len(), 3);
     let t = end.unwrap_err();
     assert_eq!((t.stream_offset, t.have), (192, 32));
-    assert_eq!(t.to_string(), "stream ended inside the record at byte 192: 32 of 64 bytes");
+    assert_eq!(
+        t.to_string(),
+        "stream ended inside the record at byte 192: 32 of 64 bytes"
+    );
 }
 
 /// A valid AG record to damage.
@@ -103,7 +143,10 @@ fn ag_sick() -> [u8; 64] {
         time_ns: 5,
         kind: EventKind::Metadata {
             status: HealthStatus::Sick,
-            object: MetadataObject::Ag { agno: 2, mask: AgMask::new(0x40).unwrap() },
+            object: MetadataObject::Ag {
+                agno: 2,
+                mask: AgMask::new(0x40).unwrap(),
+            },
         },
     }
     .to_v0_bytes()
@@ -113,11 +156,26 @@ fn put(rec: &mut [u8; 64], at: usize, v: u32) {
     rec[at..at + 4].copy_from_slice(&v.to_ne_bytes());
 }
 
+/// A way to break a record.
+type Damage = Box<dyn Fn(&mut [u8; 64])>;
+
 #[test]
 fn each_malformed_class_is_named_with_offset_and_value() {
-    let cases: Vec<(Box<dyn Fn(&mut [u8; 64])>, usize, u64, Problem, &str)> = vec![
-        (Box::new(|r| put(r, 0, 9)), 0, 9, Problem::UnknownDomain, "domain (record offset 0) = 0x9: unknown domain"),
-        (Box::new(|r| put(r, 4, 13)), 4, 13, Problem::UnknownType, "type (record offset 4) = 0xd: unknown event type"),
+    let cases: Vec<(Damage, usize, u64, Problem, &str)> = vec![
+        (
+            Box::new(|r| put(r, 0, 9)),
+            0,
+            9,
+            Problem::UnknownDomain,
+            "domain (record offset 0) = 0x9: unknown domain",
+        ),
+        (
+            Box::new(|r| put(r, 4, 13)),
+            4,
+            13,
+            Problem::UnknownType,
+            "type (record offset 4) = 0xd: unknown event type",
+        ),
         (
             Box::new(|r| put(r, 4, 7)),
             4,
@@ -132,9 +190,27 @@ fn each_malformed_class_is_named_with_offset_and_value() {
             Problem::UndefinedBits { defined: 0x7ff },
             "group.mask (record offset 16) = 0x840: bits outside the defined set 0x7ff",
         ),
-        (Box::new(|r| put(r, 16, 0)), 16, 0, Problem::EmptyMask, "group.mask (record offset 16) = 0x0: empty mask"),
-        (Box::new(|r| r[24] = 1), 24, 1, Problem::NonZeroPadding, "unused union bytes (record offset 24) = 0x1: non-zero padding"),
-        (Box::new(|r| r[63] = 0xff), 63, 0xff, Problem::NonZeroPadding, "pad (record offset 63) = 0xff: non-zero padding"),
+        (
+            Box::new(|r| put(r, 16, 0)),
+            16,
+            0,
+            Problem::EmptyMask,
+            "group.mask (record offset 16) = 0x0: empty mask",
+        ),
+        (
+            Box::new(|r| r[24] = 1),
+            24,
+            1,
+            Problem::NonZeroPadding,
+            "unused union bytes (record offset 24) = 0x1: non-zero padding",
+        ),
+        (
+            Box::new(|r| r[63] = 0xff),
+            63,
+            0xff,
+            Problem::NonZeroPadding,
+            "pad (record offset 63) = 0xff: non-zero padding",
+        ),
         (
             Box::new(|r| {
                 put(r, 0, 0);
@@ -163,7 +239,14 @@ fn each_malformed_class_is_named_with_offset_and_value() {
             Box::new(|r| {
                 *r = HealthEvent {
                     time_ns: 0,
-                    kind: EventKind::FileIo { kind: FileIoKind::DirectRead, ino: 5, gen: 1, pos: 0, len: 1, error: 0 },
+                    kind: EventKind::FileIo {
+                        kind: FileIoKind::DirectRead,
+                        ino: 5,
+                        gen: 1,
+                        pos: 0,
+                        len: 1,
+                        error: 0,
+                    },
                 }
                 .to_v0_bytes();
                 put(r, 44, 5000);
@@ -184,11 +267,20 @@ fn each_malformed_class_is_named_with_offset_and_value() {
         let (results, end) = decode_all(&stream);
         assert!(end.is_ok());
         assert_eq!(results.len(), 3);
-        assert!(results[0].is_ok() && results[2].is_ok(), "decoding must carry on past {text}");
+        assert!(
+            results[0].is_ok() && results[2].is_ok(),
+            "decoding must carry on past {text}"
+        );
         let err = results[1].as_ref().unwrap_err();
         assert_eq!(err.stream_offset, 64);
-        assert_eq!((err.error.field_offset, err.error.value, err.error.problem), (field_offset, value, problem));
-        assert_eq!(err.to_string(), format!("invalid V0 record at stream byte 64: {text}"));
+        assert_eq!(
+            (err.error.field_offset, err.error.value, err.error.problem),
+            (field_offset, value, problem)
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("invalid V0 record at stream byte 64: {text}")
+        );
     }
 }
 
@@ -196,10 +288,16 @@ fn each_malformed_class_is_named_with_offset_and_value() {
 fn mount_domain_rejects_metadata_types() {
     let mut r = [0u8; 64];
     put(&mut r, 4, 3); // SICK in the MOUNT domain
-    assert_eq!(decode_record(&r).unwrap_err().problem, Problem::TypeNotInDomain { domain: 0 });
+    assert_eq!(
+        decode_record(&r).unwrap_err().problem,
+        Problem::TypeNotInDomain { domain: 0 }
+    );
     put(&mut r, 0, 8);
     put(&mut r, 4, 3); // SICK in the FILERANGE domain
-    assert_eq!(decode_record(&r).unwrap_err().problem, Problem::TypeNotInDomain { domain: 8 });
+    assert_eq!(
+        decode_record(&r).unwrap_err().problem,
+        Problem::TypeNotInDomain { domain: 8 }
+    );
 }
 
 proptest! {

@@ -368,13 +368,22 @@ mod tests {
         let c = |f| RepairOutcome::classify(ScrubOutFlags::try_from(f).unwrap());
         assert_eq!(c(0), RepairOutcome::Repaired);
         assert_eq!(c(XFS_SCRUB_OFLAG_PREEN), RepairOutcome::Repaired);
-        assert_eq!(c(XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED), RepairOutcome::NoRepairNeeded);
-        assert_eq!(c(XFS_SCRUB_OFLAG_XFAIL), RepairOutcome::OfflineRepairRecommended);
+        assert_eq!(
+            c(XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED),
+            RepairOutcome::NoRepairNeeded
+        );
+        assert_eq!(
+            c(XFS_SCRUB_OFLAG_XFAIL),
+            RepairOutcome::OfflineRepairRecommended
+        );
         assert_eq!(
             c(XFS_SCRUB_OFLAG_XCORRUPT | XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED),
             RepairOutcome::OfflineRepairRecommended
         );
-        assert_eq!(c(XFS_SCRUB_OFLAG_CORRUPT | XFS_SCRUB_OFLAG_XFAIL), RepairOutcome::Failed);
+        assert_eq!(
+            c(XFS_SCRUB_OFLAG_CORRUPT | XFS_SCRUB_OFLAG_XFAIL),
+            RepairOutcome::Failed
+        );
         assert_eq!(c(XFS_SCRUB_OFLAG_INCOMPLETE), RepairOutcome::Failed);
     }
 
@@ -389,7 +398,10 @@ mod tests {
     fn autofsck_values() {
         assert_eq!(Autofsck::from_xattr_value(b"repair"), Autofsck::Repair);
         assert_eq!(Autofsck::from_xattr_value(b"check\0"), Autofsck::Check);
-        assert_eq!(Autofsck::from_xattr_value(b"Repair"), Autofsck::Unrecognized);
+        assert_eq!(
+            Autofsck::from_xattr_value(b"Repair"),
+            Autofsck::Unrecognized
+        );
     }
 
     #[test]

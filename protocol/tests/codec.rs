@@ -8,7 +8,10 @@ use xfs_heal_protocol::*;
 fn ag_request() -> MonitorToRepairer {
     MonitorToRepairer::Repair(RepairRequest {
         id: RequestId(7),
-        target: RepairTarget::Ag { agno: AgNumber::try_from(3).unwrap(), kind: AgScrub::Inobt },
+        target: RepairTarget::Ag {
+            agno: AgNumber::try_from(3).unwrap(),
+            kind: AgScrub::Inobt,
+        },
     })
 }
 
@@ -114,11 +117,19 @@ fn forged_length_is_refused_before_allocating() {
     let frame = [0xff, 0xff, 0xff, 0xff, 1, 0];
     assert_eq!(
         codec::decode_frame::<MonitorToRepairer>(&frame),
-        Err(CodecError::FrameTooLarge { length: 0xffff_ffff })
+        Err(CodecError::FrameTooLarge {
+            length: 0xffff_ffff
+        })
     );
     let just_over = u32::try_from(MAX_PAYLOAD + 1).unwrap().to_le_bytes();
-    assert!(matches!(codec::payload_length(just_over), Err(CodecError::FrameTooLarge { .. })));
-    assert!(matches!(codec::payload_length([1, 0, 0, 0]), Err(CodecError::FrameTooShort { .. })));
+    assert!(matches!(
+        codec::payload_length(just_over),
+        Err(CodecError::FrameTooLarge { .. })
+    ));
+    assert!(matches!(
+        codec::payload_length([1, 0, 0, 0]),
+        Err(CodecError::FrameTooShort { .. })
+    ));
 }
 
 #[test]
@@ -171,13 +182,23 @@ fn illegal_values_are_refused() {
         codec::decode_frame::<MonitorToRepairer>(&f)
     };
     // An inode scrub type (DIR, 15) in an AG-scope request.
-    assert!(matches!(patch(26, &[15, 0, 0, 0]), Err(CodecError::Malformed(m)) if m.contains("scrub type 15")));
+    assert!(
+        matches!(patch(26, &[15, 0, 0, 0]), Err(CodecError::Malformed(m)) if m.contains("scrub type 15"))
+    );
     // The null AG.
-    assert!(matches!(patch(22, &[0xff; 4]), Err(CodecError::Malformed(m)) if m.contains("null AG")));
+    assert!(
+        matches!(patch(22, &[0xff; 4]), Err(CodecError::Malformed(m)) if m.contains("null AG"))
+    );
     // An unknown scope variant.
-    assert!(matches!(patch(18, &[9, 0, 0, 0]), Err(CodecError::Malformed(_))));
+    assert!(matches!(
+        patch(18, &[9, 0, 0, 0]),
+        Err(CodecError::Malformed(_))
+    ));
     // An unknown message variant.
-    assert!(matches!(patch(6, &[1, 0, 0, 0]), Err(CodecError::Malformed(_))));
+    assert!(matches!(
+        patch(6, &[1, 0, 0, 0]),
+        Err(CodecError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -195,15 +216,21 @@ fn any_target() -> impl Strategy<Value = RepairTarget> {
             kind
         }),
         (0..u32::MAX, prop::sample::select(RtGroupScrub::ALL)).prop_map(|(n, kind)| {
-            RepairTarget::RtGroup { rgno: RtGroupNumber::try_from(n).unwrap(), kind }
+            RepairTarget::RtGroup {
+                rgno: RtGroupNumber::try_from(n).unwrap(),
+                kind,
+            }
         }),
-        (1..u64::MAX, any::<u32>(), prop::sample::select(InodeScrub::ALL)).prop_map(
-            |(ino, gen, kind)| RepairTarget::Inode {
+        (
+            1..u64::MAX,
+            any::<u32>(),
+            prop::sample::select(InodeScrub::ALL)
+        )
+            .prop_map(|(ino, gen, kind)| RepairTarget::Inode {
                 ino: InodeNumber::try_from(ino).unwrap(),
                 gen,
                 kind
-            }
-        ),
+            }),
     ]
 }
 

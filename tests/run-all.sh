@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test of xfs-heal: formatting, lints, unit, property and integration tests.
+# Installs the system packages it needs when they are missing (CI starts from a fresh machine).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# --- System packages -------------------------------------------------------------------------
+# xfsprogs: mkfs.xfs for the real-filesystem tests. util-linux: losetup/mount.
+need=()
+command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
+command -v losetup >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages: ${need[*]} (run as root so they can be installed)" >&2
+        exit 1
+    fi
+    log "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        log "adding the $component component"
+        rustup component add "$component"
+    fi
+done
+
+# --- Checks ----------------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "building the binaries the integration tests run"
+cargo build --workspace --bins --locked
+
+log "cargo test"
+cargo test --workspace --locked
