@@ -132,9 +132,12 @@ pub fn decode_payload<M: Message>(payload: &[u8]) -> Result<M, CodecError> {
             length: payload.len() as u64,
         });
     }
-    let (version, body) = payload
-        .split_first_chunk::<VERSION_FIELD>()
-        .ok_or(CodecError::FrameTooShort { length: payload.len() as u64 })?;
+    let (version, body) =
+        payload
+            .split_first_chunk::<VERSION_FIELD>()
+            .ok_or(CodecError::FrameTooShort {
+                length: payload.len() as u64,
+            })?;
     let version = u16::from_le_bytes(*version);
     if version != PROTOCOL_VERSION {
         return Err(CodecError::UnsupportedVersion {
