@@ -11,55 +11,89 @@ use serde::{Deserialize, Serialize};
 use crate::scrub::{Geometry, InvalidValue, OutOfRange, RepairTarget};
 use crate::uapi::*;
 
-/// The root directory's XFS handle (`struct xfs_handle`, 24 bytes), as recorded at startup.
-/// Its first 8 bytes are the fsid, derived from the superblock UUID.
+/// Longest file handle accepted. XFS encodes its root in 8, 12 or 16 bytes.
+pub const MAX_HANDLE_BYTES: usize = 16;
+
+/// The mount root's file handle as `name_to_handle_at(2)` returns it: a handle type chosen by
+/// the filesystem and up to [`MAX_HANDLE_BYTES`] opaque bytes (for XFS: inode and generation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "[u8; XFS_HANDLE_SIZE]", into = "[u8; XFS_HANDLE_SIZE]")]
-pub struct FsHandle([u8; XFS_HANDLE_SIZE]);
+#[serde(try_from = "RawHandle", into = "RawHandle")]
+pub struct FsHandle {
+    handle_type: i32,
+    len: u8,
+    bytes: [u8; MAX_HANDLE_BYTES],
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawHandle {
+    handle_type: i32,
+    len: u8,
+    bytes: [u8; MAX_HANDLE_BYTES],
+}
 
 impl FsHandle {
-    pub const fn as_bytes(&self) -> &[u8; XFS_HANDLE_SIZE] {
-        &self.0
+    /// Accepts a non-empty handle of a positive type.
+    pub fn new(handle_type: i32, bytes: &[u8]) -> Result<Self, InvalidValue> {
+        if handle_type <= 0 {
+            return Err(InvalidValue::Handle("handle type is not positive"));
+        }
+        if bytes.is_empty() || bytes.len() > MAX_HANDLE_BYTES {
+            return Err(InvalidValue::Handle("handle length is not 1..=16 bytes"));
+        }
+        let mut buf = [0; MAX_HANDLE_BYTES];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        let len = u8::try_from(bytes.len()).map_err(|_| InvalidValue::Handle("too long"))?;
+        Ok(Self { handle_type, len, bytes: buf })
     }
-    /// The 8-byte fsid, which is all a filesystem handle is.
-    pub fn fsid(&self) -> [u8; 8] {
-        let mut fsid = [0; 8];
-        fsid.copy_from_slice(&self.0[..8]);
-        fsid
+    pub const fn handle_type(&self) -> i32 {
+        self.handle_type
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
-impl TryFrom<[u8; XFS_HANDLE_SIZE]> for FsHandle {
+impl TryFrom<RawHandle> for FsHandle {
     type Error = InvalidValue;
-    fn try_from(bytes: [u8; XFS_HANDLE_SIZE]) -> Result<Self, InvalidValue> {
-        // fid_len counts the bytes after itself: fid_pad(2) + fid_gen(4) + fid_ino(8).
-        let fid_len = u16::from_ne_bytes([bytes[8], bytes[9]]);
-        let fid_pad = u16::from_ne_bytes([bytes[10], bytes[11]]);
-        if usize::from(fid_len) != XFS_HANDLE_SIZE - 8 - 2 {
-            return Err(InvalidValue::Handle("fid_len is not 14"));
+    fn try_from(raw: RawHandle) -> Result<Self, InvalidValue> {
+        let len = usize::from(raw.len);
+        if len > MAX_HANDLE_BYTES || raw.bytes[len.min(MAX_HANDLE_BYTES)..] != [0; MAX_HANDLE_BYTES][len.min(MAX_HANDLE_BYTES)..] {
+            return Err(InvalidValue::Handle("bytes beyond the handle length are not zero"));
         }
-        if fid_pad != 0 {
-            return Err(InvalidValue::Handle("fid_pad is not zero"));
-        }
-        if bytes[16..24] == [0; 8] {
-            return Err(InvalidValue::Handle("inode number is zero"));
-        }
-        Ok(Self(bytes))
+        Self::new(raw.handle_type, &raw.bytes[..len])
     }
 }
 
-impl From<FsHandle> for [u8; XFS_HANDLE_SIZE] {
+impl From<FsHandle> for RawHandle {
     fn from(h: FsHandle) -> Self {
-        h.0
+        Self { handle_type: h.handle_type, len: h.len, bytes: h.bytes }
     }
 }
 
 impl fmt::Display for FsHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0 {
+        write!(f, "{:#x}:", self.handle_type)?;
+        for b in self.bytes() {
             write!(f, "{b:02x}")?;
         }
         Ok(())
+    }
+}
+
+/// Which filesystem, mounted where: the identity the repairer re-checks before every repair.
+///
+/// `mount_id` is the kernel's 64-bit unique mount ID (`AT_HANDLE_MNT_ID_UNIQUE`), never reused
+/// while the system runs: another filesystem at the same path, a `-o nouuid` clone of this
+/// one, or this one unmounted and mounted again all get a different ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FsIdentity {
+    pub mount_id: u64,
+    pub root: FsHandle,
+}
+
+impl fmt::Display for FsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mount {} root {}", self.mount_id, self.root)
     }
 }
 
@@ -203,7 +237,8 @@ pub enum EventSource {
 pub struct Hello {
     pub protocol_version: u16,
     pub mountpoint: MountPath,
-    pub handle: FsHandle,
+    pub identity: FsIdentity,
+    /// The filesystem's UUID, from its geometry.
     pub uuid: [u8; 16],
     pub geometry: Geometry,
     pub online_repair: OnlineRepair,
@@ -406,12 +441,14 @@ mod tests {
 
     #[test]
     fn handles_and_paths_are_checked() {
-        let mut h = [0u8; 24];
-        h[8] = 14;
-        h[16] = 128;
-        assert!(FsHandle::try_from(h).is_ok());
-        h[10] = 1;
-        assert!(FsHandle::try_from(h).is_err());
+        assert!(FsHandle::new(1, &[0x80, 0, 0, 0, 7, 0, 0, 0]).is_ok());
+        assert!(FsHandle::new(0, &[1]).is_err());
+        assert!(FsHandle::new(1, &[]).is_err());
+        assert!(FsHandle::new(1, &[1; 17]).is_err());
+        let raw = RawHandle { handle_type: 1, len: 2, bytes: [1; MAX_HANDLE_BYTES] };
+        assert!(FsHandle::try_from(raw).is_err());
+        let raw = RawHandle { handle_type: 1, len: 99, bytes: [0; MAX_HANDLE_BYTES] };
+        assert!(FsHandle::try_from(raw).is_err());
         assert!(MountPath::try_from("relative".to_string()).is_err());
         assert!(MountPath::try_from("/a\0b".to_string()).is_err());
         assert!(MountPath::try_from("/".repeat(4096)).is_err());

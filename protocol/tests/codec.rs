@@ -76,14 +76,10 @@ fn golden_reply() {
 }
 
 fn sample_hello() -> Hello {
-    let mut handle = [0u8; 24];
-    handle[..8].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
-    handle[8] = 14;
-    handle[16] = 128;
     Hello {
         protocol_version: PROTOCOL_VERSION,
         mountpoint: MountPath::try_from("/mnt".to_string()).unwrap(),
-        handle: FsHandle::try_from(handle).unwrap(),
+        identity: FsIdentity { mount_id: 0x1_0000_0042, root: FsHandle::new(1, &[0x80, 0, 0, 0, 7, 0, 0, 0]).unwrap() },
         uuid: [0xab; 16],
         geometry: Geometry::new(4, 0, 0x8_0000).unwrap(),
         online_repair: OnlineRepair::Unsupported(Errno::EOPNOTSUPP),
@@ -97,11 +93,13 @@ fn golden_hello() {
     let frame = codec::encode(&RepairerToMonitor::Hello(sample_hello())).unwrap();
     #[rustfmt::skip]
     let want: Vec<u8> = [
-        &[88u8, 0, 0, 0, 1, 0][..],
+        &[93u8, 0, 0, 0, 1, 0][..],
         &[0, 0, 0, 0],                          // RepairerToMonitor::Hello
         &[1, 0],                                // protocol_version
         &[4, 0, 0, 0, 0, 0, 0, 0], b"/mnt",     // mountpoint: u64 length + bytes
-        &[1, 2, 3, 4, 5, 6, 7, 8, 14, 0, 0, 0, 0, 0, 0, 0, 128, 0, 0, 0, 0, 0, 0, 0],
+        &[0x42, 0, 0, 0, 1, 0, 0, 0],           // identity.mount_id
+        &[1, 0, 0, 0, 8],                       // root handle: type, length
+        &[0x80, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         &[0xab; 16],                            // uuid
         &[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0],  // geometry: agcount, rgcount, features
         &[1, 0, 0, 0, 95, 0, 0, 0],             // OnlineRepair::Unsupported(EOPNOTSUPP)
