@@ -43,7 +43,11 @@ impl FsHandle {
         let mut buf = [0; MAX_HANDLE_BYTES];
         buf[..bytes.len()].copy_from_slice(bytes);
         let len = u8::try_from(bytes.len()).map_err(|_| InvalidValue::Handle("too long"))?;
-        Ok(Self { handle_type, len, bytes: buf })
+        Ok(Self {
+            handle_type,
+            len,
+            bytes: buf,
+        })
     }
     pub const fn handle_type(&self) -> i32 {
         self.handle_type
@@ -57,8 +61,13 @@ impl TryFrom<RawHandle> for FsHandle {
     type Error = InvalidValue;
     fn try_from(raw: RawHandle) -> Result<Self, InvalidValue> {
         let len = usize::from(raw.len);
-        if len > MAX_HANDLE_BYTES || raw.bytes[len.min(MAX_HANDLE_BYTES)..] != [0; MAX_HANDLE_BYTES][len.min(MAX_HANDLE_BYTES)..] {
-            return Err(InvalidValue::Handle("bytes beyond the handle length are not zero"));
+        if len > MAX_HANDLE_BYTES
+            || raw.bytes[len.min(MAX_HANDLE_BYTES)..]
+                != [0; MAX_HANDLE_BYTES][len.min(MAX_HANDLE_BYTES)..]
+        {
+            return Err(InvalidValue::Handle(
+                "bytes beyond the handle length are not zero",
+            ));
         }
         Self::new(raw.handle_type, &raw.bytes[..len])
     }
@@ -66,7 +75,11 @@ impl TryFrom<RawHandle> for FsHandle {
 
 impl From<FsHandle> for RawHandle {
     fn from(h: FsHandle) -> Self {
-        Self { handle_type: h.handle_type, len: h.len, bytes: h.bytes }
+        Self {
+            handle_type: h.handle_type,
+            len: h.len,
+            bytes: h.bytes,
+        }
     }
 }
 
@@ -445,9 +458,17 @@ mod tests {
         assert!(FsHandle::new(0, &[1]).is_err());
         assert!(FsHandle::new(1, &[]).is_err());
         assert!(FsHandle::new(1, &[1; 17]).is_err());
-        let raw = RawHandle { handle_type: 1, len: 2, bytes: [1; MAX_HANDLE_BYTES] };
+        let raw = RawHandle {
+            handle_type: 1,
+            len: 2,
+            bytes: [1; MAX_HANDLE_BYTES],
+        };
         assert!(FsHandle::try_from(raw).is_err());
-        let raw = RawHandle { handle_type: 1, len: 99, bytes: [0; MAX_HANDLE_BYTES] };
+        let raw = RawHandle {
+            handle_type: 1,
+            len: 99,
+            bytes: [0; MAX_HANDLE_BYTES],
+        };
         assert!(FsHandle::try_from(raw).is_err());
         assert!(MountPath::try_from("relative".to_string()).is_err());
         assert!(MountPath::try_from("/a\0b".to_string()).is_err());

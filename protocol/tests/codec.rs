@@ -79,7 +79,10 @@ fn sample_hello() -> Hello {
     Hello {
         protocol_version: PROTOCOL_VERSION,
         mountpoint: MountPath::try_from("/mnt".to_string()).unwrap(),
-        identity: FsIdentity { mount_id: 0x1_0000_0042, root: FsHandle::new(1, &[0x80, 0, 0, 0, 7, 0, 0, 0]).unwrap() },
+        identity: FsIdentity {
+            mount_id: 0x1_0000_0042,
+            root: FsHandle::new(1, &[0x80, 0, 0, 0, 7, 0, 0, 0]).unwrap(),
+        },
         uuid: [0xab; 16],
         geometry: Geometry::new(4, 0, 0x8_0000).unwrap(),
         online_repair: OnlineRepair::Unsupported(Errno::EOPNOTSUPP),

@@ -1,0 +1,136 @@
+//! THE allow-list: every syscall the sealed repairer may make, each with the call site that
+//! needs it. Anything else kills the process (SIGSYS). `ioctl` is further pinned to two
+//! request numbers. The pinning test in `repairer/tests/sandbox.rs` spells this list out, so
+//! any widening shows up in review as a diff to both files.
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule,
+};
+use xfs_heal_protocol::uapi::{XFS_IOC_HEALTH_FD_ON_MONITORED_FS, XFS_IOC_SCRUB_METADATA};
+
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("the seccomp allow-list is written and tested for x86_64 only");
+
+/// (syscall, why the sealed repairer needs it).
+pub const ALLOWED: &[(i64, &str, &str)] = &[
+    (
+        libc::SYS_poll,
+        "poll",
+        "serve: wait for a connection or a request",
+    ),
+    (
+        libc::SYS_accept4,
+        "accept4",
+        "serve: accept a monitor connection (non-blocking, close-on-exec)",
+    ),
+    (
+        libc::SYS_getsockopt,
+        "getsockopt",
+        "serve: SO_PEERCRED, the peer's uid and pid",
+    ),
+    (
+        libc::SYS_sendmsg,
+        "sendmsg",
+        "serve: Hello with the health fd attached (SCM_RIGHTS)",
+    ),
+    (libc::SYS_read, "read", "serve: read request frames"),
+    (
+        libc::SYS_write,
+        "write",
+        "serve: replies; log lines to stderr; sd_notify datagrams",
+    ),
+    (
+        libc::SYS_openat,
+        "openat",
+        "verify: reopen the mount point (Landlock allows nothing else)",
+    ),
+    (
+        libc::SYS_name_to_handle_at,
+        "name_to_handle_at",
+        "verify: unique mount ID and root handle",
+    ),
+    (
+        libc::SYS_ioctl,
+        "ioctl",
+        "repair and verify: only the two request numbers in IOCTLS",
+    ),
+    (
+        libc::SYS_close,
+        "close",
+        "serve and verify: drop connections and reopened fds",
+    ),
+    (
+        libc::SYS_fcntl,
+        "fcntl",
+        "std's fd drop check in debug builds: only F_GETFD, see FCNTLS",
+    ),
+    (libc::SYS_brk, "brk", "allocator: grow the heap"),
+    (libc::SYS_mmap, "mmap", "allocator: large allocations"),
+    (
+        libc::SYS_munmap,
+        "munmap",
+        "allocator: release large allocations",
+    ),
+    (
+        libc::SYS_exit_group,
+        "exit_group",
+        "exit when the filesystem is gone or on a fatal error",
+    ),
+];
+
+/// The only ioctl request numbers allowed, matched on the low 32 bits the kernel uses.
+pub const IOCTLS: &[(u32, &str, &str)] = &[
+    (
+        XFS_IOC_SCRUB_METADATA,
+        "XFS_IOC_SCRUB_METADATA",
+        "the repair itself",
+    ),
+    (
+        XFS_IOC_HEALTH_FD_ON_MONITORED_FS,
+        "XFS_IOC_HEALTH_FD_ON_MONITORED_FS",
+        "is the reopened mount the superblock the monitor watches?",
+    ),
+];
+
+/// The only fcntl commands allowed: reading an fd's own close-on-exec flag grants nothing.
+pub const FCNTLS: &[(u32, &str)] = &[(libc::F_GETFD.unsigned_abs(), "F_GETFD")];
+
+/// One rule per allowed value of argument 1 (the ioctl request, the fcntl command).
+fn arg1_in(
+    values: impl Iterator<Item = u32>,
+) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    values
+        .map(|v| {
+            SeccompRule::new(vec![SeccompCondition::new(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Eq,
+                u64::from(v),
+            )?])
+        })
+        .collect()
+}
+
+/// Compiles the table to BPF: an unknown architecture or syscall kills the process.
+pub fn program() -> Result<BpfProgram, String> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        ALLOWED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
+    let ioctls =
+        arg1_in(IOCTLS.iter().map(|(request, _, _)| *request)).map_err(|e| e.to_string())?;
+    let fcntls = arg1_in(FCNTLS.iter().map(|(cmd, _)| *cmd)).map_err(|e| e.to_string())?;
+    rules.insert(libc::SYS_ioctl, ioctls);
+    rules.insert(libc::SYS_fcntl, fcntls);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        seccompiler::TargetArch::x86_64,
+    )
+    .map_err(|e| e.to_string())?;
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())
+}
