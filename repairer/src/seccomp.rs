@@ -14,85 +14,32 @@ use xfs_heal_protocol::uapi::{XFS_IOC_HEALTH_FD_ON_MONITORED_FS, XFS_IOC_SCRUB_M
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!("the seccomp allow-list is written and tested for x86_64 only");
 
-/// (syscall, why the sealed repairer needs it).
+/// (syscall number, name, why the sealed repairer needs it).
+#[rustfmt::skip]
 pub const ALLOWED: &[(i64, &str, &str)] = &[
-    (
-        libc::SYS_poll,
-        "poll",
-        "serve: wait for a connection or a request",
-    ),
-    (
-        libc::SYS_accept4,
-        "accept4",
-        "serve: accept a monitor connection (non-blocking, close-on-exec)",
-    ),
-    (
-        libc::SYS_getsockopt,
-        "getsockopt",
-        "serve: SO_PEERCRED, the peer's uid and pid",
-    ),
-    (
-        libc::SYS_sendmsg,
-        "sendmsg",
-        "serve: Hello with the health fd attached (SCM_RIGHTS)",
-    ),
-    (libc::SYS_read, "read", "serve: read request frames"),
-    (
-        libc::SYS_write,
-        "write",
-        "serve: replies; log lines to stderr; sd_notify datagrams",
-    ),
-    (
-        libc::SYS_openat,
-        "openat",
-        "verify: reopen the mount point (Landlock allows nothing else)",
-    ),
-    (
-        libc::SYS_name_to_handle_at,
-        "name_to_handle_at",
-        "verify: unique mount ID and root handle",
-    ),
-    (
-        libc::SYS_ioctl,
-        "ioctl",
-        "repair and verify: only the two request numbers in IOCTLS",
-    ),
-    (
-        libc::SYS_close,
-        "close",
-        "serve and verify: drop connections and reopened fds",
-    ),
-    (
-        libc::SYS_fcntl,
-        "fcntl",
-        "std's fd drop check in debug builds: only F_GETFD, see FCNTLS",
-    ),
-    (libc::SYS_brk, "brk", "allocator: grow the heap"),
-    (libc::SYS_mmap, "mmap", "allocator: large allocations"),
-    (
-        libc::SYS_munmap,
-        "munmap",
-        "allocator: release large allocations",
-    ),
-    (
-        libc::SYS_exit_group,
-        "exit_group",
-        "exit when the filesystem is gone or on a fatal error",
-    ),
+    (libc::SYS_poll,              "poll",              "serve: wait for a connection or a request"),
+    (libc::SYS_accept4,           "accept4",           "serve: accept a monitor connection (non-blocking, close-on-exec)"),
+    (libc::SYS_getsockopt,        "getsockopt",        "serve: SO_PEERCRED, the peer's uid and pid"),
+    (libc::SYS_sendmsg,           "sendmsg",           "serve: Hello with the health fd attached (SCM_RIGHTS)"),
+    (libc::SYS_read,              "read",              "serve: read request frames"),
+    (libc::SYS_write,             "write",             "serve: replies; log lines to stderr; sd_notify datagrams"),
+    (libc::SYS_openat,            "openat",            "verify: reopen the mount point (Landlock allows nothing else)"),
+    (libc::SYS_name_to_handle_at, "name_to_handle_at", "verify: unique mount ID and root handle"),
+    (libc::SYS_ioctl,             "ioctl",             "repair and verify: only the request numbers in IOCTLS"),
+    (libc::SYS_close,             "close",             "serve and verify: drop connections and reopened fds"),
+    (libc::SYS_fcntl,             "fcntl",             "std's fd-drop check in debug builds: only the commands in FCNTLS"),
+    (libc::SYS_brk,               "brk",               "allocator: grow the heap"),
+    (libc::SYS_mmap,              "mmap",              "allocator: large allocations"),
+    (libc::SYS_munmap,            "munmap",            "allocator: release large allocations; runtime exit"),
+    (libc::SYS_sigaltstack,       "sigaltstack",       "Rust runtime: returning from main disables the signal stack"),
+    (libc::SYS_exit_group,        "exit_group",        "exit when the filesystem is gone"),
 ];
 
 /// The only ioctl request numbers allowed, matched on the low 32 bits the kernel uses.
+#[rustfmt::skip]
 pub const IOCTLS: &[(u32, &str, &str)] = &[
-    (
-        XFS_IOC_SCRUB_METADATA,
-        "XFS_IOC_SCRUB_METADATA",
-        "the repair itself",
-    ),
-    (
-        XFS_IOC_HEALTH_FD_ON_MONITORED_FS,
-        "XFS_IOC_HEALTH_FD_ON_MONITORED_FS",
-        "is the reopened mount the superblock the monitor watches?",
-    ),
+    (XFS_IOC_SCRUB_METADATA,            "XFS_IOC_SCRUB_METADATA",            "the repair itself"),
+    (XFS_IOC_HEALTH_FD_ON_MONITORED_FS, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS", "is the reopened mount the monitored superblock?"),
 ];
 
 /// The only fcntl commands allowed: reading an fd's own close-on-exec flag grants nothing.

@@ -3,10 +3,25 @@
 //! These tests run the real binaries. Cargo only exposes a binary's path to tests of its own
 //! package, so the binaries are found next to the test executable (`target/<profile>/`); the
 //! test command builds them first (`cargo build --workspace --bins`).
-#![forbid(unsafe_code)]
+//!
+//! Nothing here is a mock: [`XfsMount`] is a real XFS image, loop-mounted; [`Repairer`] is
+//! the real binary with its log captured; [`Client`] speaks the wire protocol over the real
+//! socket and receives the real fd.
+#![deny(unsafe_code)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+pub mod sys;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use xfs_heal_protocol::codec::{self, CodecError};
+use xfs_heal_protocol::{Hello, MonitorToRepairer, RepairReply, RepairRequest, RepairerToMonitor};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -52,4 +67,327 @@ pub fn stdout_lines(out: &Output) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// These tests need root (loop mounts, CAP_SYS_ADMIN). Outside CI they are skipped with a
+/// message when not root; in CI (`CI` set) a test that cannot run fails.
+pub fn require_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run the integration tests as root"
+    );
+    eprintln!("skipped: needs root");
+    false
+}
+
+/// A fresh scratch directory, removed on drop.
+#[derive(Debug)]
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "xfs-heal-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Self(dir)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A real XFS filesystem in a sparse image file, loop-mounted; unmounted on drop.
+#[derive(Debug)]
+pub struct XfsMount {
+    pub image: PathBuf,
+    pub mountpoint: PathBuf,
+}
+
+impl XfsMount {
+    /// Makes a 320 MiB XFS image and mounts it at `mountpoint` (created if missing).
+    pub fn create(image: PathBuf, mountpoint: PathBuf) -> Self {
+        std::fs::File::create(&image)
+            .and_then(|f| f.set_len(320 << 20))
+            .expect("image");
+        sh("mkfs.xfs", &["-q", "-f", image.to_str().unwrap()]);
+        Self::mount(image, mountpoint, &[])
+    }
+
+    /// Mounts an existing image.
+    pub fn mount(image: PathBuf, mountpoint: PathBuf, options: &[&str]) -> Self {
+        std::fs::create_dir_all(&mountpoint).expect("mountpoint");
+        let mut args = vec!["-o".to_string(), "loop".to_string()];
+        for o in options {
+            args.push("-o".into());
+            args.push((*o).into());
+        }
+        args.push(image.to_str().unwrap().into());
+        args.push(mountpoint.to_str().unwrap().into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sh("mount", &args);
+        Self { image, mountpoint }
+    }
+
+    /// The filesystem's UUID as blkid reads it from the device.
+    pub fn uuid(&self) -> String {
+        let dev = sh(
+            "findmnt",
+            &["-n", "-o", "SOURCE", self.mountpoint.to_str().unwrap()],
+        );
+        sh("blkid", &["-o", "value", "-s", "UUID", dev.trim()])
+            .trim()
+            .to_owned()
+    }
+
+    /// Unmounts now; `Err` carries umount's complaint (e.g. "target is busy").
+    pub fn unmount(&mut self) -> Result<(), String> {
+        let out = Command::new("umount")
+            .arg(&self.mountpoint)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            self.mountpoint = PathBuf::new();
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for XfsMount {
+    fn drop(&mut self) {
+        if !self.mountpoint.as_os_str().is_empty() {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(&self.mountpoint)
+                .status();
+        }
+    }
+}
+
+/// A running repairer whose stderr goes to a file the test can read at any time.
+#[derive(Debug)]
+pub struct Repairer {
+    pub child: Child,
+    pub log: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl Repairer {
+    /// Starts `xfs-heal-repairer --listen SOCKET --monitor-uid 0 [extra] MOUNTPOINT` and
+    /// waits until it serves (or exits).
+    pub fn start(scratch: &Scratch, mountpoint: &Path, extra: &[&str]) -> Self {
+        let log = scratch.path("repairer.log");
+        let socket = scratch.path("repairer.sock");
+        let mut cmd = Command::new(binary("xfs-heal-repairer"));
+        cmd.arg("--listen")
+            .arg(&socket)
+            .args(["--monitor-uid", "0"])
+            .args(extra)
+            .arg(mountpoint);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        let child = cmd.spawn().expect("spawn repairer");
+        let mut r = Self { child, log, socket };
+        r.wait_for_log("serving ");
+        r
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to 20 s) for a log line containing `needle`; panics with the log if the
+    /// process exits or time runs out first.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.log_text();
+            if let Some(line) = text.lines().find(|l| l.contains(needle)) {
+                return line.to_owned();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("repairer exited ({status}) before logging {needle:?}:\n{text}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the repairer log:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// How many log lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits for the process to exit by itself (up to 20 s).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "repairer did not exit:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Repairer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A monitor-side connection made the way the protocol prescribes.
+#[derive(Debug)]
+pub struct Client {
+    pub stream: UnixStream,
+    pub hello: Hello,
+    pub health: OwnedFd,
+}
+
+/// What a connection attempt got.
+#[derive(Debug)]
+pub enum Greeting {
+    Served(Box<Client>),
+    /// The repairer closed the connection without a Hello.
+    Refused,
+}
+
+impl Client {
+    /// Connects and receives `Hello` with exactly one fd.
+    pub fn connect(socket: &Path) -> Greeting {
+        let stream = UnixStream::connect(socket).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = vec![0u8; codec::MAX_FRAME];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 2]);
+        let (n, fds) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(
+                stream.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .expect("recvmsg");
+            assert!(
+                !msg.flags.contains(MsgFlags::MSG_CTRUNC),
+                "control message truncated"
+            );
+            let mut fds = Vec::new();
+            for c in msg.cmsgs().expect("cmsgs") {
+                if let ControlMessageOwned::ScmRights(v) = c {
+                    fds.extend(v.into_iter().map(sys::adopt_received_fd));
+                }
+            }
+            (msg.bytes, fds)
+        };
+        if n == 0 {
+            assert!(fds.is_empty());
+            return Greeting::Refused;
+        }
+        assert_eq!(fds.len(), 1, "exactly one fd comes with Hello");
+        let (msg, used) = codec::decode_frame::<RepairerToMonitor>(&buf[..n]).expect("Hello frame");
+        assert_eq!(used, n, "Hello arrives alone");
+        let RepairerToMonitor::Hello(hello) = msg else {
+            panic!("first message is not Hello: {msg:?}")
+        };
+        Greeting::Served(Box::new(Self {
+            stream,
+            hello,
+            health: fds.into_iter().next().expect("one fd"),
+        }))
+    }
+
+    /// Connects and expects to be served.
+    pub fn served(socket: &Path) -> Self {
+        match Self::connect(socket) {
+            Greeting::Served(c) => *c,
+            Greeting::Refused => panic!("the repairer refused the connection"),
+        }
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Sends one request and waits for its reply.
+    pub fn request(&mut self, request: RepairRequest) -> RepairReply {
+        let frame = codec::encode(&MonitorToRepairer::Repair(request)).expect("encode");
+        self.send_raw(&frame);
+        match self.read_message() {
+            Some(RepairerToMonitor::Reply(r)) => r,
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    /// Reads one message; `None` if the repairer closed the connection.
+    pub fn read_message(&mut self) -> Option<RepairerToMonitor> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match codec::decode_frame::<RepairerToMonitor>(&buf) {
+                Ok((m, _)) => return Some(m),
+                Err(CodecError::Incomplete { .. }) => {}
+                Err(e) => panic!("bad frame from the repairer: {e}"),
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// Reads `n` bytes from the health fd.
+    pub fn read_health(&self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        let got = nix::unistd::read(&self.health, &mut buf).expect("read health fd");
+        buf.truncate(got);
+        buf
+    }
 }

@@ -1,0 +1,215 @@
+//! The repairer's sandbox, enforced by the real kernel in child processes, and pinned: the
+//! exact syscall list, ioctl numbers and Landlock access sets are spelled out here, so any
+//! widening is a diff to this file too.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+use landlock::{Access, AccessFs, ABI};
+use xfs_heal_repairer::{sandbox, seccomp};
+use xfs_heal_tests::*;
+
+#[test]
+fn pinned_syscall_list() {
+    let names: Vec<&str> = seccomp::ALLOWED.iter().map(|(_, name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "poll",
+            "accept4",
+            "getsockopt",
+            "sendmsg",
+            "read",
+            "write",
+            "openat",
+            "name_to_handle_at",
+            "ioctl",
+            "close",
+            "fcntl",
+            "brk",
+            "mmap",
+            "munmap",
+            "sigaltstack",
+            "exit_group"
+        ]
+    );
+    for (nr, name, why) in seccomp::ALLOWED {
+        assert!(!why.is_empty(), "{name} has no reason");
+        assert!(*nr >= 0);
+    }
+    let ioctls: Vec<(u32, &str)> = seccomp::IOCTLS
+        .iter()
+        .map(|(n, name, _)| (*n, *name))
+        .collect();
+    assert_eq!(
+        ioctls,
+        [
+            (0xC040_583C, "XFS_IOC_SCRUB_METADATA"),
+            (0x4008_5845, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS")
+        ]
+    );
+    assert_eq!(seccomp::FCNTLS, [(1, "F_GETFD")]);
+}
+
+#[test]
+fn pinned_landlock_sets() {
+    assert_eq!(sandbox::LANDLOCK_ABI, ABI::V7);
+    let handled: Vec<AccessFs> = sandbox::handled_fs().iter().collect();
+    assert_eq!(
+        handled,
+        [
+            AccessFs::Execute,
+            AccessFs::WriteFile,
+            AccessFs::ReadFile,
+            AccessFs::ReadDir,
+            AccessFs::RemoveDir,
+            AccessFs::RemoveFile,
+            AccessFs::MakeChar,
+            AccessFs::MakeDir,
+            AccessFs::MakeReg,
+            AccessFs::MakeSock,
+            AccessFs::MakeFifo,
+            AccessFs::MakeBlock,
+            AccessFs::MakeSym,
+            AccessFs::Refer,
+            AccessFs::Truncate,
+            AccessFs::IoctlDev,
+        ]
+    );
+    assert_eq!(sandbox::handled_fs(), AccessFs::from_all(ABI::V7));
+    let allowed: Vec<AccessFs> = sandbox::allowed_beneath_mount().iter().collect();
+    assert_eq!(allowed, [AccessFs::ReadDir]);
+}
+
+/// Runs the probe in seccomp mode; returns (exit code, signal, stdout).
+fn probe(nr: i64, arg1: i64) -> (Option<i32>, Option<i32>, String) {
+    let out = Command::new(binary("xfs-heal-sandbox-probe"))
+        .args(["seccomp", &nr.to_string(), &arg1.to_string()])
+        .output()
+        .expect("spawn probe");
+    (
+        out.status.code(),
+        out.status.signal(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn every_allowed_syscall_is_usable() {
+    for (nr, name, _) in seccomp::ALLOWED {
+        let arg1 = match *name {
+            "ioctl" => i64::from(seccomp::IOCTLS[0].0),
+            "fcntl" => i64::from(libc::F_GETFD),
+            _ => 0,
+        };
+        let (code, signal, stdout) = probe(*nr, arg1);
+        assert_eq!(signal, None, "{name} was killed");
+        assert_eq!(code, Some(0), "{name}");
+        if *name != "exit_group" {
+            assert!(stdout.starts_with("survived"), "{name}: {stdout}");
+        }
+    }
+    for (request, name, _) in seccomp::IOCTLS {
+        let (_, signal, stdout) = probe(libc::SYS_ioctl, i64::from(*request));
+        assert_eq!(signal, None, "ioctl {name} was killed");
+        assert!(stdout.starts_with("survived"));
+    }
+}
+
+#[test]
+fn anything_else_is_killed_with_sigsys() {
+    let forbidden = [
+        (libc::SYS_socket, 0, "socket"),
+        (libc::SYS_connect, 0, "connect"),
+        (libc::SYS_execve, 0, "execve"),
+        (libc::SYS_getpid, 0, "getpid"),
+        (libc::SYS_open, 0, "open"),
+        (libc::SYS_ptrace, 0, "ptrace"),
+        (libc::SYS_mprotect, 0, "mprotect"),
+        (libc::SYS_setuid, 0, "setuid"),
+    ];
+    for (nr, arg1, name) in forbidden {
+        let (code, signal, _) = probe(nr, arg1);
+        assert_eq!(
+            (code, signal),
+            (None, Some(libc::SIGSYS)),
+            "{name} must be killed"
+        );
+    }
+}
+
+#[test]
+fn other_ioctls_and_fcntls_are_killed() {
+    let other_requests = [
+        0x541B_i64,    // FIONREAD
+        0xC038_586A,   // XFS_IOC_FD_TO_HANDLE
+        0x4020_5844,   // XFS_IOC_HEALTH_MONITOR (opening a second monitor)
+        0xC028_5840,   // XFS_IOC_SCRUBV_METADATA (vectored scrub)
+        0xC040_583F,   // XFS_IOC_GETPARENTS_BY_HANDLE
+        0x1_C040_583C, // the scrub number with a high bit set: the kernel sees...
+    ];
+    for request in &other_requests[..5] {
+        let (code, signal, _) = probe(libc::SYS_ioctl, *request);
+        assert_eq!(
+            (code, signal),
+            (None, Some(libc::SIGSYS)),
+            "ioctl {request:#x} must be killed"
+        );
+    }
+    // ... the low 32 bits only, and so does the filter: this is the allowed scrub request.
+    let (_, signal, _) = probe(libc::SYS_ioctl, other_requests[5]);
+    assert_eq!(signal, None);
+    for cmd in [libc::F_SETFD, libc::F_SETFL, libc::F_DUPFD, libc::F_SETOWN] {
+        let (code, signal, _) = probe(libc::SYS_fcntl, i64::from(cmd));
+        assert_eq!(
+            (code, signal),
+            (None, Some(libc::SIGSYS)),
+            "fcntl {cmd} must be killed"
+        );
+    }
+}
+
+fn landlock_probe(mount: &std::path::Path, path: &std::path::Path, how: &str) -> String {
+    let out = Command::new(binary("xfs-heal-sandbox-probe"))
+        .args([
+            "landlock",
+            mount.to_str().unwrap(),
+            path.to_str().unwrap(),
+            how,
+        ])
+        .output()
+        .expect("spawn probe");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("FullyEnforced"),
+        "this kernel has Landlock ABI 7"
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn landlock_leaves_only_reopening_the_mount_point() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("landlock");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    std::fs::write(fs.mountpoint.join("file"), b"data").unwrap();
+    std::fs::create_dir(fs.mountpoint.join("dir")).unwrap();
+    let m = &fs.mountpoint;
+    assert_eq!(landlock_probe(m, m, "dir"), "allowed");
+    assert!(landlock_probe(m, &m.join("file"), "read").starts_with("denied: Permission denied"));
+    assert!(landlock_probe(m, &m.join("new"), "write").starts_with("denied: Permission denied"));
+    assert!(landlock_probe(m, &m.join("file"), "write").starts_with("denied: Permission denied"));
+    assert!(landlock_probe(m, "/etc".as_ref(), "dir").starts_with("denied: Permission denied"));
+    assert!(
+        landlock_probe(m, "/etc/passwd".as_ref(), "read").starts_with("denied: Permission denied")
+    );
+    assert!(
+        landlock_probe(m, &scratch.path("a.img"), "read").starts_with("denied: Permission denied")
+    );
+}
