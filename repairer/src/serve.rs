@@ -127,7 +127,13 @@ impl Server {
     fn service(&self, c: &mut Connection) -> Result<(), String> {
         let mut chunk = [0u8; 4096];
         let n = match nix::unistd::read(c.fd.as_fd(), &mut chunk) {
-            Ok(0) => return Err("connection closed".into()),
+            Ok(0) if c.buf.is_empty() => return Err("connection closed".into()),
+            Ok(0) => {
+                return Err(format!(
+                    "connection closed inside a frame ({} bytes of it received)",
+                    c.buf.len()
+                ))
+            }
             Ok(n) => n,
             Err(NixErrno::EAGAIN | NixErrno::EINTR) => return Ok(()),
             Err(e) => return Err(format!("read failed: {e}")),

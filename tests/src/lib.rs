@@ -161,7 +161,7 @@ impl XfsMount {
             "findmnt",
             &["-n", "-o", "SOURCE", self.mountpoint.to_str().unwrap()],
         );
-        sh("blkid", &["-o", "value", "-s", "UUID", dev.trim()])
+        sh("blkid", &["-p", "-o", "value", "-s", "UUID", dev.trim()])
             .trim()
             .to_owned()
     }
@@ -341,11 +341,22 @@ impl Client {
         }))
     }
 
-    /// Connects and expects to be served.
+    /// Connects and expects to be served. Retries for a few seconds: a previous client's
+    /// socket can outlive its close while another test thread's fork() holds a copy until
+    /// exec, and the repairer rightly refuses a second monitor until it sees the first go.
     pub fn served(socket: &Path) -> Self {
-        match Self::connect(socket) {
-            Greeting::Served(c) => *c,
-            Greeting::Refused => panic!("the repairer refused the connection"),
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match Self::connect(socket) {
+                Greeting::Served(c) => return *c,
+                Greeting::Refused if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Greeting::Refused => panic!(
+                    "the repairer at {} refused the connection",
+                    socket.display()
+                ),
+            }
         }
     }
 

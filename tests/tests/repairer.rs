@@ -1,0 +1,339 @@
+//! The real repairer binary on a real loop-mounted XFS, over its real socket.
+
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use xfs_heal_protocol::uapi::HEALTH_EVENT_V0_SIZE;
+use xfs_heal_protocol::*;
+use xfs_heal_tests::*;
+
+/// A scratch dir, an XFS mount in it, a V0 events file, and a repairer serving them.
+struct Setup {
+    scratch: Scratch,
+    fs: XfsMount,
+    repairer: Repairer,
+}
+
+fn setup(tag: &str) -> Option<Setup> {
+    if !require_root() {
+        return None;
+    }
+    let scratch = Scratch::new(tag);
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    std::fs::copy(data("sample.v0"), scratch.path("events.v0")).unwrap();
+    let events = scratch.path("events.v0");
+    let repairer = Repairer::start(
+        &scratch,
+        &fs.mountpoint,
+        &["--events-from", events.to_str().unwrap()],
+    );
+    Some(Setup {
+        scratch,
+        fs,
+        repairer,
+    })
+}
+
+fn ag(agno: u32, kind: AgScrub) -> RepairTarget {
+    RepairTarget::Ag {
+        agno: AgNumber::try_from(agno).unwrap(),
+        kind,
+    }
+}
+
+fn request(id: u64, target: RepairTarget) -> RepairRequest {
+    RepairRequest {
+        id: RequestId(id),
+        target,
+    }
+}
+
+/// What this host's kernel answers to a repair call, asked directly.
+fn kernel_answer(fs: &XfsMount, target: &RepairTarget) -> RepairOutcome {
+    let dir = std::fs::File::open(&fs.mountpoint).unwrap();
+    let mut sm = target.to_scrub_metadata();
+    match xfs_heal_repairer::sys::scrub_metadata(dir.as_fd(), &mut sm) {
+        Ok(()) => RepairOutcome::classify(ScrubOutFlags::from_kernel(sm.sm_flags)),
+        Err(e) => RepairOutcome::KernelError(Errno::try_from(e.raw_os_error().unwrap()).unwrap()),
+    }
+}
+
+#[test]
+fn hello_describes_the_filesystem_and_the_fd_is_the_event_stream() {
+    let Some(s) = setup("hello") else { return };
+    let c = Client::served(&s.repairer.socket);
+    let h = &c.hello;
+    assert_eq!(h.protocol_version, PROTOCOL_VERSION);
+    assert_eq!(h.mountpoint.as_str(), s.fs.mountpoint.to_str().unwrap());
+    assert_eq!(h.event_source, EventSource::File);
+    assert_eq!(h.geometry.agcount(), 4, "mkfs.xfs makes 4 AGs on 320 MiB");
+    assert_eq!(h.geometry.rgcount(), 0);
+    let uuid: String = h.uuid.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(uuid, s.fs.uuid().replace('-', ""));
+    assert!(h.identity.mount_id > 0);
+    // The handle is the mount root's: what name_to_handle_at gives for the directory now.
+    let dir = std::fs::File::open(&s.fs.mountpoint).unwrap();
+    let now = xfs_heal_repairer::mount::identity(&dir.into()).unwrap();
+    assert_eq!(now, h.identity);
+    // The host kernel cannot repair; the probe's errno is reported, not hidden.
+    assert!(
+        matches!(h.online_repair, OnlineRepair::Unsupported(_)),
+        "{:?}",
+        h.online_repair
+    );
+    // The fd reads the events file from the start.
+    assert_eq!(
+        c.read_health(HEALTH_EVENT_V0_SIZE),
+        std::fs::read(data("sample.v0")).unwrap()[..64]
+    );
+}
+
+#[test]
+fn a_request_reaches_the_kernel_and_its_answer_comes_back() {
+    let Some(mut s) = setup("kernel") else { return };
+    let target = ag(1, AgScrub::Inobt);
+    let expected = kernel_answer(&s.fs, &target);
+    let mut c = Client::served(&s.repairer.socket);
+    let reply = c.request(request(41, target));
+    assert_eq!(reply.id, RequestId(41));
+    assert_eq!(reply.outcome, expected);
+    let line = s.repairer.wait_for_log("request=41");
+    assert!(
+        line.contains("target=\"agno 0x1 inobt\" verdict=issued"),
+        "{line}"
+    );
+    assert!(line.contains("uid=0 request=41"), "{line}");
+    // Every scope reaches the kernel the same way.
+    let ino = RepairTarget::Inode {
+        ino: InodeNumber::try_from(128).unwrap(),
+        gen: 0,
+        kind: InodeScrub::Directory,
+    };
+    assert_eq!(
+        c.request(request(42, ino)).outcome,
+        kernel_answer(&s.fs, &ino)
+    );
+    let fs = RepairTarget::Fs {
+        kind: FsScrub::FsCounters,
+    };
+    assert_eq!(
+        c.request(request(43, fs)).outcome,
+        kernel_answer(&s.fs, &fs)
+    );
+    assert_eq!(s.repairer.count("verdict=issued"), 3);
+}
+
+#[test]
+fn another_filesystem_at_the_same_path_gets_estale_and_no_ioctl() {
+    let Some(mut s) = setup("estale") else { return };
+    let mut c = Client::served(&s.repairer.socket);
+    let target = ag(0, AgScrub::Agf);
+    assert!(!matches!(
+        c.request(request(1, target)).outcome,
+        RepairOutcome::Refused(_)
+    ));
+    assert_eq!(s.repairer.count("verdict=issued"), 1);
+
+    // A different XFS at the same path: the unmount must succeed at once (never pinned).
+    let mountpoint = s.fs.mountpoint.clone();
+    s.fs.unmount().expect("the repairer must not pin the mount");
+    let other = XfsMount::create(s.scratch.path("b.img"), mountpoint.clone());
+    let reply = c.request(request(2, target));
+    assert_eq!(
+        reply.outcome,
+        RepairOutcome::Refused(Refusal::StaleFilesystem)
+    );
+    let line = s.repairer.wait_for_log("request=2 ");
+    assert!(
+        line.contains("verdict=refused") && line.contains("ESTALE"),
+        "{line}"
+    );
+    assert_eq!(
+        s.repairer.count("verdict=issued"),
+        1,
+        "no ioctl may be issued against the other fs"
+    );
+    drop(other);
+
+    // A -o nouuid clone of the original image: same UUID, same handle; a different mount.
+    let clone = s.scratch.path("clone.img");
+    sh(
+        "cp",
+        &[
+            "--sparse=always",
+            s.fs.image.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    let _clone = XfsMount::mount(clone, mountpoint, &["nouuid"]);
+    assert_eq!(
+        c.request(request(3, target)).outcome,
+        RepairOutcome::Refused(Refusal::StaleFilesystem)
+    );
+    assert_eq!(
+        s.repairer.count("verdict=issued"),
+        1,
+        "no ioctl may be issued against the clone"
+    );
+}
+
+#[test]
+fn out_of_range_targets_are_refused_with_a_reason() {
+    let Some(mut s) = setup("range") else { return };
+    let mut c = Client::served(&s.repairer.socket);
+    let reply = c.request(request(5, ag(4, AgScrub::Agi)));
+    assert_eq!(
+        reply.outcome,
+        RepairOutcome::Refused(Refusal::OutOfRange(OutOfRange::AgNumber {
+            agno: 4,
+            agcount: 4
+        }))
+    );
+    let rt = RepairTarget::RtGroup {
+        rgno: RtGroupNumber::try_from(0).unwrap(),
+        kind: RtGroupScrub::Bitmap,
+    };
+    assert!(matches!(
+        c.request(request(6, rt)).outcome,
+        RepairOutcome::Refused(Refusal::OutOfRange(_))
+    ));
+    let line = s.repairer.wait_for_log("request=5 ");
+    assert!(
+        line.contains("verdict=refused")
+            && line.contains("AG 4 does not exist (the filesystem has 4)"),
+        "{line}"
+    );
+    assert_eq!(s.repairer.count("verdict=issued"), 0);
+}
+
+#[test]
+fn hostile_frames_close_the_connection_and_the_next_client_is_served() {
+    let Some(mut s) = setup("hostile") else {
+        return;
+    };
+    let good = codec::encode(&MonitorToRepairer::Repair(request(9, ag(0, AgScrub::Agf)))).unwrap();
+    let mut trailing = good.clone();
+    trailing.push(0);
+    trailing[0] += 1;
+    let mut wrong_version = good.clone();
+    wrong_version[4] = 9;
+    let mut illegal = good.clone();
+    illegal[26] = 15; // XFS_SCRUB_TYPE_DIR in an AG-scope request
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "oversized",
+            vec![0xff, 0xff, 0, 0, 1, 0],
+            "exceeds the 8192-byte limit",
+        ),
+        ("trailing", trailing, "1 trailing bytes after the message"),
+        (
+            "wrong version",
+            wrong_version,
+            "protocol version 9 is not supported",
+        ),
+        (
+            "illegal value",
+            illegal,
+            "scrub type 15 is not a repairable AG structure",
+        ),
+        (
+            "truncated",
+            good[..good.len() - 3].to_vec(),
+            "connection closed inside a frame (27 bytes of it received)",
+        ),
+    ];
+    for (i, (what, bytes, reason)) in cases.into_iter().enumerate() {
+        let mut bad = Client::served(&s.repairer.socket);
+        bad.send_raw(&bytes);
+        if what == "truncated" {
+            drop(bad); // a peer that hangs up mid-frame
+        } else {
+            assert!(
+                bad.read_message().is_none(),
+                "{what}: the repairer must hang up"
+            );
+        }
+        s.repairer.wait_for_log(reason);
+        assert_eq!(
+            s.repairer.count(reason),
+            1,
+            "{what}: the log must name the reason once"
+        );
+        // The next client is served normally.
+        let mut next = Client::served(&s.repairer.socket);
+        let reply = next.request(request(100 + i as u64, ag(0, AgScrub::Agf)));
+        assert_eq!(reply.id, RequestId(100 + i as u64), "{what}");
+    }
+    assert_eq!(s.repairer.count("verdict=issued"), 5);
+}
+
+#[test]
+fn one_monitor_at_a_time() {
+    let Some(mut s) = setup("second") else { return };
+    let first = Client::served(&s.repairer.socket);
+    assert!(matches!(
+        Client::connect(&s.repairer.socket),
+        Greeting::Refused
+    ));
+    let line = s.repairer.wait_for_log("is already connected");
+    assert!(
+        line.contains(&format!(
+            "monitor pid {} is already connected",
+            std::process::id()
+        )),
+        "{line}"
+    );
+    drop(first);
+    s.repairer.wait_for_log("disconnected");
+    let mut again = Client::served(&s.repairer.socket);
+    assert_eq!(
+        again.request(request(1, ag(0, AgScrub::Agf))).id,
+        RequestId(1)
+    );
+}
+
+#[test]
+fn a_peer_with_another_uid_is_refused() {
+    let Some(mut s) = setup("uid") else { return };
+    // The socket file is the monitor uid's only (0600); to test SO_PEERCRED itself, open it up.
+    std::fs::set_permissions(
+        &s.repairer.socket,
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &s.scratch.0,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = Command::new(binary("xfs-heal-raw-client"))
+        .arg(&s.repairer.socket)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run client as nobody");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "refused",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = s.repairer.wait_for_log("refused connection");
+    assert!(line.contains("uid 65534: only uid 0 is served"), "{line}");
+    assert!(matches!(
+        Client::connect(&s.repairer.socket),
+        Greeting::Served(_)
+    ));
+}
+
+#[test]
+fn the_repairer_exits_cleanly_once_its_filesystem_is_gone() {
+    let Some(mut s) = setup("gone") else { return };
+    let c = Client::served(&s.repairer.socket);
+    s.fs.unmount().expect("unmount while the repairer runs");
+    drop(c);
+    let status = s.repairer.wait_exit();
+    assert!(status.success(), "{status}:\n{}", s.repairer.log_text());
+    assert!(s.repairer.log_text().contains("the filesystem is gone"));
+}
