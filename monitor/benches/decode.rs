@@ -8,12 +8,7 @@ use xfs_heal_monitor::decode::json::JsonDecoder;
 use xfs_heal_monitor::decode::v0::V0Decoder;
 
 fn capture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/data")
-            .join(name),
-    )
-    .unwrap()
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(name)).unwrap()
 }
 
 fn v0(c: &mut Criterion) {

@@ -273,35 +273,25 @@ pub struct HealthEvent {
 impl HealthEvent {
     /// Is this a runtime-corruption report, the only kind that triggers a repair?
     pub const fn is_sick(&self) -> bool {
-        matches!(
-            self.kind,
-            EventKind::Metadata {
-                status: HealthStatus::Sick,
-                ..
-            }
-        )
+        matches!(self.kind, EventKind::Metadata { status: HealthStatus::Sick, .. })
     }
 
     /// The exact V0 record the kernel would have written for this event.
     pub fn to_v0_bytes(&self) -> [u8; uapi::HEALTH_EVENT_V0_SIZE] {
         let mut rec = [0u8; uapi::HEALTH_EVENT_V0_SIZE];
         let (domain, ty) = match self.kind {
-            EventKind::Running => (
-                uapi::XFS_HEALTH_MONITOR_DOMAIN_MOUNT,
-                uapi::XFS_HEALTH_MONITOR_TYPE_RUNNING,
-            ),
-            EventKind::Lost { .. } => (
-                uapi::XFS_HEALTH_MONITOR_DOMAIN_MOUNT,
-                uapi::XFS_HEALTH_MONITOR_TYPE_LOST,
-            ),
-            EventKind::Unmount => (
-                uapi::XFS_HEALTH_MONITOR_DOMAIN_MOUNT,
-                uapi::XFS_HEALTH_MONITOR_TYPE_UNMOUNT,
-            ),
-            EventKind::Shutdown { .. } => (
-                uapi::XFS_HEALTH_MONITOR_DOMAIN_MOUNT,
-                uapi::XFS_HEALTH_MONITOR_TYPE_SHUTDOWN,
-            ),
+            EventKind::Running => {
+                (uapi::XFS_HEALTH_MONITOR_DOMAIN_MOUNT, uapi::XFS_HEALTH_MONITOR_TYPE_RUNNING)
+            }
+            EventKind::Lost { .. } => {
+                (uapi::XFS_HEALTH_MONITOR_DOMAIN_MOUNT, uapi::XFS_HEALTH_MONITOR_TYPE_LOST)
+            }
+            EventKind::Unmount => {
+                (uapi::XFS_HEALTH_MONITOR_DOMAIN_MOUNT, uapi::XFS_HEALTH_MONITOR_TYPE_UNMOUNT)
+            }
+            EventKind::Shutdown { .. } => {
+                (uapi::XFS_HEALTH_MONITOR_DOMAIN_MOUNT, uapi::XFS_HEALTH_MONITOR_TYPE_SHUTDOWN)
+            }
             EventKind::Metadata { status, object } => (
                 match object {
                     MetadataObject::Fs { .. } => uapi::XFS_HEALTH_MONITOR_DOMAIN_FS,
@@ -311,13 +301,10 @@ impl HealthEvent {
                 },
                 status.v0_type(),
             ),
-            EventKind::Media { device, .. } => (
-                device.v0_domain(),
-                uapi::XFS_HEALTH_MONITOR_TYPE_MEDIA_ERROR,
-            ),
-            EventKind::FileIo { kind, .. } => {
-                (uapi::XFS_HEALTH_MONITOR_DOMAIN_FILERANGE, kind.v0_type())
+            EventKind::Media { device, .. } => {
+                (device.v0_domain(), uapi::XFS_HEALTH_MONITOR_TYPE_MEDIA_ERROR)
             }
+            EventKind::FileIo { kind, .. } => (uapi::XFS_HEALTH_MONITOR_DOMAIN_FILERANGE, kind.v0_type()),
         };
         put32_into(&mut rec, off::DOMAIN, domain);
         put32_into(&mut rec, off::TYPE, ty);
@@ -325,9 +312,7 @@ impl HealthEvent {
         match self.kind {
             EventKind::Running | EventKind::Unmount => {}
             EventKind::Lost { count } => put64_into(&mut rec, off::LOST_COUNT, count),
-            EventKind::Shutdown { reasons } => {
-                put32_into(&mut rec, off::SHUTDOWN_REASONS, reasons.bits())
-            }
+            EventKind::Shutdown { reasons } => put32_into(&mut rec, off::SHUTDOWN_REASONS, reasons.bits()),
             EventKind::Metadata { object, .. } => match object {
                 MetadataObject::Fs { mask } => put32_into(&mut rec, off::FS_MASK, mask.bits()),
                 MetadataObject::Ag { agno: gno, mask } => {
@@ -348,14 +333,7 @@ impl HealthEvent {
                 put64_into(&mut rec, off::MEDIA_DADDR, daddr);
                 put64_into(&mut rec, off::MEDIA_BBCOUNT, bbcount);
             }
-            EventKind::FileIo {
-                ino,
-                gen,
-                pos,
-                len,
-                error,
-                ..
-            } => {
+            EventKind::FileIo { ino, gen, pos, len, error, .. } => {
                 put64_into(&mut rec, off::FILERANGE_POS, pos);
                 put64_into(&mut rec, off::FILERANGE_LEN, len);
                 put64_into(&mut rec, off::FILERANGE_INO, ino);

@@ -63,16 +63,8 @@ fn main() -> ExitCode {
         eprintln!("xfs-heal-monitor: live monitoring through the repairer is not implemented yet; use --replay FILE");
         return ExitCode::FAILURE;
     };
-    let label = cli
-        .mountpoint
-        .as_deref()
-        .unwrap_or(path)
-        .display()
-        .to_string();
-    let options = Options {
-        format: cli.format,
-        quiet: cli.quiet,
-    };
+    let label = cli.mountpoint.as_deref().unwrap_or(path).display().to_string();
+    let options = Options { format: cli.format, quiet: cli.quiet };
     match replay::replay(path, capture, &label, options, std::io::stdout().lock()) {
         Ok(s) => {
             eprintln!(

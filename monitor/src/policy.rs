@@ -6,8 +6,7 @@
 //! CORRUPT was found by xfs_scrub, which handles it; HEALTHY needs nothing.
 
 use xfs_heal_protocol::{
-    uapi, AgNumber, AgScrub, FsScrub, InodeNumber, InodeScrub, RepairTarget, RtGroupNumber,
-    RtGroupScrub,
+    uapi, AgNumber, AgScrub, FsScrub, InodeNumber, InodeScrub, RepairTarget, RtGroupNumber, RtGroupScrub,
 };
 
 use crate::event::{EventKind, HealthEvent, HealthStatus, MetadataObject};
@@ -19,14 +18,8 @@ pub const FS_TABLE: &[(u32, Option<FsScrub>)] = &[
     (uapi::XFS_FSOP_GEOM_SICK_GQUOTA, Some(FsScrub::GroupQuota)),
     (uapi::XFS_FSOP_GEOM_SICK_PQUOTA, Some(FsScrub::ProjectQuota)),
     (uapi::XFS_FSOP_GEOM_SICK_RT_BITMAP, Some(FsScrub::RtBitmap)),
-    (
-        uapi::XFS_FSOP_GEOM_SICK_RT_SUMMARY,
-        Some(FsScrub::RtSummary),
-    ),
-    (
-        uapi::XFS_FSOP_GEOM_SICK_QUOTACHECK,
-        Some(FsScrub::QuotaCheck),
-    ),
+    (uapi::XFS_FSOP_GEOM_SICK_RT_SUMMARY, Some(FsScrub::RtSummary)),
+    (uapi::XFS_FSOP_GEOM_SICK_QUOTACHECK, Some(FsScrub::QuotaCheck)),
     (uapi::XFS_FSOP_GEOM_SICK_NLINKS, Some(FsScrub::NLinks)),
     (uapi::XFS_FSOP_GEOM_SICK_METADIR, None),
     (uapi::XFS_FSOP_GEOM_SICK_METAPATH, None),
@@ -51,22 +44,10 @@ pub const AG_TABLE: &[(u32, Option<AgScrub>)] = &[
 /// RTGROUP-domain bit → per-rtgroup scrub type.
 pub const RTGROUP_TABLE: &[(u32, Option<RtGroupScrub>)] = &[
     (uapi::XFS_RTGROUP_GEOM_SICK_SUPER, Some(RtGroupScrub::Super)),
-    (
-        uapi::XFS_RTGROUP_GEOM_SICK_BITMAP,
-        Some(RtGroupScrub::Bitmap),
-    ),
-    (
-        uapi::XFS_RTGROUP_GEOM_SICK_SUMMARY,
-        Some(RtGroupScrub::Summary),
-    ),
-    (
-        uapi::XFS_RTGROUP_GEOM_SICK_RMAPBT,
-        Some(RtGroupScrub::Rmapbt),
-    ),
-    (
-        uapi::XFS_RTGROUP_GEOM_SICK_REFCNTBT,
-        Some(RtGroupScrub::Refcountbt),
-    ),
+    (uapi::XFS_RTGROUP_GEOM_SICK_BITMAP, Some(RtGroupScrub::Bitmap)),
+    (uapi::XFS_RTGROUP_GEOM_SICK_SUMMARY, Some(RtGroupScrub::Summary)),
+    (uapi::XFS_RTGROUP_GEOM_SICK_RMAPBT, Some(RtGroupScrub::Rmapbt)),
+    (uapi::XFS_RTGROUP_GEOM_SICK_REFCNTBT, Some(RtGroupScrub::Refcountbt)),
 ];
 
 /// INODE-domain bit → per-inode scrub type.
@@ -112,10 +93,7 @@ fn walk<K: Copy>(
         if mask & bit == 0 {
             continue;
         }
-        let structure = names
-            .iter()
-            .find(|(b, _)| *b == bit)
-            .map_or("?", |(_, n)| n);
+        let structure = names.iter().find(|(b, _)| *b == bit).map_or("?", |(_, n)| n);
         match kind {
             None => plan.needs_full_check.push(Unrepairable {
                 domain,
@@ -137,57 +115,33 @@ fn walk<K: Copy>(
 /// The repairs for one event; `None` unless it is a SICK metadata event.
 pub fn plan(event: &HealthEvent) -> Option<RepairPlan> {
     use crate::event::{AgMask, FsMask, InodeMask, RtGroupMask};
-    let EventKind::Metadata {
-        status: HealthStatus::Sick,
-        object,
-    } = event.kind
-    else {
+    let EventKind::Metadata { status: HealthStatus::Sick, object } = event.kind else {
         return None;
     };
     let mut plan = RepairPlan::default();
     match object {
         MetadataObject::Fs { mask } => {
-            walk(
-                FS_TABLE,
-                mask.bits(),
-                FsMask::BITS,
-                "fs",
-                &mut plan,
-                |kind| Some(RepairTarget::Fs { kind }),
-            );
+            walk(FS_TABLE, mask.bits(), FsMask::BITS, "fs", &mut plan, |kind| {
+                Some(RepairTarget::Fs { kind })
+            });
         }
         MetadataObject::Ag { agno, mask } => {
             let agno = AgNumber::try_from(agno).ok();
-            walk(
-                AG_TABLE,
-                mask.bits(),
-                AgMask::BITS,
-                "ag",
-                &mut plan,
-                |kind| agno.map(|agno| RepairTarget::Ag { agno, kind }),
-            );
+            walk(AG_TABLE, mask.bits(), AgMask::BITS, "ag", &mut plan, |kind| {
+                agno.map(|agno| RepairTarget::Ag { agno, kind })
+            });
         }
         MetadataObject::RtGroup { rgno, mask } => {
             let rgno = RtGroupNumber::try_from(rgno).ok();
-            walk(
-                RTGROUP_TABLE,
-                mask.bits(),
-                RtGroupMask::BITS,
-                "rtgroup",
-                &mut plan,
-                |kind| rgno.map(|rgno| RepairTarget::RtGroup { rgno, kind }),
-            );
+            walk(RTGROUP_TABLE, mask.bits(), RtGroupMask::BITS, "rtgroup", &mut plan, |kind| {
+                rgno.map(|rgno| RepairTarget::RtGroup { rgno, kind })
+            });
         }
         MetadataObject::Inode { ino, gen, mask } => {
             let ino = InodeNumber::try_from(ino).ok();
-            walk(
-                INODE_TABLE,
-                mask.bits(),
-                InodeMask::BITS,
-                "inode",
-                &mut plan,
-                |kind| ino.map(|ino| RepairTarget::Inode { ino, gen, kind }),
-            );
+            walk(INODE_TABLE, mask.bits(), InodeMask::BITS, "inode", &mut plan, |kind| {
+                ino.map(|ino| RepairTarget::Inode { ino, gen, kind })
+            });
         }
     }
     Some(plan)
@@ -199,34 +153,17 @@ mod tests {
     use crate::event::*;
 
     fn sick(object: MetadataObject) -> HealthEvent {
-        HealthEvent {
-            time_ns: 1,
-            kind: EventKind::Metadata {
-                status: HealthStatus::Sick,
-                object,
-            },
-        }
+        HealthEvent { time_ns: 1, kind: EventKind::Metadata { status: HealthStatus::Sick, object } }
     }
 
     /// Every defined bit of every domain has exactly one table row, in bit order, and maps
     /// to the scrub type the reference gives (or to none where the reference says so).
     #[test]
     fn tables_walk_every_defined_bit() {
-        fn check<K: Copy>(
-            table: &[(u32, Option<K>)],
-            all: u32,
-            ty: impl Fn(K) -> u32,
-            want: &[Option<u32>],
-        ) {
+        fn check<K: Copy>(table: &[(u32, Option<K>)], all: u32, ty: impl Fn(K) -> u32, want: &[Option<u32>]) {
             let bits: Vec<u32> = table.iter().map(|(b, _)| *b).collect();
-            let expected: Vec<u32> = (0..32)
-                .map(|i| 1u32 << i)
-                .filter(|b| all & b != 0)
-                .collect();
-            assert_eq!(
-                bits, expected,
-                "table rows must be the defined bits, in order"
-            );
+            let expected: Vec<u32> = (0..32).map(|i| 1u32 << i).filter(|b| all & b != 0).collect();
+            assert_eq!(bits, expected, "table rows must be the defined bits, in order");
             let got: Vec<Option<u32>> = table.iter().map(|(_, k)| k.map(&ty)).collect();
             assert_eq!(got, want);
         }
@@ -234,18 +171,7 @@ mod tests {
             FS_TABLE,
             uapi::XFS_FSOP_GEOM_SICK_ALL,
             FsScrub::scrub_type,
-            &[
-                Some(24),
-                Some(21),
-                Some(22),
-                Some(23),
-                Some(19),
-                Some(20),
-                Some(25),
-                Some(26),
-                None,
-                None,
-            ],
+            &[Some(24), Some(21), Some(22), Some(23), Some(19), Some(20), Some(25), Some(26), None, None],
         );
         check(
             AG_TABLE,
@@ -275,17 +201,7 @@ mod tests {
             INODE_TABLE,
             uapi::XFS_BS_SICK_ALL,
             InodeScrub::scrub_type,
-            &[
-                Some(11),
-                Some(12),
-                Some(13),
-                Some(14),
-                Some(15),
-                Some(16),
-                Some(17),
-                Some(18),
-                Some(28),
-            ],
+            &[Some(11), Some(12), Some(13), Some(14), Some(15), Some(16), Some(17), Some(18), Some(28)],
         );
     }
 
@@ -308,12 +224,7 @@ mod tests {
         }
         for i in 0..InodeMask::BITS.len() {
             let mask = InodeMask::new(1 << i).unwrap();
-            let p = plan(&sick(MetadataObject::Inode {
-                ino: 131,
-                gen: 7,
-                mask,
-            }))
-            .unwrap();
+            let p = plan(&sick(MetadataObject::Inode { ino: 131, gen: 7, mask })).unwrap();
             assert_eq!(p.targets.len(), 1);
         }
     }
@@ -329,14 +240,8 @@ mod tests {
         assert_eq!(
             p.targets,
             vec![
-                RepairTarget::Ag {
-                    agno,
-                    kind: AgScrub::Super
-                },
-                RepairTarget::Ag {
-                    agno,
-                    kind: AgScrub::Agi
-                },
+                RepairTarget::Ag { agno, kind: AgScrub::Super },
+                RepairTarget::Ag { agno, kind: AgScrub::Agi },
             ]
         );
         assert_eq!(p.needs_full_check.len(), 1);
@@ -349,43 +254,21 @@ mod tests {
         for status in [HealthStatus::Corrupt, HealthStatus::Healthy] {
             let e = HealthEvent {
                 time_ns: 0,
-                kind: EventKind::Metadata {
-                    status,
-                    object: MetadataObject::Inode {
-                        ino: 5,
-                        gen: 0,
-                        mask,
-                    },
-                },
+                kind: EventKind::Metadata { status, object: MetadataObject::Inode { ino: 5, gen: 0, mask } },
             };
             assert_eq!(plan(&e), None);
         }
-        assert_eq!(
-            plan(&HealthEvent {
-                time_ns: 0,
-                kind: EventKind::Running
-            }),
-            None
-        );
+        assert_eq!(plan(&HealthEvent { time_ns: 0, kind: EventKind::Running }), None);
     }
 
     #[test]
     fn unaddressable_objects_need_a_full_check() {
         let mask = InodeMask::new(uapi::XFS_BS_SICK_DIR).unwrap();
-        let p = plan(&sick(MetadataObject::Inode {
-            ino: 0,
-            gen: 0,
-            mask,
-        }))
-        .unwrap();
+        let p = plan(&sick(MetadataObject::Inode { ino: 0, gen: 0, mask })).unwrap();
         assert!(p.targets.is_empty());
         assert_eq!(p.needs_full_check.len(), 1);
         let mask = AgMask::new(uapi::XFS_AG_GEOM_SICK_AGF).unwrap();
-        let p = plan(&sick(MetadataObject::Ag {
-            agno: u32::MAX,
-            mask,
-        }))
-        .unwrap();
+        let p = plan(&sick(MetadataObject::Ag { agno: u32::MAX, mask })).unwrap();
         assert!(p.targets.is_empty());
     }
 }

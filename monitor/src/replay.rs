@@ -68,10 +68,7 @@ impl<W: Write> Printer<'_, W> {
         {
             for target in &plan.targets {
                 self.summary.repairs += 1;
-                self.say(Report::RepairRequested {
-                    target,
-                    dry_run: true,
-                });
+                self.say(Report::RepairRequested { target, dry_run: true });
             }
             for unrepairable in &plan.needs_full_check {
                 self.summary.full_checks += 1;
@@ -90,13 +87,7 @@ pub fn replay<W: Write>(
     out: W,
 ) -> io::Result<Summary> {
     let mut file = File::open(path)?;
-    let mut p = Printer {
-        out,
-        mount,
-        options,
-        summary: Summary::default(),
-        error: None,
-    };
+    let mut p = Printer { out, mount, options, summary: Summary::default(), error: None };
     let mut buf = vec![0u8; 64 * 1024];
     let mut v0 = V0Decoder::new();
     let mut json = JsonDecoder::new();

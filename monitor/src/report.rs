@@ -75,10 +75,7 @@ impl Report<'_> {
             Report::InvalidRecord(err) => format!("{m}: {err}"),
             Report::InvalidJson(err) => format!("{m}: {err}"),
             Report::Truncated(t) => format!("{m}: {t}"),
-            Report::RepairRequested {
-                target,
-                dry_run: true,
-            } => {
+            Report::RepairRequested { target, dry_run: true } => {
                 format!(
                     "{} {}: would request repair (scrub type {})",
                     target_prefix(&m, target),
@@ -86,31 +83,14 @@ impl Report<'_> {
                     target.scrub_type()
                 )
             }
-            Report::RepairRequested {
-                target,
-                dry_run: false,
-            } => {
-                format!(
-                    "{} {}: repair requested",
-                    target_prefix(&m, target),
-                    target.structure_name()
-                )
+            Report::RepairRequested { target, dry_run: false } => {
+                format!("{} {}: repair requested", target_prefix(&m, target), target.structure_name())
             }
             Report::RepairResult { target, outcome } => {
-                format!(
-                    "{} {}: {}",
-                    target_prefix(&m, target),
-                    target.structure_name(),
-                    outcome.sentence()
-                )
+                format!("{} {}: {}", target_prefix(&m, target), target.structure_name(), outcome.sentence())
             }
             Report::NeedsFullCheck(u, object) => {
-                format!(
-                    "{} {}: {}; a full check is needed.",
-                    object_prefix(&m, object),
-                    u.structure,
-                    u.why
-                )
+                format!("{} {}: {}; a full check is needed.", object_prefix(&m, object), u.structure, u.why)
             }
         }
     }
@@ -181,15 +161,7 @@ pub fn escape(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return s.to_owned();
     }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn object_prefix(m: &str, object: &MetadataObject) -> String {
@@ -217,10 +189,7 @@ fn event_text(m: &str, e: &HealthEvent) -> String {
         EventKind::Unmount => format!("{m}: filesystem unmounted"),
         EventKind::Lost { count } => format!("{m}: {count} events lost"),
         EventKind::Shutdown { reasons } => {
-            format!(
-                "{m}: filesystem shut down due to {}",
-                reasons.names().collect::<Vec<_>>().join(", ")
-            )
+            format!("{m}: filesystem shut down due to {}", reasons.names().collect::<Vec<_>>().join(", "))
         }
         EventKind::Metadata { status, object } => format!(
             "{} {}: {}",
@@ -228,28 +197,11 @@ fn event_text(m: &str, e: &HealthEvent) -> String {
             object.structure_names().join(", "),
             status.as_str()
         ),
-        EventKind::Media {
-            device,
-            daddr,
-            bbcount,
-        } => {
-            format!(
-                "{m} {} daddr {daddr:#x} bbcount {bbcount:#x}: media error",
-                device.as_str()
-            )
+        EventKind::Media { device, daddr, bbcount } => {
+            format!("{m} {} daddr {daddr:#x} bbcount {bbcount:#x}: media error", device.as_str())
         }
-        EventKind::FileIo {
-            kind,
-            ino,
-            gen,
-            pos,
-            len,
-            error,
-        } => {
-            let head = format!(
-                "{m} ino {ino} gen {gen:#x} pos {pos} len {len}: {}",
-                kind.as_str()
-            );
+        EventKind::FileIo { kind, ino, gen, pos, len, error } => {
+            let head = format!("{m} ino {ino} gen {gen:#x} pos {pos} len {len}: {}", kind.as_str());
             if error == 0 || kind == FileIoKind::DataLost {
                 format!("{head} failed")
             } else {
@@ -294,23 +246,12 @@ fn event_json(o: &mut Map<String, Value>, e: &HealthEvent) {
             o.insert("structures".into(), object.structure_names().into());
             (object.domain_name(), status.as_str())
         }
-        EventKind::Media {
-            device,
-            daddr,
-            bbcount,
-        } => {
+        EventKind::Media { device, daddr, bbcount } => {
             o.insert("daddr".into(), daddr.into());
             o.insert("bbcount".into(), bbcount.into());
             (device.as_str(), "media_error")
         }
-        EventKind::FileIo {
-            kind,
-            ino,
-            gen,
-            pos,
-            len,
-            error,
-        } => {
+        EventKind::FileIo { kind, ino, gen, pos, len, error } => {
             o.insert("ino".into(), ino.into());
             o.insert("gen".into(), gen.into());
             o.insert("pos".into(), pos.into());

@@ -6,9 +6,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use serde_json::json;
-use xfs_heal_monitor::decode::json::{
-    decode_object, JsonDecoder, JsonError, JsonProblem, MAX_OBJECT_BYTES,
-};
+use xfs_heal_monitor::decode::json::{decode_object, JsonDecoder, JsonError, JsonProblem, MAX_OBJECT_BYTES};
 use xfs_heal_monitor::decode::v0::decode_all;
 use xfs_heal_monitor::event::*;
 
@@ -54,10 +52,7 @@ fn kernel_json(e: &HealthEvent) -> Option<String> {
                 "corrupt_ondisk",
                 "device_removed",
             ];
-            let r: Vec<&str> = (0..6)
-                .filter(|i| reasons.bits() & (1 << i) != 0)
-                .map(|i| JSON[i])
-                .collect();
+            let r: Vec<&str> = (0..6).filter(|i| reasons.bits() & (1 << i) != 0).map(|i| JSON[i]).collect();
             o.insert("reasons".into(), r.into());
             ("mount", "shutdown")
         }
@@ -100,23 +95,12 @@ fn kernel_json(e: &HealthEvent) -> Option<String> {
             o.insert("structures".into(), names(&object).into());
             (domain, status.as_str())
         }
-        EventKind::Media {
-            device,
-            daddr,
-            bbcount,
-        } => {
+        EventKind::Media { device, daddr, bbcount } => {
             o.insert("daddr".into(), daddr.into());
             o.insert("bbcount".into(), bbcount.into());
             (device.as_str(), "media")
         }
-        EventKind::FileIo {
-            kind,
-            ino,
-            gen,
-            pos,
-            len,
-            error,
-        } => {
+        EventKind::FileIo { kind, ino, gen, pos, len, error } => {
             if error != 0 || kind == FileIoKind::DataLost || ino == 0 {
                 return None;
             }
@@ -133,10 +117,7 @@ fn kernel_json(e: &HealthEvent) -> Option<String> {
             ("filerange", ty)
         }
     };
-    let mut lines = vec![
-        format!("\t\"domain\": \"{domain}\""),
-        format!("\t\"type\": \"{ty}\""),
-    ];
+    let mut lines = vec![format!("\t\"domain\": \"{domain}\""), format!("\t\"type\": \"{ty}\"")];
     for (k, v) in o {
         lines.push(format!("\t\"{k}\": {v}"));
     }
@@ -149,11 +130,10 @@ fn json_capture_maps_to_the_same_events_as_the_v0_capture() {
     let (v0, end) = decode_all(&capture("linux-7.3.4-dir-symlink-repair-verbose.v0"));
     end.unwrap();
     let v0: Vec<HealthEvent> = v0.into_iter().map(Result::unwrap).collect();
-    let json: Vec<HealthEvent> =
-        decode_stream(&capture("linux-7.3.4-dir-symlink-repair-verbose.json"))
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
+    let json: Vec<HealthEvent> = decode_stream(&capture("linux-7.3.4-dir-symlink-repair-verbose.json"))
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(json, v0);
 }
 
@@ -173,10 +153,7 @@ fn every_expressible_kind_round_trips() {
 fn framing_variants() {
     // NUL separators, CRLF-free single-line objects, blank lines and a missing final newline.
     let stream = b"\n{\"domain\":\"mount\",\"type\":\"running\",\"time_ns\":1}\n\0{\n\"domain\": \"mount\",\n\"type\": \"unmount\",\n\"time_ns\": 2\n}";
-    let got: Vec<EventKind> = decode_stream(stream)
-        .into_iter()
-        .map(|r| r.unwrap().kind)
-        .collect();
+    let got: Vec<EventKind> = decode_stream(stream).into_iter().map(|r| r.unwrap().kind).collect();
     assert_eq!(got, [EventKind::Running, EventKind::Unmount]);
 }
 
@@ -192,11 +169,7 @@ fn legacy_spellings_are_accepted() {
     let len = json!({"domain": "filerange", "type": "writeback", "inumber": 5, "generation": 1, "pos": 0, "len": 512, "time_ns": 3});
     assert!(matches!(
         decode_object(len.to_string().as_bytes()).unwrap().kind,
-        EventKind::FileIo {
-            len: 512,
-            error: 0,
-            ..
-        }
+        EventKind::FileIo { len: 512, error: 0, .. }
     ));
 
     let rt = json!({"domain": "realtime", "type": "sick", "structures": ["bitmap"], "time_ns": 3});
@@ -209,8 +182,7 @@ fn legacy_spellings_are_accepted() {
     assert!(decode_object(extra.to_string().as_bytes()).is_ok());
 
     // A known bit spelled as its value folds in like its name.
-    let numbered =
-        json!({"domain": "perag", "type": "sick", "group": 1, "structures": [64], "time_ns": 3});
+    let numbered = json!({"domain": "perag", "type": "sick", "group": 1, "structures": [64], "time_ns": 3});
     assert!(matches!(
         decode_object(numbered.to_string().as_bytes()).unwrap().kind,
         EventKind::Metadata { object: MetadataObject::Ag { agno: 1, mask }, .. } if mask.bits() == 0x40
@@ -219,58 +191,34 @@ fn legacy_spellings_are_accepted() {
 
 #[test]
 fn each_rejection_class_says_why() {
-    let schema = |v: serde_json::Value, needle: &str| match decode_object(v.to_string().as_bytes())
-    {
+    let schema = |v: serde_json::Value, needle: &str| match decode_object(v.to_string().as_bytes()) {
         Err(JsonProblem::Schema(m)) => assert!(m.contains(needle), "{m:?} lacks {needle:?}"),
         other => panic!("expected a schema error for {v}, got {other:?}"),
     };
     schema(json!({"domain": "mount", "type": "running"}), "time_ns");
-    schema(
-        json!({"domain": "moon", "type": "running", "time_ns": 1}),
-        "moon",
-    );
-    schema(
-        json!({"domain": "perag", "type": "sick", "structures": ["agf"], "time_ns": 1}),
-        "",
-    );
+    schema(json!({"domain": "moon", "type": "running", "time_ns": 1}), "moon");
+    schema(json!({"domain": "perag", "type": "sick", "structures": ["agf"], "time_ns": 1}), "");
     schema(
         json!({"domain": "perag", "type": "sick", "group": 1, "structures": ["dirtree"], "time_ns": 1}),
         "",
     );
-    schema(
-        json!({"domain": "mount", "type": "lost", "count": 0, "time_ns": 1}),
-        "",
-    );
+    schema(json!({"domain": "mount", "type": "lost", "count": 0, "time_ns": 1}), "");
     schema(
         json!({"domain": "inode", "type": "sick", "inumber": -1, "generation": 1, "structures": ["core"], "time_ns": 1}),
         "",
     );
-    schema(
-        json!({"domain": "fs", "type": "sick", "structures": [], "time_ns": 1}),
-        "",
-    );
+    schema(json!({"domain": "fs", "type": "sick", "structures": [], "time_ns": 1}), "");
     let too_big = br#"{"domain": "mount", "type": "running", "time_ns": 18446744073709551616}"#;
-    assert!(
-        decode_object(too_big).is_err(),
-        "a time beyond u64 must not be accepted"
-    );
-    schema(
-        json!({"domain": "mount", "type": "running", "time_ns": 1.5}),
-        "",
-    );
+    assert!(decode_object(too_big).is_err(), "a time beyond u64 must not be accepted");
+    schema(json!({"domain": "mount", "type": "running", "time_ns": 1.5}), "");
     schema(json!([1, 2, 3]), "");
 
-    assert!(matches!(
-        decode_object(b"{\"domain\": \"mount\",}"),
-        Err(JsonProblem::Syntax(_))
-    ));
+    assert!(matches!(decode_object(b"{\"domain\": \"mount\",}"), Err(JsonProblem::Syntax(_))));
     let undefined_bit =
         json!({"domain": "perag", "type": "sick", "group": 1, "structures": [4096], "time_ns": 1});
     assert_eq!(
         decode_object(undefined_bit.to_string().as_bytes()),
-        Err(JsonProblem::Unmappable(
-            "perag mask bits 0x1000 are not defined".into()
-        ))
+        Err(JsonProblem::Unmappable("perag mask bits 0x1000 are not defined".into()))
     );
 }
 
@@ -281,24 +229,9 @@ fn bad_objects_do_not_stop_the_stream() {
     assert_eq!(got.len(), 4);
     assert!(got[0].is_ok() && got[3].is_ok());
     assert_eq!(got[1].as_ref().unwrap_err().object_index, 1);
-    assert!(matches!(
-        got[1],
-        Err(JsonError {
-            problem: JsonProblem::Schema(_),
-            ..
-        })
-    ));
-    assert!(matches!(
-        got[2],
-        Err(JsonError {
-            problem: JsonProblem::Syntax(_),
-            ..
-        })
-    ));
-    assert_eq!(
-        got[1].as_ref().unwrap_err().to_string().split(':').next(),
-        Some("invalid JSON event #1")
-    );
+    assert!(matches!(got[1], Err(JsonError { problem: JsonProblem::Schema(_), .. })));
+    assert!(matches!(got[2], Err(JsonError { problem: JsonProblem::Syntax(_), .. })));
+    assert_eq!(got[1].as_ref().unwrap_err().to_string().split(':').next(), Some("invalid JSON event #1"));
 }
 
 #[test]

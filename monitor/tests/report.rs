@@ -19,20 +19,14 @@ fn validator() -> jsonschema::Validator {
 fn assert_valid(v: &jsonschema::Validator, report: Report<'_>) {
     let value = report.json("/mnt/data");
     if let Err(e) = v.validate(&value) {
-        panic!(
-            "{value} fails the report schema: {e} at {}",
-            e.instance_path()
-        );
+        panic!("{value} fails the report schema: {e} at {}", e.instance_path());
     }
     assert_eq!(value["message"], report.text("/mnt/data"));
 }
 
 #[test]
 fn event_lines_use_xfs_healer_wording() {
-    let lines: Vec<String> = one_of_each()
-        .iter()
-        .map(|e| Report::Event(e).text("/mnt"))
-        .collect();
+    let lines: Vec<String> = one_of_each().iter().map(|e| Report::Event(e).text("/mnt")).collect();
     let expect = [
         "/mnt: monitoring started",
         "/mnt: 585 events lost",
@@ -54,10 +48,7 @@ fn event_lines_use_xfs_healer_wording() {
         "/mnt ino 131 gen 0x9 pos 4096 len 8192: directio_write: Input/output error (os error 5)",
         "/mnt ino 131 gen 0x9 pos 4096 len 8192: media failed",
     ] {
-        assert!(
-            lines.contains(&l.to_string()),
-            "missing {l:?} in {lines:#?}"
-        );
+        assert!(lines.contains(&l.to_string()), "missing {l:?} in {lines:#?}");
     }
 }
 
@@ -68,13 +59,8 @@ fn repair_lines_use_xfs_healer_sentences() {
         gen: 0x51e9_6b42,
         kind: InodeScrub::Directory,
     };
-    let line = |outcome: RepairOutcome| {
-        Report::RepairResult {
-            target: &target,
-            outcome: &outcome,
-        }
-        .text("/mnt")
-    };
+    let line =
+        |outcome: RepairOutcome| Report::RepairResult { target: &target, outcome: &outcome }.text("/mnt");
     assert_eq!(
         line(RepairOutcome::Repaired),
         "/mnt ino 655488 gen 0x51e96b42 directory: Repairs successful."
@@ -99,32 +85,19 @@ fn repair_lines_use_xfs_healer_sentences() {
         line(RepairOutcome::Refused(Refusal::StaleFilesystem)),
         "/mnt ino 655488 gen 0x51e96b42 directory: refused: Stale file handle (os error 116)"
     );
-    let ag = RepairTarget::Ag {
-        agno: AgNumber::try_from(1).unwrap(),
-        kind: AgScrub::Bnobt,
-    };
+    let ag = RepairTarget::Ag { agno: AgNumber::try_from(1).unwrap(), kind: AgScrub::Bnobt };
     assert_eq!(
-        Report::RepairRequested {
-            target: &ag,
-            dry_run: true
-        }
-        .text("/mnt"),
+        Report::RepairRequested { target: &ag, dry_run: true }.text("/mnt"),
         "/mnt agno 0x1 bnobt: would request repair (scrub type 5)"
     );
 }
 
 #[test]
 fn control_characters_in_the_mount_path_cannot_forge_lines() {
-    let e = HealthEvent {
-        time_ns: 0,
-        kind: EventKind::Running,
-    };
+    let e = HealthEvent { time_ns: 0, kind: EventKind::Running };
     let line = Report::Event(&e).text("/mnt/evil\n/mnt: filesystem unmounted");
     assert!(!line.contains('\n'));
-    assert_eq!(
-        line,
-        "/mnt/evil\\n/mnt: filesystem unmounted: monitoring started"
-    );
+    assert_eq!(line, "/mnt/evil\\n/mnt: filesystem unmounted: monitoring started");
 }
 
 #[test]
@@ -134,20 +107,8 @@ fn every_report_kind_validates_against_the_schema() {
         assert_valid(&v, Report::Event(&e));
         if let (Some(plan), EventKind::Metadata { object, .. }) = (policy::plan(&e), e.kind) {
             for target in &plan.targets {
-                assert_valid(
-                    &v,
-                    Report::RepairRequested {
-                        target,
-                        dry_run: true,
-                    },
-                );
-                assert_valid(
-                    &v,
-                    Report::RepairRequested {
-                        target,
-                        dry_run: false,
-                    },
-                );
+                assert_valid(&v, Report::RepairRequested { target, dry_run: true });
+                assert_valid(&v, Report::RepairRequested { target, dry_run: false });
                 for outcome in [
                     RepairOutcome::Repaired,
                     RepairOutcome::NoRepairNeeded,
@@ -156,13 +117,7 @@ fn every_report_kind_validates_against_the_schema() {
                     RepairOutcome::KernelError(Errno::EOPNOTSUPP),
                     RepairOutcome::Refused(Refusal::StaleFilesystem),
                 ] {
-                    assert_valid(
-                        &v,
-                        Report::RepairResult {
-                            target,
-                            outcome: &outcome,
-                        },
-                    );
+                    assert_valid(&v, Report::RepairResult { target, outcome: &outcome });
                 }
             }
             for u in &plan.needs_full_check {
@@ -175,41 +130,24 @@ fn every_report_kind_validates_against_the_schema() {
     let (results, end) = decode_all(&bad);
     assert_valid(&v, Report::InvalidRecord(results[0].as_ref().unwrap_err()));
     assert_valid(&v, Report::Truncated(&end.unwrap_err()));
-    let je = JsonError {
-        object_index: 3,
-        problem: JsonProblem::Syntax("eof".into()),
-    };
+    let je = JsonError { object_index: 3, problem: JsonProblem::Syntax("eof".into()) };
     assert_valid(&v, Report::InvalidJson(&je));
     let u = Unrepairable {
         domain: "fs",
         structure: "metadir",
         why: "no online repair exists for this structure",
     };
-    assert_valid(
-        &v,
-        Report::NeedsFullCheck(
-            &u,
-            &MetadataObject::Fs {
-                mask: FsMask::new(0x100).unwrap(),
-            },
-        ),
-    );
+    assert_valid(&v, Report::NeedsFullCheck(&u, &MetadataObject::Fs { mask: FsMask::new(0x100).unwrap() }));
 }
 
 #[test]
 fn schema_rejects_what_the_monitor_never_emits() {
     let v = validator();
-    let e = HealthEvent {
-        time_ns: 1,
-        kind: EventKind::Lost { count: 4 },
-    };
+    let e = HealthEvent { time_ns: 1, kind: EventKind::Lost { count: 4 } };
     let mut good = Report::Event(&e).json("/mnt");
     assert!(v.is_valid(&good));
     good.as_object_mut().unwrap().remove("count");
-    assert!(
-        !v.is_valid(&good),
-        "a lost event without a count must fail the schema"
-    );
+    assert!(!v.is_valid(&good), "a lost event without a count must fail the schema");
     let mut bad_kind = Report::Event(&e).json("/mnt");
     bad_kind["kind"] = "gossip".into();
     assert!(!v.is_valid(&bad_kind));

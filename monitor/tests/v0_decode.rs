@@ -11,10 +11,7 @@ use xfs_heal_monitor::event::*;
 fn events(bytes: &[u8]) -> Vec<HealthEvent> {
     let (results, end) = decode_all(bytes);
     end.expect("no trailing partial record");
-    results
-        .into_iter()
-        .map(|r| r.expect("valid record"))
-        .collect()
+    results.into_iter().map(|r| r.expect("valid record")).collect()
 }
 
 #[test]
@@ -22,16 +19,10 @@ fn real_capture_decodes_as_documented() {
     let evs = events(&capture("linux-7.3.4-dir-symlink-repair-verbose.v0"));
     assert_eq!(evs.len(), 20);
     assert_eq!(evs[0].kind, EventKind::Running);
-    let dir = MetadataObject::Inode {
-        ino: 1_179_776,
-        gen: 1_710_800_615,
-        mask: InodeMask::new(0x10).unwrap(),
-    };
-    let symlink = MetadataObject::Inode {
-        ino: 1_572_993,
-        gen: 1_608_423_591,
-        mask: InodeMask::new(0x40).unwrap(),
-    };
+    let dir =
+        MetadataObject::Inode { ino: 1_179_776, gen: 1_710_800_615, mask: InodeMask::new(0x10).unwrap() };
+    let symlink =
+        MetadataObject::Inode { ino: 1_572_993, gen: 1_608_423_591, mask: InodeMask::new(0x40).unwrap() };
     let md = |status, object| EventKind::Metadata { status, object };
     use HealthStatus::*;
     let want = [
@@ -43,32 +34,21 @@ fn real_capture_decodes_as_documented() {
         md(Sick, symlink),
         md(Corrupt, symlink),
         md(Healthy, symlink),
-        md(
-            Healthy,
-            MetadataObject::Fs {
-                mask: FsMask::new(1).unwrap(),
-            },
-        ),
+        md(Healthy, MetadataObject::Fs { mask: FsMask::new(1).unwrap() }),
     ];
     let got: Vec<EventKind> = evs[1..10].iter().map(|e| e.kind).collect();
     assert_eq!(got, want);
     let ag_masks: Vec<u32> = evs[10..18]
         .iter()
         .map(|e| match e.kind {
-            EventKind::Metadata {
-                status: Healthy,
-                object: MetadataObject::Ag { agno: 1, mask },
-            } => mask.bits(),
+            EventKind::Metadata { status: Healthy, object: MetadataObject::Ag { agno: 1, mask } } => {
+                mask.bits()
+            }
             other => panic!("expected AG 1 healthy, got {other:?}"),
         })
         .collect();
     assert_eq!(ag_masks, [0x2, 0x4, 0x8, 0x10, 0x20, 0x40, 0x80, 0x100]);
-    assert_eq!(
-        evs[18].kind,
-        EventKind::Shutdown {
-            reasons: ShutdownReasons::new(0x6).unwrap()
-        }
-    );
+    assert_eq!(evs[18].kind, EventKind::Shutdown { reasons: ShutdownReasons::new(0x6).unwrap() });
     assert_eq!(evs[19].kind, EventKind::Unmount);
     // Records carry the kernel's clock; it never runs backwards within one capture.
     assert!(evs.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
@@ -78,8 +58,8 @@ fn real_capture_decodes_as_documented() {
 fn the_record_quoted_in_vm_testing_decodes() {
     let mut rec = [0u8; 64];
     rec[..32].copy_from_slice(&[
-        0x03, 0, 0, 0, 0x03, 0, 0, 0, 0x58, 0x20, 0x42, 0x79, 0x99, 0xd6, 0xea, 0x18, 0x10, 0, 0,
-        0, 0x42, 0x6b, 0xe9, 0x51, 0x80, 0, 0x0a, 0, 0, 0, 0, 0,
+        0x03, 0, 0, 0, 0x03, 0, 0, 0, 0x58, 0x20, 0x42, 0x79, 0x99, 0xd6, 0xea, 0x18, 0x10, 0, 0, 0, 0x42,
+        0x6b, 0xe9, 0x51, 0x80, 0, 0x0a, 0, 0, 0, 0, 0,
     ]);
     let e = decode_record(&rec).unwrap();
     assert_eq!(
@@ -95,10 +75,7 @@ fn the_record_quoted_in_vm_testing_decodes() {
     );
     // ... and the shipped demo sample contains it.
     let sample = capture("sample.v0");
-    assert!(
-        sample.chunks(64).any(|c| c == rec),
-        "sample.v0 must contain the vm-testing record"
-    );
+    assert!(sample.chunks(64).any(|c| c == rec), "sample.v0 must contain the vm-testing record");
     assert!(events(&sample).contains(&e));
 }
 
@@ -131,10 +108,7 @@ fn truncated_stream_is_reported() {
     assert_eq!(results.len(), 3);
     let t = end.unwrap_err();
     assert_eq!((t.stream_offset, t.have), (192, 32));
-    assert_eq!(
-        t.to_string(),
-        "stream ended inside the record at byte 192: 32 of 64 bytes"
-    );
+    assert_eq!(t.to_string(), "stream ended inside the record at byte 192: 32 of 64 bytes");
 }
 
 /// A valid AG record to damage.
@@ -143,10 +117,7 @@ fn ag_sick() -> [u8; 64] {
         time_ns: 5,
         kind: EventKind::Metadata {
             status: HealthStatus::Sick,
-            object: MetadataObject::Ag {
-                agno: 2,
-                mask: AgMask::new(0x40).unwrap(),
-            },
+            object: MetadataObject::Ag { agno: 2, mask: AgMask::new(0x40).unwrap() },
         },
     }
     .to_v0_bytes()
@@ -267,20 +238,14 @@ fn each_malformed_class_is_named_with_offset_and_value() {
         let (results, end) = decode_all(&stream);
         assert!(end.is_ok());
         assert_eq!(results.len(), 3);
-        assert!(
-            results[0].is_ok() && results[2].is_ok(),
-            "decoding must carry on past {text}"
-        );
+        assert!(results[0].is_ok() && results[2].is_ok(), "decoding must carry on past {text}");
         let err = results[1].as_ref().unwrap_err();
         assert_eq!(err.stream_offset, 64);
         assert_eq!(
             (err.error.field_offset, err.error.value, err.error.problem),
             (field_offset, value, problem)
         );
-        assert_eq!(
-            err.to_string(),
-            format!("invalid V0 record at stream byte 64: {text}")
-        );
+        assert_eq!(err.to_string(), format!("invalid V0 record at stream byte 64: {text}"));
     }
 }
 
@@ -288,16 +253,10 @@ fn each_malformed_class_is_named_with_offset_and_value() {
 fn mount_domain_rejects_metadata_types() {
     let mut r = [0u8; 64];
     put(&mut r, 4, 3); // SICK in the MOUNT domain
-    assert_eq!(
-        decode_record(&r).unwrap_err().problem,
-        Problem::TypeNotInDomain { domain: 0 }
-    );
+    assert_eq!(decode_record(&r).unwrap_err().problem, Problem::TypeNotInDomain { domain: 0 });
     put(&mut r, 0, 8);
     put(&mut r, 4, 3); // SICK in the FILERANGE domain
-    assert_eq!(
-        decode_record(&r).unwrap_err().problem,
-        Problem::TypeNotInDomain { domain: 8 }
-    );
+    assert_eq!(decode_record(&r).unwrap_err().problem, Problem::TypeNotInDomain { domain: 8 });
 }
 
 proptest! {

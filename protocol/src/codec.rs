@@ -50,20 +50,14 @@ impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::FrameTooLarge { length } => {
-                write!(
-                    f,
-                    "frame of {length} bytes exceeds the {MAX_PAYLOAD}-byte limit"
-                )
+                write!(f, "frame of {length} bytes exceeds the {MAX_PAYLOAD}-byte limit")
             }
             Self::FrameTooShort { length } => {
                 write!(f, "frame of {length} bytes is too short to hold a version")
             }
             Self::Incomplete { needed } => write!(f, "truncated frame: {needed} more bytes needed"),
             Self::UnsupportedVersion { got, want } => {
-                write!(
-                    f,
-                    "protocol version {got} is not supported (this side speaks {want})"
-                )
+                write!(f, "protocol version {got} is not supported (this side speaks {want})")
             }
             Self::Malformed(why) => write!(f, "malformed message: {why}"),
             Self::TrailingBytes { count } => write!(f, "{count} trailing bytes after the message"),
@@ -86,16 +80,13 @@ impl Message for MonitorToRepairer {}
 impl Message for RepairerToMonitor {}
 
 fn config() -> impl bincode::config::Config {
-    bincode::config::standard()
-        .with_little_endian()
-        .with_fixed_int_encoding()
-        .with_limit::<MAX_PAYLOAD>()
+    bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<MAX_PAYLOAD>()
 }
 
 /// Encodes one message as a complete frame.
 pub fn encode<M: Message>(message: &M) -> Result<Vec<u8>, CodecError> {
-    let body = bincode::serde::encode_to_vec(message, config())
-        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    let body =
+        bincode::serde::encode_to_vec(message, config()).map_err(|e| CodecError::Encode(e.to_string()))?;
     let payload_len = VERSION_FIELD + body.len();
     if payload_len > MAX_PAYLOAD {
         return Err(CodecError::Encode(format!(
@@ -114,8 +105,7 @@ pub fn encode<M: Message>(message: &M) -> Result<Vec<u8>, CodecError> {
 pub fn payload_length(prefix: [u8; LENGTH_PREFIX]) -> Result<usize, CodecError> {
     let length = u32::from_le_bytes(prefix);
     let length_u64 = u64::from(length);
-    let length =
-        usize::try_from(length).map_err(|_| CodecError::FrameTooLarge { length: length_u64 })?;
+    let length = usize::try_from(length).map_err(|_| CodecError::FrameTooLarge { length: length_u64 })?;
     if length > MAX_PAYLOAD {
         return Err(CodecError::FrameTooLarge { length: length_u64 });
     }
@@ -128,43 +118,29 @@ pub fn payload_length(prefix: [u8; LENGTH_PREFIX]) -> Result<usize, CodecError> 
 /// Decodes one payload (the bytes after the length prefix), which must be exactly one message.
 pub fn decode_payload<M: Message>(payload: &[u8]) -> Result<M, CodecError> {
     if payload.len() > MAX_PAYLOAD {
-        return Err(CodecError::FrameTooLarge {
-            length: payload.len() as u64,
-        });
+        return Err(CodecError::FrameTooLarge { length: payload.len() as u64 });
     }
-    let (version, body) =
-        payload
-            .split_first_chunk::<VERSION_FIELD>()
-            .ok_or(CodecError::FrameTooShort {
-                length: payload.len() as u64,
-            })?;
+    let (version, body) = payload
+        .split_first_chunk::<VERSION_FIELD>()
+        .ok_or(CodecError::FrameTooShort { length: payload.len() as u64 })?;
     let version = u16::from_le_bytes(*version);
     if version != PROTOCOL_VERSION {
-        return Err(CodecError::UnsupportedVersion {
-            got: version,
-            want: PROTOCOL_VERSION,
-        });
+        return Err(CodecError::UnsupportedVersion { got: version, want: PROTOCOL_VERSION });
     }
     let (message, used) = bincode::serde::decode_from_slice::<M, _>(body, config())
         .map_err(|e| CodecError::Malformed(e.to_string()))?;
     if used != body.len() {
-        return Err(CodecError::TrailingBytes {
-            count: body.len() - used,
-        });
+        return Err(CodecError::TrailingBytes { count: body.len() - used });
     }
     Ok(message)
 }
 
 /// Decodes the first frame of `buf`; returns the message and the bytes it took.
 pub fn decode_frame<M: Message>(buf: &[u8]) -> Result<(M, usize), CodecError> {
-    let (prefix, rest) =
-        buf.split_first_chunk::<LENGTH_PREFIX>()
-            .ok_or_else(|| CodecError::Incomplete {
-                needed: LENGTH_PREFIX - buf.len(),
-            })?;
+    let (prefix, rest) = buf
+        .split_first_chunk::<LENGTH_PREFIX>()
+        .ok_or_else(|| CodecError::Incomplete { needed: LENGTH_PREFIX - buf.len() })?;
     let length = payload_length(*prefix)?;
-    let payload = rest.get(..length).ok_or_else(|| CodecError::Incomplete {
-        needed: length - rest.len(),
-    })?;
+    let payload = rest.get(..length).ok_or_else(|| CodecError::Incomplete { needed: length - rest.len() })?;
     Ok((decode_payload(payload)?, LENGTH_PREFIX + length))
 }

@@ -43,11 +43,7 @@ impl FsHandle {
         let mut buf = [0; MAX_HANDLE_BYTES];
         buf[..bytes.len()].copy_from_slice(bytes);
         let len = u8::try_from(bytes.len()).map_err(|_| InvalidValue::Handle("too long"))?;
-        Ok(Self {
-            handle_type,
-            len,
-            bytes: buf,
-        })
+        Ok(Self { handle_type, len, bytes: buf })
     }
     pub const fn handle_type(&self) -> i32 {
         self.handle_type
@@ -62,12 +58,9 @@ impl TryFrom<RawHandle> for FsHandle {
     fn try_from(raw: RawHandle) -> Result<Self, InvalidValue> {
         let len = usize::from(raw.len);
         if len > MAX_HANDLE_BYTES
-            || raw.bytes[len.min(MAX_HANDLE_BYTES)..]
-                != [0; MAX_HANDLE_BYTES][len.min(MAX_HANDLE_BYTES)..]
+            || raw.bytes[len.min(MAX_HANDLE_BYTES)..] != [0; MAX_HANDLE_BYTES][len.min(MAX_HANDLE_BYTES)..]
         {
-            return Err(InvalidValue::Handle(
-                "bytes beyond the handle length are not zero",
-            ));
+            return Err(InvalidValue::Handle("bytes beyond the handle length are not zero"));
         }
         Self::new(raw.handle_type, &raw.bytes[..len])
     }
@@ -75,11 +68,7 @@ impl TryFrom<RawHandle> for FsHandle {
 
 impl From<FsHandle> for RawHandle {
     fn from(h: FsHandle) -> Self {
-        Self {
-            handle_type: h.handle_type,
-            len: h.len,
-            bytes: h.bytes,
-        }
+        Self { handle_type: h.handle_type, len: h.len, bytes: h.bytes }
     }
 }
 
@@ -416,22 +405,13 @@ mod tests {
         let c = |f| RepairOutcome::classify(ScrubOutFlags::try_from(f).unwrap());
         assert_eq!(c(0), RepairOutcome::Repaired);
         assert_eq!(c(XFS_SCRUB_OFLAG_PREEN), RepairOutcome::Repaired);
-        assert_eq!(
-            c(XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED),
-            RepairOutcome::NoRepairNeeded
-        );
-        assert_eq!(
-            c(XFS_SCRUB_OFLAG_XFAIL),
-            RepairOutcome::OfflineRepairRecommended
-        );
+        assert_eq!(c(XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED), RepairOutcome::NoRepairNeeded);
+        assert_eq!(c(XFS_SCRUB_OFLAG_XFAIL), RepairOutcome::OfflineRepairRecommended);
         assert_eq!(
             c(XFS_SCRUB_OFLAG_XCORRUPT | XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED),
             RepairOutcome::OfflineRepairRecommended
         );
-        assert_eq!(
-            c(XFS_SCRUB_OFLAG_CORRUPT | XFS_SCRUB_OFLAG_XFAIL),
-            RepairOutcome::Failed
-        );
+        assert_eq!(c(XFS_SCRUB_OFLAG_CORRUPT | XFS_SCRUB_OFLAG_XFAIL), RepairOutcome::Failed);
         assert_eq!(c(XFS_SCRUB_OFLAG_INCOMPLETE), RepairOutcome::Failed);
     }
 
@@ -446,10 +426,7 @@ mod tests {
     fn autofsck_values() {
         assert_eq!(Autofsck::from_xattr_value(b"repair"), Autofsck::Repair);
         assert_eq!(Autofsck::from_xattr_value(b"check\0"), Autofsck::Check);
-        assert_eq!(
-            Autofsck::from_xattr_value(b"Repair"),
-            Autofsck::Unrecognized
-        );
+        assert_eq!(Autofsck::from_xattr_value(b"Repair"), Autofsck::Unrecognized);
     }
 
     #[test]
@@ -458,17 +435,9 @@ mod tests {
         assert!(FsHandle::new(0, &[1]).is_err());
         assert!(FsHandle::new(1, &[]).is_err());
         assert!(FsHandle::new(1, &[1; 17]).is_err());
-        let raw = RawHandle {
-            handle_type: 1,
-            len: 2,
-            bytes: [1; MAX_HANDLE_BYTES],
-        };
+        let raw = RawHandle { handle_type: 1, len: 2, bytes: [1; MAX_HANDLE_BYTES] };
         assert!(FsHandle::try_from(raw).is_err());
-        let raw = RawHandle {
-            handle_type: 1,
-            len: 99,
-            bytes: [0; MAX_HANDLE_BYTES],
-        };
+        let raw = RawHandle { handle_type: 1, len: 99, bytes: [0; MAX_HANDLE_BYTES] };
         assert!(FsHandle::try_from(raw).is_err());
         assert!(MountPath::try_from("relative".to_string()).is_err());
         assert!(MountPath::try_from("/a\0b".to_string()).is_err());

@@ -29,10 +29,7 @@ impl fmt::Display for InvalidValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ScrubTypeForScope { scope, scrub_type } => {
-                write!(
-                    f,
-                    "scrub type {scrub_type} is not a repairable {scope} structure"
-                )
+                write!(f, "scrub type {scrub_type} is not a repairable {scope} structure")
             }
             Self::NullAgNumber => f.write_str("AG number is the null AG (0xffffffff)"),
             Self::NullRtGroupNumber => f.write_str("rtgroup number is the null group (0xffffffff)"),
@@ -268,22 +265,10 @@ impl From<InodeNumber> for u64 {
 /// One structure to repair: a scope, the object within it, and a scrub type legal there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RepairTarget {
-    Fs {
-        kind: FsScrub,
-    },
-    Ag {
-        agno: AgNumber,
-        kind: AgScrub,
-    },
-    RtGroup {
-        rgno: RtGroupNumber,
-        kind: RtGroupScrub,
-    },
-    Inode {
-        ino: InodeNumber,
-        gen: u32,
-        kind: InodeScrub,
-    },
+    Fs { kind: FsScrub },
+    Ag { agno: AgNumber, kind: AgScrub },
+    RtGroup { rgno: RtGroupNumber, kind: RtGroupScrub },
+    Inode { ino: InodeNumber, gen: u32, kind: InodeScrub },
 }
 
 /// Why a target does not fit the live filesystem.
@@ -300,10 +285,7 @@ impl fmt::Display for OutOfRange {
                 write!(f, "AG {agno} does not exist (the filesystem has {agcount})")
             }
             Self::RtGroupNumber { rgno, rgcount } => {
-                write!(
-                    f,
-                    "rtgroup {rgno} does not exist (the filesystem has {rgcount})"
-                )
+                write!(f, "rtgroup {rgno} does not exist (the filesystem has {rgcount})")
             }
         }
     }
@@ -343,16 +325,10 @@ impl RepairTarget {
     pub fn check_geometry(&self, geometry: &Geometry) -> Result<(), OutOfRange> {
         match *self {
             Self::Ag { agno, .. } if agno.get() >= geometry.agcount() => {
-                Err(OutOfRange::AgNumber {
-                    agno: agno.get(),
-                    agcount: geometry.agcount(),
-                })
+                Err(OutOfRange::AgNumber { agno: agno.get(), agcount: geometry.agcount() })
             }
             Self::RtGroup { rgno, .. } if rgno.get() >= geometry.rgcount() => {
-                Err(OutOfRange::RtGroupNumber {
-                    rgno: rgno.get(),
-                    rgcount: geometry.rgcount(),
-                })
+                Err(OutOfRange::RtGroupNumber { rgno: rgno.get(), rgcount: geometry.rgcount() })
             }
             _ => Ok(()),
         }
@@ -411,11 +387,7 @@ impl Geometry {
         if agcount == 0 {
             return Err(InvalidValue::AgCount);
         }
-        Ok(Self {
-            agcount,
-            rgcount,
-            features,
-        })
+        Ok(Self { agcount, rgcount, features })
     }
 
     /// From the kernel's `XFS_IOC_FSGEOMETRY` answer.
@@ -452,11 +424,7 @@ impl TryFrom<RawGeometry> for Geometry {
 
 impl From<Geometry> for RawGeometry {
     fn from(g: Geometry) -> Self {
-        Self {
-            agcount: g.agcount,
-            rgcount: g.rgcount,
-            features: g.features,
-        }
+        Self { agcount: g.agcount, rgcount: g.rgcount, features: g.features }
     }
 }
 
@@ -486,19 +454,9 @@ mod tests {
         let count = |f: &dyn Fn(u32) -> bool| (0..=XFS_SCRUB_TYPE_NR + 1).filter(|t| f(*t)).count();
         assert_eq!(count(&|t| FsScrub::try_from(t).is_ok()), FsScrub::ALL.len());
         assert_eq!(count(&|t| AgScrub::try_from(t).is_ok()), AgScrub::ALL.len());
-        assert_eq!(
-            count(&|t| RtGroupScrub::try_from(t).is_ok()),
-            RtGroupScrub::ALL.len()
-        );
-        assert_eq!(
-            count(&|t| InodeScrub::try_from(t).is_ok()),
-            InodeScrub::ALL.len()
-        );
-        for t in [
-            XFS_SCRUB_TYPE_PROBE,
-            XFS_SCRUB_TYPE_HEALTHY,
-            XFS_SCRUB_TYPE_METAPATH,
-        ] {
+        assert_eq!(count(&|t| RtGroupScrub::try_from(t).is_ok()), RtGroupScrub::ALL.len());
+        assert_eq!(count(&|t| InodeScrub::try_from(t).is_ok()), InodeScrub::ALL.len());
+        for t in [XFS_SCRUB_TYPE_PROBE, XFS_SCRUB_TYPE_HEALTHY, XFS_SCRUB_TYPE_METAPATH] {
             assert!(FsScrub::try_from(t).is_err());
             assert!(AgScrub::try_from(t).is_err());
             assert!(RtGroupScrub::try_from(t).is_err());
@@ -506,37 +464,22 @@ mod tests {
         }
         assert_eq!(
             AgScrub::try_from(XFS_SCRUB_TYPE_DIR),
-            Err(InvalidValue::ScrubTypeForScope {
-                scope: Scope::Ag,
-                scrub_type: 15
-            })
+            Err(InvalidValue::ScrubTypeForScope { scope: Scope::Ag, scrub_type: 15 })
         );
     }
 
     #[test]
     fn null_numbers_are_refused() {
-        assert_eq!(
-            AgNumber::try_from(u32::MAX),
-            Err(InvalidValue::NullAgNumber)
-        );
-        assert_eq!(
-            RtGroupNumber::try_from(u32::MAX),
-            Err(InvalidValue::NullRtGroupNumber)
-        );
+        assert_eq!(AgNumber::try_from(u32::MAX), Err(InvalidValue::NullAgNumber));
+        assert_eq!(RtGroupNumber::try_from(u32::MAX), Err(InvalidValue::NullRtGroupNumber));
         assert_eq!(InodeNumber::try_from(0), Err(InvalidValue::InodeNumber(0)));
-        assert_eq!(
-            InodeNumber::try_from(u64::MAX),
-            Err(InvalidValue::InodeNumber(u64::MAX))
-        );
+        assert_eq!(InodeNumber::try_from(u64::MAX), Err(InvalidValue::InodeNumber(u64::MAX)));
         assert!(Geometry::new(0, 0, 0).is_err());
     }
 
     #[test]
     fn scrub_metadata_per_scope() {
-        let ag = RepairTarget::Ag {
-            agno: AgNumber::try_from(3).unwrap(),
-            kind: AgScrub::Inobt,
-        };
+        let ag = RepairTarget::Ag { agno: AgNumber::try_from(3).unwrap(), kind: AgScrub::Inobt };
         assert_eq!(
             ag.to_scrub_metadata(),
             XfsScrubMetadata {
@@ -554,24 +497,11 @@ mod tests {
             kind: InodeScrub::Directory,
         };
         let sm = ino.to_scrub_metadata();
-        assert_eq!(
-            (sm.sm_type, sm.sm_ino, sm.sm_gen, sm.sm_agno),
-            (15, 0xa0080, 0x51e9_6b42, 0)
-        );
-        let rg = RepairTarget::RtGroup {
-            rgno: RtGroupNumber::try_from(2).unwrap(),
-            kind: RtGroupScrub::Bitmap,
-        };
-        assert_eq!(
-            (
-                rg.to_scrub_metadata().sm_type,
-                rg.to_scrub_metadata().sm_agno
-            ),
-            (19, 2)
-        );
-        let fs = RepairTarget::Fs {
-            kind: FsScrub::NLinks,
-        };
+        assert_eq!((sm.sm_type, sm.sm_ino, sm.sm_gen, sm.sm_agno), (15, 0xa0080, 0x51e9_6b42, 0));
+        let rg =
+            RepairTarget::RtGroup { rgno: RtGroupNumber::try_from(2).unwrap(), kind: RtGroupScrub::Bitmap };
+        assert_eq!((rg.to_scrub_metadata().sm_type, rg.to_scrub_metadata().sm_agno), (19, 2));
+        let fs = RepairTarget::Fs { kind: FsScrub::NLinks };
         assert_eq!(fs.to_scrub_metadata().sm_type, 26);
         assert_eq!(fs.to_scrub_metadata().sm_flags, XFS_SCRUB_IFLAG_REPAIR);
     }
@@ -579,22 +509,13 @@ mod tests {
     #[test]
     fn geometry_bounds() {
         let g = Geometry::new(4, 2, XFS_FSOP_GEOM_FLAGS_RMAPBT).unwrap();
-        let ag = |n| RepairTarget::Ag {
-            agno: AgNumber::try_from(n).unwrap(),
-            kind: AgScrub::Agf,
-        };
+        let ag = |n| RepairTarget::Ag { agno: AgNumber::try_from(n).unwrap(), kind: AgScrub::Agf };
         let rg = |n| RepairTarget::RtGroup {
             rgno: RtGroupNumber::try_from(n).unwrap(),
             kind: RtGroupScrub::Super,
         };
         assert!(ag(3).check_geometry(&g).is_ok());
-        assert_eq!(
-            ag(4).check_geometry(&g),
-            Err(OutOfRange::AgNumber {
-                agno: 4,
-                agcount: 4
-            })
-        );
+        assert_eq!(ag(4).check_geometry(&g), Err(OutOfRange::AgNumber { agno: 4, agcount: 4 }));
         assert!(rg(1).check_geometry(&g).is_ok());
         assert!(rg(2).check_geometry(&g).is_err());
         assert!(g.has_rmapbt() && !g.has_parent_pointers());

@@ -27,10 +27,7 @@ pub const XFS_IOC_MAGIC: u8 = b'X';
 
 const fn ioc(dir: u32, nr: u8, size: usize) -> u32 {
     // A struct too large for the 14-bit size field would silently alias another request.
-    assert!(
-        size <= IOC_SIZEMASK,
-        "ioctl argument too large for its encoding"
-    );
+    assert!(size <= IOC_SIZEMASK, "ioctl argument too large for its encoding");
     #[allow(clippy::cast_possible_truncation)] // checked just above
     let size = size as u32;
     (dir << IOC_DIRSHIFT)
@@ -83,11 +80,7 @@ impl XfsHealthMonitor {
     /// A V0 monitor request, verbose or not.
     pub const fn v0(verbose: bool) -> Self {
         Self {
-            flags: if verbose {
-                XFS_HEALTH_MONITOR_VERBOSE
-            } else {
-                0
-            },
+            flags: if verbose { XFS_HEALTH_MONITOR_VERBOSE } else { 0 },
             format: XFS_HEALTH_MONITOR_FMT_V0,
             pad: [0; 23],
         }
@@ -543,13 +536,7 @@ mod tests {
         assert_eq!(SHUTDOWN_REASONS, 16);
         assert_eq!((MEDIA_DADDR, MEDIA_BBCOUNT), (16, 24));
         assert_eq!(
-            (
-                FILERANGE_POS,
-                FILERANGE_LEN,
-                FILERANGE_INO,
-                FILERANGE_GEN,
-                FILERANGE_ERROR
-            ),
+            (FILERANGE_POS, FILERANGE_LEN, FILERANGE_INO, FILERANGE_GEN, FILERANGE_ERROR),
             (16, 24, 32, 40, 44)
         );
     }

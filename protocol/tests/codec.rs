@@ -8,10 +8,7 @@ use xfs_heal_protocol::*;
 fn ag_request() -> MonitorToRepairer {
     MonitorToRepairer::Repair(RepairRequest {
         id: RequestId(7),
-        target: RepairTarget::Ag {
-            agno: AgNumber::try_from(3).unwrap(),
-            kind: AgScrub::Inobt,
-        },
+        target: RepairTarget::Ag { agno: AgNumber::try_from(3).unwrap(), kind: AgScrub::Inobt },
     })
 }
 
@@ -118,19 +115,11 @@ fn forged_length_is_refused_before_allocating() {
     let frame = [0xff, 0xff, 0xff, 0xff, 1, 0];
     assert_eq!(
         codec::decode_frame::<MonitorToRepairer>(&frame),
-        Err(CodecError::FrameTooLarge {
-            length: 0xffff_ffff
-        })
+        Err(CodecError::FrameTooLarge { length: 0xffff_ffff })
     );
     let just_over = u32::try_from(MAX_PAYLOAD + 1).unwrap().to_le_bytes();
-    assert!(matches!(
-        codec::payload_length(just_over),
-        Err(CodecError::FrameTooLarge { .. })
-    ));
-    assert!(matches!(
-        codec::payload_length([1, 0, 0, 0]),
-        Err(CodecError::FrameTooShort { .. })
-    ));
+    assert!(matches!(codec::payload_length(just_over), Err(CodecError::FrameTooLarge { .. })));
+    assert!(matches!(codec::payload_length([1, 0, 0, 0]), Err(CodecError::FrameTooShort { .. })));
 }
 
 #[test]
@@ -148,10 +137,7 @@ fn truncated_payload_is_malformed() {
     // The length prefix is honest about a payload that is cut short inside the body.
     let mut frame = AG_REQUEST_FRAME[..AG_REQUEST_FRAME.len() - 4].to_vec();
     frame[0] -= 4;
-    assert!(matches!(
-        codec::decode_frame::<MonitorToRepairer>(&frame),
-        Err(CodecError::Malformed(_))
-    ));
+    assert!(matches!(codec::decode_frame::<MonitorToRepairer>(&frame), Err(CodecError::Malformed(_))));
 }
 
 #[test]
@@ -159,10 +145,7 @@ fn trailing_bytes_are_refused() {
     let mut frame = AG_REQUEST_FRAME.to_vec();
     frame.push(0);
     frame[0] += 1;
-    assert_eq!(
-        codec::decode_frame::<MonitorToRepairer>(&frame),
-        Err(CodecError::TrailingBytes { count: 1 })
-    );
+    assert_eq!(codec::decode_frame::<MonitorToRepairer>(&frame), Err(CodecError::TrailingBytes { count: 1 }));
 }
 
 #[test]
@@ -187,19 +170,11 @@ fn illegal_values_are_refused() {
         matches!(patch(26, &[15, 0, 0, 0]), Err(CodecError::Malformed(m)) if m.contains("scrub type 15"))
     );
     // The null AG.
-    assert!(
-        matches!(patch(22, &[0xff; 4]), Err(CodecError::Malformed(m)) if m.contains("null AG"))
-    );
+    assert!(matches!(patch(22, &[0xff; 4]), Err(CodecError::Malformed(m)) if m.contains("null AG")));
     // An unknown scope variant.
-    assert!(matches!(
-        patch(18, &[9, 0, 0, 0]),
-        Err(CodecError::Malformed(_))
-    ));
+    assert!(matches!(patch(18, &[9, 0, 0, 0]), Err(CodecError::Malformed(_))));
     // An unknown message variant.
-    assert!(matches!(
-        patch(6, &[1, 0, 0, 0]),
-        Err(CodecError::Malformed(_))
-    ));
+    assert!(matches!(patch(6, &[1, 0, 0, 0]), Err(CodecError::Malformed(_))));
 }
 
 #[test]
@@ -212,26 +187,14 @@ fn longest_mount_path_fits_in_a_frame() {
 fn any_target() -> impl Strategy<Value = RepairTarget> {
     prop_oneof![
         prop::sample::select(FsScrub::ALL).prop_map(|kind| RepairTarget::Fs { kind }),
-        (0..u32::MAX, prop::sample::select(AgScrub::ALL)).prop_map(|(n, kind)| RepairTarget::Ag {
-            agno: AgNumber::try_from(n).unwrap(),
-            kind
-        }),
+        (0..u32::MAX, prop::sample::select(AgScrub::ALL))
+            .prop_map(|(n, kind)| RepairTarget::Ag { agno: AgNumber::try_from(n).unwrap(), kind }),
         (0..u32::MAX, prop::sample::select(RtGroupScrub::ALL)).prop_map(|(n, kind)| {
-            RepairTarget::RtGroup {
-                rgno: RtGroupNumber::try_from(n).unwrap(),
-                kind,
-            }
+            RepairTarget::RtGroup { rgno: RtGroupNumber::try_from(n).unwrap(), kind }
         }),
-        (
-            1..u64::MAX,
-            any::<u32>(),
-            prop::sample::select(InodeScrub::ALL)
-        )
-            .prop_map(|(ino, gen, kind)| RepairTarget::Inode {
-                ino: InodeNumber::try_from(ino).unwrap(),
-                gen,
-                kind
-            }),
+        (1..u64::MAX, any::<u32>(), prop::sample::select(InodeScrub::ALL)).prop_map(|(ino, gen, kind)| {
+            RepairTarget::Inode { ino: InodeNumber::try_from(ino).unwrap(), gen, kind }
+        }),
     ]
 }
 
@@ -243,9 +206,9 @@ fn any_outcome() -> impl Strategy<Value = RepairOutcome> {
         Just(RepairOutcome::Failed),
         (1..4096i32).prop_map(|e| RepairOutcome::KernelError(Errno::try_from(e).unwrap())),
         Just(RepairOutcome::Refused(Refusal::StaleFilesystem)),
-        (any::<u32>(), any::<u32>()).prop_map(|(agno, agcount)| RepairOutcome::Refused(
-            Refusal::OutOfRange(OutOfRange::AgNumber { agno, agcount })
-        )),
+        (any::<u32>(), any::<u32>()).prop_map(|(agno, agcount)| RepairOutcome::Refused(Refusal::OutOfRange(
+            OutOfRange::AgNumber { agno, agcount }
+        ))),
     ]
 }
 

@@ -12,9 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use landlock::RulesetStatus;
 use xfs_heal_protocol::uapi::XfsHealthMonitor;
-use xfs_heal_protocol::{
-    codec, EventSource, Hello, MountPath, RepairerToMonitor, PROTOCOL_VERSION,
-};
+use xfs_heal_protocol::{codec, EventSource, Hello, MountPath, RepairerToMonitor, PROTOCOL_VERSION};
 use xfs_heal_repairer::error::Error;
 use xfs_heal_repairer::mount::{self, Mount};
 use xfs_heal_repairer::serve::Server;
@@ -56,11 +54,8 @@ fn run(cli: &Cli) -> Result<(), Error> {
     // 1. Sanitize: take what we use from the environment and from systemd, close every other
     //    inherited fd, clear the environment.
     let activated = systemd::activated_listener()?;
-    let first_unused = if activated.is_some() {
-        systemd::LISTEN_FDS_START + 1
-    } else {
-        systemd::LISTEN_FDS_START
-    };
+    let first_unused =
+        if activated.is_some() { systemd::LISTEN_FDS_START + 1 } else { systemd::LISTEN_FDS_START };
     sys::close_fds_from(first_unused).map_err(Error::Sanitize)?;
     let notifier = systemd::Notifier::from_env();
     for (key, _) in std::env::vars_os() {
@@ -78,9 +73,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         (Some(l), _) => l,
         (None, Some(path)) => bind(path, monitor_uid)?,
         (None, None) => {
-            return Err(Error::Activation(
-                "no socket from systemd (LISTEN_FDS) and no --listen PATH".into(),
-            ))
+            return Err(Error::Activation("no socket from systemd (LISTEN_FDS) and no --listen PATH".into()))
         }
     };
 
@@ -105,10 +98,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
         RulesetStatus::FullyEnforced => {
             log!("landlock: fully enforced (ABI {:?})", sandbox::LANDLOCK_ABI)
         }
-        RulesetStatus::PartiallyEnforced => log!(
-            "landlock: partially enforced: this kernel lacks part of ABI {:?}",
-            sandbox::LANDLOCK_ABI
-        ),
+        RulesetStatus::PartiallyEnforced => {
+            log!("landlock: partially enforced: this kernel lacks part of ABI {:?}", sandbox::LANDLOCK_ABI)
+        }
         RulesetStatus::NotEnforced => {
             log!("landlock: NOT enforced: this kernel has no Landlock; relying on seccomp")
         }
@@ -126,15 +118,12 @@ fn run(cli: &Cli) -> Result<(), Error> {
         autofsck: recorded.autofsck,
         event_source: source,
     };
-    let hello = codec::encode(&RepairerToMonitor::Hello(hello))
-        .map_err(|e| Error::Geometry(e.to_string()))?;
+    let hello =
+        codec::encode(&RepairerToMonitor::Hello(hello)).map_err(|e| Error::Geometry(e.to_string()))?;
     let server = Server {
         listener,
         monitor_uid,
-        mount: Mount {
-            path: cli.mountpoint.clone(),
-            identity: recorded.identity,
-        },
+        mount: Mount { path: cli.mountpoint.clone(), identity: recorded.identity },
         geometry: recorded.geometry,
         health,
         kernel_monitor: source == EventSource::KernelMonitor,
@@ -161,15 +150,10 @@ fn run(cli: &Cli) -> Result<(), Error> {
 /// Binds `--listen PATH`: replaces a stale socket (never any other kind of file) and lets
 /// only the served uid connect.
 fn bind(path: &Path, uid: u32) -> Result<UnixListener, Error> {
-    let err = |source| Error::Listen {
-        path: path.to_owned(),
-        source,
-    };
+    let err = |source| Error::Listen { path: path.to_owned(), source };
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
-            return Err(err(std::io::Error::other(
-                "exists and is not a socket; not replacing it",
-            )));
+            return Err(err(std::io::Error::other("exists and is not a socket; not replacing it")));
         }
         std::fs::remove_file(path).map_err(err)?;
     }
@@ -183,11 +167,12 @@ fn bind(path: &Path, uid: u32) -> Result<UnixListener, Error> {
 fn open_events(cli: &Cli, root: &OwnedFd) -> Result<(OwnedFd, EventSource), Error> {
     let path = cli.mountpoint.clone();
     if let Some(events) = &cli.events_from {
-        log!("--events-from: handing the monitor {} instead of the kernel health monitor (test/replay mode)", events.display());
-        let file = std::fs::File::open(events).map_err(|source| Error::EventsFrom {
-            path: events.clone(),
-            source,
-        })?;
+        log!(
+            "--events-from: handing the monitor {} instead of the kernel health monitor (test/replay mode)",
+            events.display()
+        );
+        let file = std::fs::File::open(events)
+            .map_err(|source| Error::EventsFrom { path: events.clone(), source })?;
         return Ok((file.into(), EventSource::File));
     }
     match sys::open_health_monitor(root.as_fd(), &XfsHealthMonitor::v0(false)) {

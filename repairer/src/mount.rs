@@ -17,35 +17,23 @@ use crate::sys;
 /// Opens the mount point as a directory, read-only. Reopened for each repair, so this is
 /// also the only open the Landlock ruleset allows.
 pub fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)?;
+    let file = File::options().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(path)?;
     Ok(file.into())
 }
 
 /// Step 2: open `path` and make sure it is the root of a mounted XFS filesystem.
 pub fn open_checked(path: &Path) -> Result<OwnedFd, Error> {
-    let open_err = |source| Error::OpenMount {
-        path: path.to_owned(),
-        source,
-    };
+    let open_err = |source| Error::OpenMount { path: path.to_owned(), source };
     let fd = open_dir(path).map_err(open_err)?;
     let st = fstatfs(&fd).map_err(|e| open_err(e.into()))?;
     if st.filesystem_type() != XFS_SUPER_MAGIC {
-        return Err(Error::NotXfs {
-            path: path.to_owned(),
-        });
+        return Err(Error::NotXfs { path: path.to_owned() });
     }
-    let old_id = sys::name_to_handle(fd.as_fd(), 0)
-        .map_err(Error::Identity)?
-        .mount_id;
+    let old_id = sys::name_to_handle(fd.as_fd(), 0).map_err(Error::Identity)?.mount_id;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(open_err)?;
     let canonical = std::fs::canonicalize(path).map_err(open_err)?;
-    check_mount_root(&mountinfo, old_id, &canonical).map_err(|detail| Error::NotMountRoot {
-        path: path.to_owned(),
-        detail,
-    })?;
+    check_mount_root(&mountinfo, old_id, &canonical)
+        .map_err(|detail| Error::NotMountRoot { path: path.to_owned(), detail })?;
     Ok(fd)
 }
 
@@ -57,30 +45,17 @@ pub fn check_mount_root(mountinfo: &str, id: u64, path: &Path) -> Result<(), Str
         .find(|l| l.split(' ').next().and_then(|f| f.parse::<u64>().ok()) == Some(id))
         .ok_or_else(|| format!("mount {id} is not in /proc/self/mountinfo"))?;
     let fields: Vec<&str> = line.split(' ').collect();
-    let (root, mount_point) = (
-        fields.get(3).copied().unwrap_or(""),
-        unescape(fields.get(4).copied().unwrap_or("")),
-    );
-    let fstype = line
-        .split(" - ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or("");
+    let (root, mount_point) =
+        (fields.get(3).copied().unwrap_or(""), unescape(fields.get(4).copied().unwrap_or("")));
+    let fstype = line.split(" - ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or("");
     if fstype != "xfs" {
-        return Err(format!(
-            "not an XFS mount point (the mount at {mount_point} is {fstype})"
-        ));
+        return Err(format!("not an XFS mount point (the mount at {mount_point} is {fstype})"));
     }
     if Path::new(&mount_point) != path {
-        return Err(format!(
-            "not the root of the filesystem: it lies inside the XFS mount at {mount_point}"
-        ));
+        return Err(format!("not the root of the filesystem: it lies inside the XFS mount at {mount_point}"));
     }
     if root != "/" {
-        return Err(format!(
-            "not the root of the filesystem: it is a bind mount of {}",
-            unescape(root)
-        ));
+        return Err(format!("not the root of the filesystem: it is a bind mount of {}", unescape(root)));
     }
     Ok(())
 }
@@ -112,12 +87,8 @@ fn unescape(field: &str) -> String {
 /// The identity re-checked before every repair (see `FsIdentity`).
 pub fn identity(fd: &OwnedFd) -> std::io::Result<FsIdentity> {
     let h = sys::name_to_handle(fd.as_fd(), sys::AT_HANDLE_MNT_ID_UNIQUE)?;
-    let root =
-        FsHandle::new(h.handle_type, &h.bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(FsIdentity {
-        mount_id: h.mount_id,
-        root,
-    })
+    let root = FsHandle::new(h.handle_type, &h.bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(FsIdentity { mount_id: h.mount_id, root })
 }
 
 /// What step 3 records about the filesystem.
@@ -135,8 +106,7 @@ pub fn record(fd: &OwnedFd) -> Result<Recorded, Error> {
     let identity = identity(fd).map_err(Error::Identity)?;
     let geom = sys::fs_geometry(fd.as_fd()).map_err(|e| Error::Geometry(e.to_string()))?;
     let geometry = Geometry::from_fsop_geom(&geom).map_err(|e| Error::Geometry(e.to_string()))?;
-    let name =
-        CString::new(uapi::AUTOFSCK_XATTR_NAME).map_err(|e| Error::Geometry(e.to_string()))?;
+    let name = CString::new(uapi::AUTOFSCK_XATTR_NAME).map_err(|e| Error::Geometry(e.to_string()))?;
     let mut value = [0u8; 64];
     let autofsck = match sys::fgetxattr(fd.as_fd(), &name, &mut value) {
         Ok(n) => Autofsck::from_xattr_value(&value[..n]),
@@ -155,20 +125,12 @@ pub fn record(fd: &OwnedFd) -> Result<Recorded, Error> {
         Ok(()) => OnlineRepair::Supported,
         Err(e) => OnlineRepair::Unsupported(errno_of(&e)),
     };
-    Ok(Recorded {
-        identity,
-        uuid: geom.uuid,
-        geometry,
-        autofsck,
-        online_repair,
-    })
+    Ok(Recorded { identity, uuid: geom.uuid, geometry, autofsck, online_repair })
 }
 
 /// The errno of an I/O error, as the protocol's validated type.
 pub fn errno_of(e: &std::io::Error) -> Errno {
-    e.raw_os_error()
-        .and_then(|n| Errno::try_from(n).ok())
-        .unwrap_or(Errno::EINVAL)
+    e.raw_os_error().and_then(|n| Errno::try_from(n).ok()).unwrap_or(Errno::EINVAL)
 }
 
 /// Why a reopened mount point is not the filesystem the repairer was started for.
@@ -187,23 +149,16 @@ impl Mount {
     /// mount ID, same root handle, and — when the repairer holds the kernel's monitor — the
     /// superblock the monitor watches.
     pub fn reopen_verified(&self, monitor: Option<&OwnedFd>) -> Result<OwnedFd, Stale> {
-        let fd = open_dir(&self.path)
-            .map_err(|e| Stale(format!("cannot reopen {}: {e}", self.path.display())))?;
-        let now = identity(&fd)
-            .map_err(|e| Stale(format!("cannot identify {}: {e}", self.path.display())))?;
+        let fd =
+            open_dir(&self.path).map_err(|e| Stale(format!("cannot reopen {}: {e}", self.path.display())))?;
+        let now =
+            identity(&fd).map_err(|e| Stale(format!("cannot identify {}: {e}", self.path.display())))?;
         if now != self.identity {
-            return Err(Stale(format!(
-                "{} now holds {now}, not {}",
-                self.path.display(),
-                self.identity
-            )));
+            return Err(Stale(format!("{} now holds {now}, not {}", self.path.display(), self.identity)));
         }
         if let Some(monitor) = monitor {
             sys::fd_on_monitored_fs(monitor.as_fd(), fd.as_fd()).map_err(|e| {
-                Stale(format!(
-                    "the health monitor does not watch {}: {e}",
-                    self.path.display()
-                ))
+                Stale(format!("the health monitor does not watch {}: {e}", self.path.display()))
             })?;
         }
         Ok(fd)
@@ -223,14 +178,8 @@ mod tests {
 
     #[test]
     fn mount_root_checks() {
-        assert_eq!(
-            check_mount_root(MOUNTINFO, 90, Path::new("/mnt/data")),
-            Ok(())
-        );
-        assert_eq!(
-            check_mount_root(MOUNTINFO, 92, Path::new("/mnt/with space")),
-            Ok(())
-        );
+        assert_eq!(check_mount_root(MOUNTINFO, 90, Path::new("/mnt/data")), Ok(()));
+        assert_eq!(check_mount_root(MOUNTINFO, 92, Path::new("/mnt/with space")), Ok(()));
         assert_eq!(
             check_mount_root(MOUNTINFO, 90, Path::new("/mnt/data/dir")),
             Err("not the root of the filesystem: it lies inside the XFS mount at /mnt/data".into())

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use caps::{CapSet, Capability, CapsHashSet};
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, PathBeneath, PathFd, RestrictionStatus, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, PathBeneath, PathFd, RestrictionStatus, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, Scope, ABI,
 };
 
 use crate::error::Error;
@@ -22,9 +22,7 @@ pub fn drop_capabilities() -> Result<(), Error> {
     let err = |e: caps::errors::CapsError| Error::Capabilities(e.to_string());
     let kept: CapsHashSet = [KEPT_CAPABILITY].into_iter().collect();
     if !caps::has_cap(None, CapSet::Permitted, KEPT_CAPABILITY).map_err(err)? {
-        return Err(Error::Capabilities(
-            "CAP_SYS_ADMIN is not in the permitted set: run as root".into(),
-        ));
+        return Err(Error::Capabilities("CAP_SYS_ADMIN is not in the permitted set: run as root".into()));
     }
     // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next.
     for cap in caps::runtime::thread_all_supported() {
@@ -36,8 +34,7 @@ pub fn drop_capabilities() -> Result<(), Error> {
     caps::clear(None, CapSet::Inheritable).map_err(err)?;
     caps::set(None, CapSet::Effective, &kept).map_err(err)?;
     caps::set(None, CapSet::Permitted, &kept).map_err(err)?;
-    nix::sys::prctl::set_no_new_privs()
-        .map_err(|e| Error::Capabilities(format!("no_new_privs: {e}")))
+    nix::sys::prctl::set_no_new_privs().map_err(|e| Error::Capabilities(format!("no_new_privs: {e}")))
 }
 
 /// The Landlock ABI this ruleset was written and tested against.

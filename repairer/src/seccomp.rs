@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
 };
 use xfs_heal_protocol::uapi::{XFS_IOC_HEALTH_FD_ON_MONITORED_FS, XFS_IOC_SCRUB_METADATA};
 
@@ -46,9 +45,7 @@ pub const IOCTLS: &[(u32, &str, &str)] = &[
 pub const FCNTLS: &[(u32, &str)] = &[(libc::F_GETFD.unsigned_abs(), "F_GETFD")];
 
 /// One rule per allowed value of argument 1 (the ioctl request, the fcntl command).
-fn arg1_in(
-    values: impl Iterator<Item = u32>,
-) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+fn arg1_in(values: impl Iterator<Item = u32>) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     values
         .map(|v| {
             SeccompRule::new(vec![SeccompCondition::new(
@@ -65,8 +62,7 @@ fn arg1_in(
 pub fn program() -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
-    let ioctls =
-        arg1_in(IOCTLS.iter().map(|(request, _, _)| *request)).map_err(|e| e.to_string())?;
+    let ioctls = arg1_in(IOCTLS.iter().map(|(request, _, _)| *request)).map_err(|e| e.to_string())?;
     let fcntls = arg1_in(FCNTLS.iter().map(|(cmd, _)| *cmd)).map_err(|e| e.to_string())?;
     rules.insert(libc::SYS_ioctl, ioctls);
     rules.insert(libc::SYS_fcntl, fcntls);
@@ -77,7 +73,5 @@ pub fn program() -> Result<BpfProgram, String> {
         seccompiler::TargetArch::x86_64,
     )
     .map_err(|e| e.to_string())?;
-    filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| e.to_string())
+    filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
 }

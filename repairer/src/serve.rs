@@ -10,8 +10,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, UnixCredentials};
 use xfs_heal_protocol::codec::{self, CodecError, MAX_FRAME};
 use xfs_heal_protocol::{
-    Geometry, MonitorToRepairer, Refusal, RepairOutcome, RepairReply, RepairRequest,
-    RepairerToMonitor, ScrubOutFlags,
+    Geometry, MonitorToRepairer, Refusal, RepairOutcome, RepairReply, RepairRequest, RepairerToMonitor,
+    ScrubOutFlags,
 };
 
 use crate::log;
@@ -110,12 +110,7 @@ impl Server {
         match sendmsg::<()>(fd.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
             Ok(n) if n == self.hello.len() => {
                 log!("monitor pid {pid} uid {uid} connected; handed over the health fd");
-                *conn = Some(Connection {
-                    fd,
-                    pid,
-                    uid,
-                    buf: Vec::with_capacity(MAX_FRAME),
-                });
+                *conn = Some(Connection { fd, pid, uid, buf: Vec::with_capacity(MAX_FRAME) });
             }
             Ok(n) => log!("dropped monitor pid {pid}: Hello cut short after {n} bytes"),
             Err(e) => log!("dropped monitor pid {pid}: cannot send Hello: {e}"),
@@ -144,8 +139,7 @@ impl Server {
                 Ok((MonitorToRepairer::Repair(request), used)) => {
                     c.buf.drain(..used);
                     let reply = self.handle_repair(c, request);
-                    let frame = codec::encode(&RepairerToMonitor::Reply(reply))
-                        .map_err(|e| e.to_string())?;
+                    let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(|e| e.to_string())?;
                     match nix::unistd::write(&c.fd, &frame) {
                         Ok(n) if n == frame.len() => {}
                         Ok(_) | Err(NixErrno::EAGAIN) => {
@@ -165,15 +159,16 @@ impl Server {
     fn handle_repair(&self, c: &Connection, request: RepairRequest) -> RepairReply {
         let RepairRequest { id, target } = request;
         let audit = |verdict: &str, result: &str| {
-            log!("audit: pid={} uid={} request={} target=\"{target}\" verdict={verdict} result=\"{result}\"", c.pid, c.uid, id.0);
+            log!(
+                "audit: pid={} uid={} request={} target=\"{target}\" verdict={verdict} result=\"{result}\"",
+                c.pid,
+                c.uid,
+                id.0
+            );
         };
         let refuse = |refusal: Refusal, why: &str| {
             audit("refused", why);
-            RepairReply {
-                id,
-                oflags: ScrubOutFlags::NONE,
-                outcome: RepairOutcome::Refused(refusal),
-            }
+            RepairReply { id, oflags: ScrubOutFlags::NONE, outcome: RepairOutcome::Refused(refusal) }
         };
         if let Err(out_of_range) = target.check_geometry(&self.geometry) {
             let why = out_of_range.to_string();
@@ -189,19 +184,9 @@ impl Server {
                 let oflags = ScrubOutFlags::from_kernel(sm.sm_flags);
                 (oflags, RepairOutcome::classify(oflags))
             }
-            Err(e) => (
-                ScrubOutFlags::NONE,
-                RepairOutcome::KernelError(errno_of(&e)),
-            ),
+            Err(e) => (ScrubOutFlags::NONE, RepairOutcome::KernelError(errno_of(&e))),
         };
-        audit(
-            "issued",
-            &format!("{} oflags={:#x}", outcome.sentence(), oflags.bits()),
-        );
-        RepairReply {
-            id,
-            oflags,
-            outcome,
-        }
+        audit("issued", &format!("{} oflags={:#x}", outcome.sentence(), oflags.bits()));
+        RepairReply { id, oflags, outcome }
     }
 }

@@ -9,9 +9,8 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use xfs_heal_protocol::uapi::{
-    XfsFsopGeom, XfsHealthFileOnMonitoredFs, XfsHealthMonitor, XfsScrubMetadata,
-    XFS_IOC_FSGEOMETRY, XFS_IOC_HEALTH_FD_ON_MONITORED_FS, XFS_IOC_HEALTH_MONITOR,
-    XFS_IOC_SCRUB_METADATA,
+    XfsFsopGeom, XfsHealthFileOnMonitoredFs, XfsHealthMonitor, XfsScrubMetadata, XFS_IOC_FSGEOMETRY,
+    XFS_IOC_HEALTH_FD_ON_MONITORED_FS, XFS_IOC_HEALTH_MONITOR, XFS_IOC_SCRUB_METADATA,
 };
 
 /// `AT_HANDLE_MNT_ID_UNIQUE` (Linux 6.12): report the 64-bit unique mount ID.
@@ -30,8 +29,7 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 /// Closes every fd from `first` up, so nothing inherited leaks into the sealed process.
 pub fn close_fds_from(first: RawFd) -> io::Result<()> {
-    let first =
-        libc::c_uint::try_from(first).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    let first = libc::c_uint::try_from(first).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
     // SAFETY: close_range takes plain integers; closing fds this process owns cannot violate
     // memory safety because no Rust object owns an fd >= `first` at this point of startup.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
@@ -67,14 +65,7 @@ pub fn accept(listener: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 /// Reads an extended attribute into `buf`; returns its length.
 pub fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `name` is NUL-terminated and `buf` is valid for writes of `buf.len()` bytes.
-    let n = unsafe {
-        libc::fgetxattr(
-            fd.as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
+    let n = unsafe { libc::fgetxattr(fd.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
@@ -91,14 +82,8 @@ pub fn fs_geometry(fd: BorrowedFd<'_>) -> io::Result<XfsFsopGeom> {
 pub fn scrub_metadata(fd: BorrowedFd<'_>, sm: &mut XfsScrubMetadata) -> io::Result<()> {
     // SAFETY: the request number encodes the 64-byte XfsScrubMetadata (pinned by layout
     // tests); `sm` is valid for reads and writes of that size.
-    check(unsafe {
-        libc::ioctl(
-            fd.as_raw_fd(),
-            XFS_IOC_SCRUB_METADATA as _,
-            sm as *mut XfsScrubMetadata,
-        )
-    })
-    .map(drop)
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), XFS_IOC_SCRUB_METADATA as _, sm as *mut XfsScrubMetadata) })
+        .map(drop)
 }
 
 /// `XFS_IOC_HEALTH_MONITOR` on the filesystem root: a new monitor fd.
@@ -106,11 +91,7 @@ pub fn open_health_monitor(root: BorrowedFd<'_>, arg: &XfsHealthMonitor) -> io::
     // SAFETY: the request number encodes the 32-byte XfsHealthMonitor and the kernel only
     // reads `arg`; the return value is a new fd or -1.
     let fd = check(unsafe {
-        libc::ioctl(
-            root.as_raw_fd(),
-            XFS_IOC_HEALTH_MONITOR as _,
-            arg as *const XfsHealthMonitor,
-        )
+        libc::ioctl(root.as_raw_fd(), XFS_IOC_HEALTH_MONITOR as _, arg as *const XfsHealthMonitor)
     })?;
     // SAFETY: the kernel just created `fd` for this process; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -118,10 +99,7 @@ pub fn open_health_monitor(root: BorrowedFd<'_>, arg: &XfsHealthMonitor) -> io::
 
 /// `XFS_IOC_HEALTH_FD_ON_MONITORED_FS`: is `fd` on the superblock `monitor` watches?
 pub fn fd_on_monitored_fs(monitor: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
-    let arg = XfsHealthFileOnMonitoredFs {
-        fd: fd.as_raw_fd(),
-        flags: 0,
-    };
+    let arg = XfsHealthFileOnMonitoredFs { fd: fd.as_raw_fd(), flags: 0 };
     // SAFETY: the request number encodes the 8-byte struct; the kernel only reads `arg`.
     check(unsafe {
         libc::ioctl(
@@ -151,11 +129,7 @@ struct FileHandle {
 /// `name_to_handle_at(fd, "", AT_EMPTY_PATH | flags)`. With `AT_HANDLE_MNT_ID_UNIQUE` the
 /// mount ID is the 64-bit unique one; without, the one /proc/self/mountinfo shows.
 pub fn name_to_handle(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<NamedHandle> {
-    let mut fh = FileHandle {
-        handle_bytes: HANDLE_ROOM_C,
-        handle_type: 0,
-        f_handle: [0; HANDLE_ROOM],
-    };
+    let mut fh = FileHandle { handle_bytes: HANDLE_ROOM_C, handle_type: 0, f_handle: [0; HANDLE_ROOM] };
     let mut mount_id: u64 = 0;
     // SAFETY: `fh` starts with the kernel's `struct file_handle` header and has room for
     // `handle_bytes` bytes after it; `mount_id` is 8 writable bytes, enough for both the int
@@ -171,16 +145,8 @@ pub fn name_to_handle(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<Name
     })?;
     if flags & AT_HANDLE_MNT_ID_UNIQUE == 0 {
         // The plain form wrote a C int into the first four bytes.
-        mount_id = u64::from(u32::from_ne_bytes(
-            mount_id.to_ne_bytes()[..4].try_into().unwrap_or_default(),
-        ));
+        mount_id = u64::from(u32::from_ne_bytes(mount_id.to_ne_bytes()[..4].try_into().unwrap_or_default()));
     }
-    let len = usize::try_from(fh.handle_bytes)
-        .unwrap_or(HANDLE_ROOM)
-        .min(HANDLE_ROOM);
-    Ok(NamedHandle {
-        handle_type: fh.handle_type,
-        bytes: fh.f_handle[..len].to_vec(),
-        mount_id,
-    })
+    let len = usize::try_from(fh.handle_bytes).unwrap_or(HANDLE_ROOM).min(HANDLE_ROOM);
+    Ok(NamedHandle { handle_type: fh.handle_type, bytes: fh.f_handle[..len].to_vec(), mount_id })
 }

@@ -16,10 +16,7 @@ pub const LISTEN_FDS_START: i32 = 3;
 
 /// The listening socket systemd passed, if the environment says it passed one to us.
 pub fn activated_listener() -> Result<Option<UnixListener>, Error> {
-    let (Some(pid), Some(fds)) = (
-        std::env::var_os("LISTEN_PID"),
-        std::env::var_os("LISTEN_FDS"),
-    ) else {
+    let (Some(pid), Some(fds)) = (std::env::var_os("LISTEN_PID"), std::env::var_os("LISTEN_FDS")) else {
         return Ok(None);
     };
     let pid = pid.to_str().and_then(|p| p.parse::<u32>().ok());
@@ -28,9 +25,7 @@ pub fn activated_listener() -> Result<Option<UnixListener>, Error> {
         return Ok(None);
     }
     if fds.to_str() != Some("1") {
-        return Err(Error::Activation(format!(
-            "expected exactly one socket, LISTEN_FDS={fds:?}"
-        )));
+        return Err(Error::Activation(format!("expected exactly one socket, LISTEN_FDS={fds:?}")));
     }
     let fd = sys::adopt_fd(LISTEN_FDS_START);
     check_listener(&fd).map_err(Error::Activation)?;
@@ -40,9 +35,8 @@ pub fn activated_listener() -> Result<Option<UnixListener>, Error> {
 fn check_listener(fd: &OwnedFd) -> Result<(), String> {
     let ty = getsockopt(fd, sockopt::SockType).map_err(|e| format!("fd 3 is not a socket: {e}"))?;
     let listening = getsockopt(fd, sockopt::AcceptConn).map_err(|e| format!("fd 3: {e}"))?;
-    let local = nix::sys::socket::getsockname::<nix::sys::socket::UnixAddr>(
-        std::os::fd::AsRawFd::as_raw_fd(fd),
-    );
+    let local =
+        nix::sys::socket::getsockname::<nix::sys::socket::UnixAddr>(std::os::fd::AsRawFd::as_raw_fd(fd));
     match (ty, listening, local) {
         (SockType::Stream, true, Ok(_)) => Ok(()),
         _ => Err("fd 3 is not a listening Unix stream socket".into()),
@@ -73,9 +67,7 @@ impl Notifier {
         match connect() {
             Ok(sock) => Self(Some(sock)),
             Err(e) => {
-                crate::log!(
-                    "cannot connect to NOTIFY_SOCKET {path:?}: {e}; readiness will not be reported"
-                );
+                crate::log!("cannot connect to NOTIFY_SOCKET {path:?}: {e}; readiness will not be reported");
                 Self(None)
             }
         }

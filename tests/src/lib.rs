@@ -25,10 +25,7 @@ use xfs_heal_protocol::{Hello, MonitorToRepairer, RepairReply, RepairRequest, Re
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// A file under `tests/data/`.
@@ -40,10 +37,7 @@ pub fn data(name: &str) -> PathBuf {
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -55,31 +49,18 @@ pub fn binary(name: &str) -> PathBuf {
 
 /// Runs a binary to completion.
 pub fn run(name: &str, args: &[&str]) -> Output {
-    Command::new(binary(name))
-        .args(args)
-        .output()
-        .expect("spawn")
+    Command::new(binary(name)).args(args).output().expect("spawn")
 }
 
 /// Standard output as lines.
 pub fn stdout_lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
 }
 
 /// Runs a command that must succeed; returns its stdout.
 pub fn sh(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -89,10 +70,7 @@ pub fn require_root() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the integration tests as root"
-    );
+    assert!(std::env::var_os("CI").is_none(), "CI must run the integration tests as root");
     eprintln!("skipped: needs root");
     false
 }
@@ -133,9 +111,7 @@ pub struct XfsMount {
 impl XfsMount {
     /// Makes a 320 MiB XFS image and mounts it at `mountpoint` (created if missing).
     pub fn create(image: PathBuf, mountpoint: PathBuf) -> Self {
-        std::fs::File::create(&image)
-            .and_then(|f| f.set_len(320 << 20))
-            .expect("image");
+        std::fs::File::create(&image).and_then(|f| f.set_len(320 << 20)).expect("image");
         sh("mkfs.xfs", &["-q", "-f", image.to_str().unwrap()]);
         Self::mount(image, mountpoint, &[])
     }
@@ -157,21 +133,13 @@ impl XfsMount {
 
     /// The filesystem's UUID as blkid reads it from the device.
     pub fn uuid(&self) -> String {
-        let dev = sh(
-            "findmnt",
-            &["-n", "-o", "SOURCE", self.mountpoint.to_str().unwrap()],
-        );
-        sh("blkid", &["-p", "-o", "value", "-s", "UUID", dev.trim()])
-            .trim()
-            .to_owned()
+        let dev = sh("findmnt", &["-n", "-o", "SOURCE", self.mountpoint.to_str().unwrap()]);
+        sh("blkid", &["-p", "-o", "value", "-s", "UUID", dev.trim()]).trim().to_owned()
     }
 
     /// Unmounts now; `Err` carries umount's complaint (e.g. "target is busy").
     pub fn unmount(&mut self) -> Result<(), String> {
-        let out = Command::new("umount")
-            .arg(&self.mountpoint)
-            .output()
-            .map_err(|e| e.to_string())?;
+        let out = Command::new("umount").arg(&self.mountpoint).output().map_err(|e| e.to_string())?;
         if out.status.success() {
             self.mountpoint = PathBuf::new();
             Ok(())
@@ -184,10 +152,7 @@ impl XfsMount {
 impl Drop for XfsMount {
     fn drop(&mut self) {
         if !self.mountpoint.as_os_str().is_empty() {
-            let _ = Command::new("umount")
-                .arg("-l")
-                .arg(&self.mountpoint)
-                .status();
+            let _ = Command::new("umount").arg("-l").arg(&self.mountpoint).status();
         }
     }
 }
@@ -207,14 +172,8 @@ impl Repairer {
         let log = scratch.path("repairer.log");
         let socket = scratch.path("repairer.sock");
         let mut cmd = Command::new(binary("xfs-heal-repairer"));
-        cmd.arg("--listen")
-            .arg(&socket)
-            .args(["--monitor-uid", "0"])
-            .args(extra)
-            .arg(mountpoint);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
+        cmd.arg("--listen").arg(&socket).args(["--monitor-uid", "0"]).args(extra).arg(mountpoint);
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(&log).expect("log file"));
         let child = cmd.spawn().expect("spawn repairer");
         let mut r = Self { child, log, socket };
         r.wait_for_log("serving ");
@@ -238,20 +197,14 @@ impl Repairer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("repairer exited ({status}) before logging {needle:?}:\n{text}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} in the repairer log:\n{text}"
-            );
+            assert!(Instant::now() < deadline, "no {needle:?} in the repairer log:\n{text}");
             std::thread::sleep(Duration::from_millis(10));
         }
     }
 
     /// How many log lines contain `needle`.
     pub fn count(&self, needle: &str) -> usize {
-        self.log_text()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .count()
+        self.log_text().lines().filter(|l| l.contains(needle)).count()
     }
 
     /// Waits for the process to exit by itself (up to 20 s).
@@ -261,11 +214,7 @@ impl Repairer {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "repairer did not exit:\n{}",
-                self.log_text()
-            );
+            assert!(Instant::now() < deadline, "repairer did not exit:\n{}", self.log_text());
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -298,24 +247,15 @@ impl Client {
     /// Connects and receives `Hello` with exactly one fd.
     pub fn connect(socket: &Path) -> Greeting {
         let stream = UnixStream::connect(socket).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .expect("timeout");
+        stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
         let mut buf = vec![0u8; codec::MAX_FRAME];
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 2]);
         let (n, fds) = {
             let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            let msg = recvmsg::<()>(
-                stream.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            )
-            .expect("recvmsg");
-            assert!(
-                !msg.flags.contains(MsgFlags::MSG_CTRUNC),
-                "control message truncated"
-            );
+            let msg =
+                recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+                    .expect("recvmsg");
+            assert!(!msg.flags.contains(MsgFlags::MSG_CTRUNC), "control message truncated");
             let mut fds = Vec::new();
             for c in msg.cmsgs().expect("cmsgs") {
                 if let ControlMessageOwned::ScmRights(v) = c {
@@ -331,14 +271,8 @@ impl Client {
         assert_eq!(fds.len(), 1, "exactly one fd comes with Hello");
         let (msg, used) = codec::decode_frame::<RepairerToMonitor>(&buf[..n]).expect("Hello frame");
         assert_eq!(used, n, "Hello arrives alone");
-        let RepairerToMonitor::Hello(hello) = msg else {
-            panic!("first message is not Hello: {msg:?}")
-        };
-        Greeting::Served(Box::new(Self {
-            stream,
-            hello,
-            health: fds.into_iter().next().expect("one fd"),
-        }))
+        let RepairerToMonitor::Hello(hello) = msg else { panic!("first message is not Hello: {msg:?}") };
+        Greeting::Served(Box::new(Self { stream, hello, health: fds.into_iter().next().expect("one fd") }))
     }
 
     /// Connects and expects to be served. Retries for a few seconds: a previous client's
@@ -352,10 +286,7 @@ impl Client {
                 Greeting::Refused if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20))
                 }
-                Greeting::Refused => panic!(
-                    "the repairer at {} refused the connection",
-                    socket.display()
-                ),
+                Greeting::Refused => panic!("the repairer at {} refused the connection", socket.display()),
             }
         }
     }

@@ -23,30 +23,16 @@ fn setup(tag: &str) -> Option<Setup> {
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     std::fs::copy(data("sample.v0"), scratch.path("events.v0")).unwrap();
     let events = scratch.path("events.v0");
-    let repairer = Repairer::start(
-        &scratch,
-        &fs.mountpoint,
-        &["--events-from", events.to_str().unwrap()],
-    );
-    Some(Setup {
-        scratch,
-        fs,
-        repairer,
-    })
+    let repairer = Repairer::start(&scratch, &fs.mountpoint, &["--events-from", events.to_str().unwrap()]);
+    Some(Setup { scratch, fs, repairer })
 }
 
 fn ag(agno: u32, kind: AgScrub) -> RepairTarget {
-    RepairTarget::Ag {
-        agno: AgNumber::try_from(agno).unwrap(),
-        kind,
-    }
+    RepairTarget::Ag { agno: AgNumber::try_from(agno).unwrap(), kind }
 }
 
 fn request(id: u64, target: RepairTarget) -> RepairRequest {
-    RepairRequest {
-        id: RequestId(id),
-        target,
-    }
+    RepairRequest { id: RequestId(id), target }
 }
 
 /// What this host's kernel answers to a repair call, asked directly.
@@ -77,16 +63,9 @@ fn hello_describes_the_filesystem_and_the_fd_is_the_event_stream() {
     let now = xfs_heal_repairer::mount::identity(&dir.into()).unwrap();
     assert_eq!(now, h.identity);
     // The host kernel cannot repair; the probe's errno is reported, not hidden.
-    assert!(
-        matches!(h.online_repair, OnlineRepair::Unsupported(_)),
-        "{:?}",
-        h.online_repair
-    );
+    assert!(matches!(h.online_repair, OnlineRepair::Unsupported(_)), "{:?}", h.online_repair);
     // The fd reads the events file from the start.
-    assert_eq!(
-        c.read_health(HEALTH_EVENT_V0_SIZE),
-        std::fs::read(data("sample.v0")).unwrap()[..64]
-    );
+    assert_eq!(c.read_health(HEALTH_EVENT_V0_SIZE), std::fs::read(data("sample.v0")).unwrap()[..64]);
 }
 
 #[test]
@@ -99,28 +78,14 @@ fn a_request_reaches_the_kernel_and_its_answer_comes_back() {
     assert_eq!(reply.id, RequestId(41));
     assert_eq!(reply.outcome, expected);
     let line = s.repairer.wait_for_log("request=41");
-    assert!(
-        line.contains("target=\"agno 0x1 inobt\" verdict=issued"),
-        "{line}"
-    );
+    assert!(line.contains("target=\"agno 0x1 inobt\" verdict=issued"), "{line}");
     assert!(line.contains("uid=0 request=41"), "{line}");
     // Every scope reaches the kernel the same way.
-    let ino = RepairTarget::Inode {
-        ino: InodeNumber::try_from(128).unwrap(),
-        gen: 0,
-        kind: InodeScrub::Directory,
-    };
-    assert_eq!(
-        c.request(request(42, ino)).outcome,
-        kernel_answer(&s.fs, &ino)
-    );
-    let fs = RepairTarget::Fs {
-        kind: FsScrub::FsCounters,
-    };
-    assert_eq!(
-        c.request(request(43, fs)).outcome,
-        kernel_answer(&s.fs, &fs)
-    );
+    let ino =
+        RepairTarget::Inode { ino: InodeNumber::try_from(128).unwrap(), gen: 0, kind: InodeScrub::Directory };
+    assert_eq!(c.request(request(42, ino)).outcome, kernel_answer(&s.fs, &ino));
+    let fs = RepairTarget::Fs { kind: FsScrub::FsCounters };
+    assert_eq!(c.request(request(43, fs)).outcome, kernel_answer(&s.fs, &fs));
     assert_eq!(s.repairer.count("verdict=issued"), 3);
 }
 
@@ -129,10 +94,7 @@ fn another_filesystem_at_the_same_path_gets_estale_and_no_ioctl() {
     let Some(mut s) = setup("estale") else { return };
     let mut c = Client::served(&s.repairer.socket);
     let target = ag(0, AgScrub::Agf);
-    assert!(!matches!(
-        c.request(request(1, target)).outcome,
-        RepairOutcome::Refused(_)
-    ));
+    assert!(!matches!(c.request(request(1, target)).outcome, RepairOutcome::Refused(_)));
     assert_eq!(s.repairer.count("verdict=issued"), 1);
 
     // A different XFS at the same path: the unmount must succeed at once (never pinned).
@@ -140,42 +102,18 @@ fn another_filesystem_at_the_same_path_gets_estale_and_no_ioctl() {
     s.fs.unmount().expect("the repairer must not pin the mount");
     let other = XfsMount::create(s.scratch.path("b.img"), mountpoint.clone());
     let reply = c.request(request(2, target));
-    assert_eq!(
-        reply.outcome,
-        RepairOutcome::Refused(Refusal::StaleFilesystem)
-    );
+    assert_eq!(reply.outcome, RepairOutcome::Refused(Refusal::StaleFilesystem));
     let line = s.repairer.wait_for_log("request=2 ");
-    assert!(
-        line.contains("verdict=refused") && line.contains("ESTALE"),
-        "{line}"
-    );
-    assert_eq!(
-        s.repairer.count("verdict=issued"),
-        1,
-        "no ioctl may be issued against the other fs"
-    );
+    assert!(line.contains("verdict=refused") && line.contains("ESTALE"), "{line}");
+    assert_eq!(s.repairer.count("verdict=issued"), 1, "no ioctl may be issued against the other fs");
     drop(other);
 
     // A -o nouuid clone of the original image: same UUID, same handle; a different mount.
     let clone = s.scratch.path("clone.img");
-    sh(
-        "cp",
-        &[
-            "--sparse=always",
-            s.fs.image.to_str().unwrap(),
-            clone.to_str().unwrap(),
-        ],
-    );
+    sh("cp", &["--sparse=always", s.fs.image.to_str().unwrap(), clone.to_str().unwrap()]);
     let _clone = XfsMount::mount(clone, mountpoint, &["nouuid"]);
-    assert_eq!(
-        c.request(request(3, target)).outcome,
-        RepairOutcome::Refused(Refusal::StaleFilesystem)
-    );
-    assert_eq!(
-        s.repairer.count("verdict=issued"),
-        1,
-        "no ioctl may be issued against the clone"
-    );
+    assert_eq!(c.request(request(3, target)).outcome, RepairOutcome::Refused(Refusal::StaleFilesystem));
+    assert_eq!(s.repairer.count("verdict=issued"), 1, "no ioctl may be issued against the clone");
 }
 
 #[test]
@@ -185,23 +123,13 @@ fn out_of_range_targets_are_refused_with_a_reason() {
     let reply = c.request(request(5, ag(4, AgScrub::Agi)));
     assert_eq!(
         reply.outcome,
-        RepairOutcome::Refused(Refusal::OutOfRange(OutOfRange::AgNumber {
-            agno: 4,
-            agcount: 4
-        }))
+        RepairOutcome::Refused(Refusal::OutOfRange(OutOfRange::AgNumber { agno: 4, agcount: 4 }))
     );
-    let rt = RepairTarget::RtGroup {
-        rgno: RtGroupNumber::try_from(0).unwrap(),
-        kind: RtGroupScrub::Bitmap,
-    };
-    assert!(matches!(
-        c.request(request(6, rt)).outcome,
-        RepairOutcome::Refused(Refusal::OutOfRange(_))
-    ));
+    let rt = RepairTarget::RtGroup { rgno: RtGroupNumber::try_from(0).unwrap(), kind: RtGroupScrub::Bitmap };
+    assert!(matches!(c.request(request(6, rt)).outcome, RepairOutcome::Refused(Refusal::OutOfRange(_))));
     let line = s.repairer.wait_for_log("request=5 ");
     assert!(
-        line.contains("verdict=refused")
-            && line.contains("AG 4 does not exist (the filesystem has 4)"),
+        line.contains("verdict=refused") && line.contains("AG 4 does not exist (the filesystem has 4)"),
         "{line}"
     );
     assert_eq!(s.repairer.count("verdict=issued"), 0);
@@ -221,22 +149,10 @@ fn hostile_frames_close_the_connection_and_the_next_client_is_served() {
     let mut illegal = good.clone();
     illegal[26] = 15; // XFS_SCRUB_TYPE_DIR in an AG-scope request
     let cases: [(&str, Vec<u8>, &str); 5] = [
-        (
-            "oversized",
-            vec![0xff, 0xff, 0, 0, 1, 0],
-            "exceeds the 8192-byte limit",
-        ),
+        ("oversized", vec![0xff, 0xff, 0, 0, 1, 0], "exceeds the 8192-byte limit"),
         ("trailing", trailing, "1 trailing bytes after the message"),
-        (
-            "wrong version",
-            wrong_version,
-            "protocol version 9 is not supported",
-        ),
-        (
-            "illegal value",
-            illegal,
-            "scrub type 15 is not a repairable AG structure",
-        ),
+        ("wrong version", wrong_version, "protocol version 9 is not supported"),
+        ("illegal value", illegal, "scrub type 15 is not a repairable AG structure"),
         (
             "truncated",
             good[..good.len() - 3].to_vec(),
@@ -249,17 +165,10 @@ fn hostile_frames_close_the_connection_and_the_next_client_is_served() {
         if what == "truncated" {
             drop(bad); // a peer that hangs up mid-frame
         } else {
-            assert!(
-                bad.read_message().is_none(),
-                "{what}: the repairer must hang up"
-            );
+            assert!(bad.read_message().is_none(), "{what}: the repairer must hang up");
         }
         s.repairer.wait_for_log(reason);
-        assert_eq!(
-            s.repairer.count(reason),
-            1,
-            "{what}: the log must name the reason once"
-        );
+        assert_eq!(s.repairer.count(reason), 1, "{what}: the log must name the reason once");
         // The next client is served normally.
         let mut next = Client::served(&s.repairer.socket);
         let reply = next.request(request(100 + i as u64, ag(0, AgScrub::Agf)));
@@ -272,41 +181,22 @@ fn hostile_frames_close_the_connection_and_the_next_client_is_served() {
 fn one_monitor_at_a_time() {
     let Some(mut s) = setup("second") else { return };
     let first = Client::served(&s.repairer.socket);
-    assert!(matches!(
-        Client::connect(&s.repairer.socket),
-        Greeting::Refused
-    ));
+    assert!(matches!(Client::connect(&s.repairer.socket), Greeting::Refused));
     let line = s.repairer.wait_for_log("is already connected");
-    assert!(
-        line.contains(&format!(
-            "monitor pid {} is already connected",
-            std::process::id()
-        )),
-        "{line}"
-    );
+    assert!(line.contains(&format!("monitor pid {} is already connected", std::process::id())), "{line}");
     drop(first);
     s.repairer.wait_for_log("disconnected");
     let mut again = Client::served(&s.repairer.socket);
-    assert_eq!(
-        again.request(request(1, ag(0, AgScrub::Agf))).id,
-        RequestId(1)
-    );
+    assert_eq!(again.request(request(1, ag(0, AgScrub::Agf))).id, RequestId(1));
 }
 
 #[test]
 fn a_peer_with_another_uid_is_refused() {
     let Some(mut s) = setup("uid") else { return };
     // The socket file is the monitor uid's only (0600); to test SO_PEERCRED itself, open it up.
-    std::fs::set_permissions(
-        &s.repairer.socket,
-        std::os::unix::fs::PermissionsExt::from_mode(0o666),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &s.scratch.0,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&s.repairer.socket, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .unwrap();
+    std::fs::set_permissions(&s.scratch.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = Command::new(binary("xfs-heal-raw-client"))
         .arg(&s.repairer.socket)
         .uid(65534)
@@ -321,10 +211,7 @@ fn a_peer_with_another_uid_is_refused() {
     );
     let line = s.repairer.wait_for_log("refused connection");
     assert!(line.contains("uid 65534: only uid 0 is served"), "{line}");
-    assert!(matches!(
-        Client::connect(&s.repairer.socket),
-        Greeting::Served(_)
-    ));
+    assert!(matches!(Client::connect(&s.repairer.socket), Greeting::Served(_)));
 }
 
 #[test]

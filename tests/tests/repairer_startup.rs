@@ -8,15 +8,9 @@ use xfs_heal_tests::*;
 
 /// Runs the repairer to its exit; returns (exit code, stderr).
 fn start_fails(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(binary("xfs-heal-repairer"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    )
+    let out =
+        Command::new(binary("xfs-heal-repairer")).args(args).stdin(Stdio::null()).output().expect("spawn");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).trim().to_owned())
 }
 
 #[test]
@@ -31,14 +25,7 @@ fn refuses_what_is_not_the_root_of_an_xfs_mount() {
     let sock = sock.to_str().unwrap();
     let events = data("sample.v0");
     let events = events.to_str().unwrap();
-    let common = [
-        "--listen",
-        sock,
-        "--monitor-uid",
-        "0",
-        "--events-from",
-        events,
-    ];
+    let common = ["--listen", sock, "--monitor-uid", "0", "--events-from", events];
     let run = |target: &str| {
         let mut args = common.to_vec();
         args.push(target);
@@ -49,10 +36,7 @@ fn refuses_what_is_not_the_root_of_an_xfs_mount() {
     let (code, err) = run(scratch.0.to_str().unwrap());
     assert_eq!(code, Some(1));
     assert!(
-        err.ends_with(&format!(
-            "step 2 (open mount): {}: not an XFS mount point",
-            scratch.0.display()
-        )),
+        err.ends_with(&format!("step 2 (open mount): {}: not an XFS mount point", scratch.0.display())),
         "{err}"
     );
 
@@ -60,48 +44,26 @@ fn refuses_what_is_not_the_root_of_an_xfs_mount() {
     let sub = fs.mountpoint.join("sub");
     let (code, err) = run(sub.to_str().unwrap());
     assert_eq!(code, Some(1));
-    assert!(
-        err.contains("not the root of the filesystem: it lies inside the XFS mount at"),
-        "{err}"
-    );
+    assert!(err.contains("not the root of the filesystem: it lies inside the XFS mount at"), "{err}");
 
     // A bind mount of a subdirectory is a mount point, but not the filesystem's root.
     let bind = scratch.path("bind");
     std::fs::create_dir(&bind).unwrap();
-    sh(
-        "mount",
-        &["--bind", sub.to_str().unwrap(), bind.to_str().unwrap()],
-    );
+    sh("mount", &["--bind", sub.to_str().unwrap(), bind.to_str().unwrap()]);
     let (code, err) = run(bind.to_str().unwrap());
     sh("umount", &[bind.to_str().unwrap()]);
     assert_eq!(code, Some(1));
-    assert!(
-        err.contains("not the root of the filesystem: it is a bind mount of /sub"),
-        "{err}"
-    );
+    assert!(err.contains("not the root of the filesystem: it is a bind mount of /sub"), "{err}");
 
     // Missing paths.
     let (code, err) = run("/nonexistent/mnt");
     assert_eq!(code, Some(1));
-    assert!(
-        err.contains("step 2 (open mount): /nonexistent/mnt: No such file or directory"),
-        "{err}"
-    );
-    let mut args = vec![
-        "--listen",
-        sock,
-        "--monitor-uid",
-        "0",
-        "--events-from",
-        "/nonexistent/events",
-    ];
+    assert!(err.contains("step 2 (open mount): /nonexistent/mnt: No such file or directory"), "{err}");
+    let mut args = vec!["--listen", sock, "--monitor-uid", "0", "--events-from", "/nonexistent/events"];
     args.push(fs.mountpoint.to_str().unwrap());
     let (code, err) = start_fails(&args);
     assert_eq!(code, Some(1));
-    assert!(
-        err.contains("step 4 (--events-from): /nonexistent/events: No such file or directory"),
-        "{err}"
-    );
+    assert!(err.contains("step 4 (--events-from): /nonexistent/events: No such file or directory"), "{err}");
 
     // --listen never replaces something that is not a socket.
     let precious = scratch.path("precious");
@@ -117,10 +79,7 @@ fn refuses_what_is_not_the_root_of_an_xfs_mount() {
     ];
     let (code, err) = start_fails(&args);
     assert_eq!(code, Some(1));
-    assert!(
-        err.contains("exists and is not a socket; not replacing it"),
-        "{err}"
-    );
+    assert!(err.contains("exists and is not a socket; not replacing it"), "{err}");
     assert_eq!(std::fs::read(&precious).unwrap(), b"keep me");
 }
 
@@ -166,12 +125,7 @@ fn starts_from_systemd_socket_activation() {
     let mut activator = Command::new("systemd-socket-activate")
         .args(["--listen", sock.to_str().unwrap(), "--fdname=repairer"])
         .arg(binary("xfs-heal-repairer"))
-        .args([
-            "--monitor-uid",
-            "0",
-            "--events-from",
-            data("sample.v0").to_str().unwrap(),
-        ])
+        .args(["--monitor-uid", "0", "--events-from", data("sample.v0").to_str().unwrap()])
         .arg(&fs.mountpoint)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -180,10 +134,7 @@ fn starts_from_systemd_socket_activation() {
         .expect("systemd-socket-activate (package systemd)");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !sock.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "systemd-socket-activate did not listen"
-        );
+        assert!(std::time::Instant::now() < deadline, "systemd-socket-activate did not listen");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(
@@ -194,9 +145,7 @@ fn starts_from_systemd_socket_activation() {
     assert_eq!(c.hello.event_source, EventSource::File);
     let reply = c.request(xfs_heal_protocol::RepairRequest {
         id: xfs_heal_protocol::RequestId(1),
-        target: xfs_heal_protocol::RepairTarget::Fs {
-            kind: xfs_heal_protocol::FsScrub::FsCounters,
-        },
+        target: xfs_heal_protocol::RepairTarget::Fs { kind: xfs_heal_protocol::FsScrub::FsCounters },
     });
     assert_eq!(reply.id, xfs_heal_protocol::RequestId(1));
     let text = std::fs::read_to_string(&log).unwrap();

@@ -5,29 +5,18 @@ use xfs_heal_tests::*;
 #[test]
 fn demo_sample_reports_and_plans_repairs() {
     let sample = data("sample.v0");
-    let out = run(
-        "xfs-heal-monitor",
-        &["--replay", sample.to_str().unwrap(), "/mnt/data"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run("xfs-heal-monitor", &["--replay", sample.to_str().unwrap(), "/mnt/data"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lines = stdout_lines(&out);
     assert_eq!(lines[0], "/mnt/data: monitoring started");
     // The record quoted in vm-testing.md, and the repair it asks for.
-    assert_eq!(
-        lines[1],
-        "/mnt/data ino 655488 gen 0x51e96b42 directory: sick"
-    );
+    assert_eq!(lines[1], "/mnt/data ino 655488 gen 0x51e96b42 directory: sick");
     assert_eq!(
         lines[2],
         "/mnt/data ino 655488 gen 0x51e96b42 directory: would request repair (scrub type 15)"
     );
     assert!(lines.contains(
-        &"/mnt/data ino 1572993 gen 0x5fde98a7 symlink: would request repair (scrub type 17)"
-            .into()
+        &"/mnt/data ino 1572993 gen 0x5fde98a7 symlink: would request repair (scrub type 17)".into()
     ));
     assert!(lines.contains(&"/mnt/data agno 0x1 rmapbt: healthy".into()));
     assert_eq!(
@@ -48,16 +37,7 @@ fn json_output_validates_line_by_line() {
     let v = jsonschema::draft202012::new(&schema).unwrap();
     for capture in ["sample.v0", "linux-7.3.4-dir-symlink-repair-verbose.v0"] {
         let path = data(capture);
-        let out = run(
-            "xfs-heal-monitor",
-            &[
-                "--replay",
-                path.to_str().unwrap(),
-                "--format",
-                "json",
-                "/mnt",
-            ],
-        );
+        let out = run("xfs-heal-monitor", &["--replay", path.to_str().unwrap(), "--format", "json", "/mnt"]);
         assert!(out.status.success());
         let lines = stdout_lines(&out);
         assert!(lines.len() > 20);
@@ -73,23 +53,11 @@ fn json_output_validates_line_by_line() {
 fn json_capture_replays_like_the_binary_one() {
     let v0 = run(
         "xfs-heal-monitor",
-        &[
-            "--replay",
-            data("linux-7.3.4-dir-symlink-repair-verbose.v0")
-                .to_str()
-                .unwrap(),
-            "/mnt",
-        ],
+        &["--replay", data("linux-7.3.4-dir-symlink-repair-verbose.v0").to_str().unwrap(), "/mnt"],
     );
     let js = run(
         "xfs-heal-monitor",
-        &[
-            "--replay-json",
-            data("linux-7.3.4-dir-symlink-repair-verbose.json")
-                .to_str()
-                .unwrap(),
-            "/mnt",
-        ],
+        &["--replay-json", data("linux-7.3.4-dir-symlink-repair-verbose.json").to_str().unwrap(), "/mnt"],
     );
     assert!(v0.status.success() && js.status.success());
     assert_eq!(stdout_lines(&v0), stdout_lines(&js));
@@ -97,15 +65,7 @@ fn json_capture_replays_like_the_binary_one() {
 
 #[test]
 fn quiet_keeps_mount_events_only() {
-    let out = run(
-        "xfs-heal-monitor",
-        &[
-            "--replay",
-            data("sample.v0").to_str().unwrap(),
-            "--quiet",
-            "/mnt",
-        ],
-    );
+    let out = run("xfs-heal-monitor", &["--replay", data("sample.v0").to_str().unwrap(), "--quiet", "/mnt"]);
     assert_eq!(
         stdout_lines(&out),
         [
@@ -125,20 +85,14 @@ fn damaged_capture_is_reported_and_exits_2() {
     bytes.truncate(bytes.len() - 10);
     let path = dir.join("damaged.v0");
     std::fs::write(&path, &bytes).unwrap();
-    let out = run(
-        "xfs-heal-monitor",
-        &["--replay", path.to_str().unwrap(), "/mnt"],
-    );
+    let out = run("xfs-heal-monitor", &["--replay", path.to_str().unwrap(), "/mnt"]);
     assert_eq!(out.status.code(), Some(2));
     let lines = stdout_lines(&out);
     assert_eq!(
         lines[1],
         "/mnt: invalid V0 record at stream byte 64: inode.mask (record offset 16) = 0x8010: bits outside the defined set 0x1ff"
     );
-    assert_eq!(
-        lines.last().unwrap(),
-        "/mnt: stream ended inside the record at byte 1216: 54 of 64 bytes"
-    );
+    assert_eq!(lines.last().unwrap(), "/mnt: stream ended inside the record at byte 1216: 54 of 64 bytes");
     // Everything between was still decoded and reported.
     assert!(lines.contains(&"/mnt ino 1572993 gen 0x5fde98a7 symlink: sick".into()));
     std::fs::remove_dir_all(&dir).unwrap();

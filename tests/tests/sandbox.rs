@@ -37,16 +37,10 @@ fn pinned_syscall_list() {
         assert!(!why.is_empty(), "{name} has no reason");
         assert!(*nr >= 0);
     }
-    let ioctls: Vec<(u32, &str)> = seccomp::IOCTLS
-        .iter()
-        .map(|(n, name, _)| (*n, *name))
-        .collect();
+    let ioctls: Vec<(u32, &str)> = seccomp::IOCTLS.iter().map(|(n, name, _)| (*n, *name)).collect();
     assert_eq!(
         ioctls,
-        [
-            (0xC040_583C, "XFS_IOC_SCRUB_METADATA"),
-            (0x4008_5845, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS")
-        ]
+        [(0xC040_583C, "XFS_IOC_SCRUB_METADATA"), (0x4008_5845, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS")]
     );
     assert_eq!(seccomp::FCNTLS, [(1, "F_GETFD")]);
 }
@@ -87,11 +81,7 @@ fn probe(nr: i64, arg1: i64) -> (Option<i32>, Option<i32>, String) {
         .args(["seccomp", &nr.to_string(), &arg1.to_string()])
         .output()
         .expect("spawn probe");
-    (
-        out.status.code(),
-        out.status.signal(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    (out.status.code(), out.status.signal(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
@@ -130,11 +120,7 @@ fn anything_else_is_killed_with_sigsys() {
     ];
     for (nr, arg1, name) in forbidden {
         let (code, signal, _) = probe(nr, arg1);
-        assert_eq!(
-            (code, signal),
-            (None, Some(libc::SIGSYS)),
-            "{name} must be killed"
-        );
+        assert_eq!((code, signal), (None, Some(libc::SIGSYS)), "{name} must be killed");
     }
 }
 
@@ -150,44 +136,24 @@ fn other_ioctls_and_fcntls_are_killed() {
     ];
     for request in &other_requests[..5] {
         let (code, signal, _) = probe(libc::SYS_ioctl, *request);
-        assert_eq!(
-            (code, signal),
-            (None, Some(libc::SIGSYS)),
-            "ioctl {request:#x} must be killed"
-        );
+        assert_eq!((code, signal), (None, Some(libc::SIGSYS)), "ioctl {request:#x} must be killed");
     }
     // ... the low 32 bits only, and so does the filter: this is the allowed scrub request.
     let (_, signal, _) = probe(libc::SYS_ioctl, other_requests[5]);
     assert_eq!(signal, None);
     for cmd in [libc::F_SETFD, libc::F_SETFL, libc::F_DUPFD, libc::F_SETOWN] {
         let (code, signal, _) = probe(libc::SYS_fcntl, i64::from(cmd));
-        assert_eq!(
-            (code, signal),
-            (None, Some(libc::SIGSYS)),
-            "fcntl {cmd} must be killed"
-        );
+        assert_eq!((code, signal), (None, Some(libc::SIGSYS)), "fcntl {cmd} must be killed");
     }
 }
 
 fn landlock_probe(mount: &std::path::Path, path: &std::path::Path, how: &str) -> String {
     let out = Command::new(binary("xfs-heal-sandbox-probe"))
-        .args([
-            "landlock",
-            mount.to_str().unwrap(),
-            path.to_str().unwrap(),
-            how,
-        ])
+        .args(["landlock", mount.to_str().unwrap(), path.to_str().unwrap(), how])
         .output()
         .expect("spawn probe");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("FullyEnforced"),
-        "this kernel has Landlock ABI 7"
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FullyEnforced"), "this kernel has Landlock ABI 7");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -206,10 +172,6 @@ fn landlock_leaves_only_reopening_the_mount_point() {
     assert!(landlock_probe(m, &m.join("new"), "write").starts_with("denied: Permission denied"));
     assert!(landlock_probe(m, &m.join("file"), "write").starts_with("denied: Permission denied"));
     assert!(landlock_probe(m, "/etc".as_ref(), "dir").starts_with("denied: Permission denied"));
-    assert!(
-        landlock_probe(m, "/etc/passwd".as_ref(), "read").starts_with("denied: Permission denied")
-    );
-    assert!(
-        landlock_probe(m, &scratch.path("a.img"), "read").starts_with("denied: Permission denied")
-    );
+    assert!(landlock_probe(m, "/etc/passwd".as_ref(), "read").starts_with("denied: Permission denied"));
+    assert!(landlock_probe(m, &scratch.path("a.img"), "read").starts_with("denied: Permission denied"));
 }

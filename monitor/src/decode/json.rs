@@ -51,11 +51,7 @@ pub struct JsonError {
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid JSON event #{}: {}",
-            self.object_index, self.problem
-        )
+        write!(f, "invalid JSON event #{}: {}", self.object_index, self.problem)
     }
 }
 
@@ -64,10 +60,8 @@ impl std::error::Error for JsonError {}
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let schema: Value =
-            serde_json::from_str(EVENT_SCHEMA).expect("embedded event schema is JSON");
-        jsonschema::draft202012::new(&schema)
-            .expect("embedded event schema is a valid 2020-12 schema")
+        let schema: Value = serde_json::from_str(EVENT_SCHEMA).expect("embedded event schema is JSON");
+        jsonschema::draft202012::new(&schema).expect("embedded event schema is a valid 2020-12 schema")
     })
 }
 
@@ -94,11 +88,7 @@ impl JsonDecoder {
     {
         for piece in bytes.split_inclusive(|&b| b == b'\n' || b == 0) {
             let ends_line = matches!(piece.last(), Some(b'\n' | 0));
-            let body = if ends_line {
-                &piece[..piece.len() - 1]
-            } else {
-                piece
-            };
+            let body = if ends_line { &piece[..piece.len() - 1] } else { piece };
             if self.line.len() + body.len() > MAX_OBJECT_BYTES {
                 self.oversized = true;
                 self.line.clear();
@@ -138,8 +128,8 @@ impl JsonDecoder {
             self.object.extend_from_slice(&line);
             self.object.push(b'\n');
         }
-        let closes = trimmed == b"}"
-            || (starts_object && trimmed.starts_with(b"{") && trimmed.ends_with(b"}"));
+        let closes =
+            trimmed == b"}" || (starts_object && trimmed.starts_with(b"{") && trimmed.ends_with(b"}"));
         if closes {
             self.emit(sink);
         }
@@ -156,10 +146,7 @@ impl JsonDecoder {
             decode_object(&self.object)
         };
         self.object.clear();
-        sink(result.map_err(|problem| JsonError {
-            object_index,
-            problem,
-        }));
+        sink(result.map_err(|problem| JsonError { object_index, problem }));
     }
 
     /// Objects completed so far (valid or not).
@@ -170,21 +157,15 @@ impl JsonDecoder {
 
 /// Parses, validates and maps one object.
 pub fn decode_object(text: &[u8]) -> Result<HealthEvent, JsonProblem> {
-    let value: Value =
-        serde_json::from_slice(text).map_err(|e| JsonProblem::Syntax(e.to_string()))?;
+    let value: Value = serde_json::from_slice(text).map_err(|e| JsonProblem::Syntax(e.to_string()))?;
     if let Err(e) = validator().validate(&value) {
-        return Err(JsonProblem::Schema(format!(
-            "{e} (at {})",
-            e.instance_path()
-        )));
+        return Err(JsonProblem::Schema(format!("{e} (at {})", e.instance_path())));
     }
     map_event(&value).map_err(JsonProblem::Unmappable)
 }
 
 fn u64_field(v: &Value, key: &str) -> Result<u64, String> {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .ok_or_else(|| format!("'{key}' is missing or not an unsigned integer"))
+    v.get(key).and_then(Value::as_u64).ok_or_else(|| format!("'{key}' is missing or not an unsigned integer"))
 }
 
 fn u32_field(v: &Value, key: &str) -> Result<u32, String> {
@@ -193,10 +174,7 @@ fn u32_field(v: &Value, key: &str) -> Result<u32, String> {
 
 /// ORs the named (or numbered) structures into a mask using a domain's name table.
 fn mask_of(v: &Value, names: &[(&str, u32)]) -> Result<u32, String> {
-    let items = v
-        .get("structures")
-        .and_then(Value::as_array)
-        .ok_or("'structures' is missing")?;
+    let items = v.get("structures").and_then(Value::as_array).ok_or("'structures' is missing")?;
     let mut mask = 0u32;
     for item in items {
         mask |= match item {
@@ -234,10 +212,8 @@ const FS_NAMES: &[(&str, u32)] = &[
     ("metapath", uapi::XFS_FSOP_GEOM_SICK_METAPATH),
 ];
 /// The legacy `realtime` domain: the single rt bitmap and summary of a pre-rtgroups fs.
-const REALTIME_NAMES: &[(&str, u32)] = &[
-    ("bitmap", uapi::XFS_FSOP_GEOM_SICK_RT_BITMAP),
-    ("summary", uapi::XFS_FSOP_GEOM_SICK_RT_SUMMARY),
-];
+const REALTIME_NAMES: &[(&str, u32)] =
+    &[("bitmap", uapi::XFS_FSOP_GEOM_SICK_RT_BITMAP), ("summary", uapi::XFS_FSOP_GEOM_SICK_RT_SUMMARY)];
 const AG_NAMES: &[(&str, u32)] = &[
     ("super", uapi::XFS_AG_GEOM_SICK_SB),
     ("agf", uapi::XFS_AG_GEOM_SICK_AGF),
@@ -284,14 +260,8 @@ const SHUTDOWN_NAMES: &[(&str, u32)] = &[
 ];
 
 fn map_event(v: &Value) -> Result<HealthEvent, String> {
-    let domain = v
-        .get("domain")
-        .and_then(Value::as_str)
-        .ok_or("'domain' is missing")?;
-    let ty = v
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or("'type' is missing")?;
+    let domain = v.get("domain").and_then(Value::as_str).ok_or("'domain' is missing")?;
+    let ty = v.get("type").and_then(Value::as_str).ok_or("'type' is missing")?;
     let time_ns = u64_field(v, "time_ns")?;
     let status = || match ty {
         "sick" => Ok(HealthStatus::Sick),
@@ -302,14 +272,9 @@ fn map_event(v: &Value) -> Result<HealthEvent, String> {
     let kind = match (domain, ty) {
         ("mount", "running") => EventKind::Running,
         ("mount", "unmount") => EventKind::Unmount,
-        ("mount", "lost") => EventKind::Lost {
-            count: u64_field(v, "count")?,
-        },
+        ("mount", "lost") => EventKind::Lost { count: u64_field(v, "count")? },
         ("mount", "shutdown") => {
-            let items = v
-                .get("reasons")
-                .and_then(Value::as_array)
-                .ok_or("'reasons' is missing")?;
+            let items = v.get("reasons").and_then(Value::as_array).ok_or("'reasons' is missing")?;
             let mut bits = 0;
             for item in items {
                 let name = item.as_str().unwrap_or_default();
@@ -325,45 +290,27 @@ fn map_event(v: &Value) -> Result<HealthEvent, String> {
         }
         ("fs", _) => {
             let mask = FsMask::new(mask_of(v, FS_NAMES)?).map_err(|b| mask_error("fs", b))?;
-            EventKind::Metadata {
-                status: status()?,
-                object: MetadataObject::Fs { mask },
-            }
+            EventKind::Metadata { status: status()?, object: MetadataObject::Fs { mask } }
         }
         ("realtime", _) => {
-            let mask =
-                FsMask::new(mask_of(v, REALTIME_NAMES)?).map_err(|b| mask_error("realtime", b))?;
-            EventKind::Metadata {
-                status: status()?,
-                object: MetadataObject::Fs { mask },
-            }
+            let mask = FsMask::new(mask_of(v, REALTIME_NAMES)?).map_err(|b| mask_error("realtime", b))?;
+            EventKind::Metadata { status: status()?, object: MetadataObject::Fs { mask } }
         }
         ("perag", _) => {
             let mask = AgMask::new(mask_of(v, AG_NAMES)?).map_err(|b| mask_error("perag", b))?;
             let agno = u32_field(v, "group")?;
-            EventKind::Metadata {
-                status: status()?,
-                object: MetadataObject::Ag { agno, mask },
-            }
+            EventKind::Metadata { status: status()?, object: MetadataObject::Ag { agno, mask } }
         }
         ("rtgroup", _) => {
-            let mask = RtGroupMask::new(mask_of(v, RTGROUP_NAMES)?)
-                .map_err(|b| mask_error("rtgroup", b))?;
+            let mask = RtGroupMask::new(mask_of(v, RTGROUP_NAMES)?).map_err(|b| mask_error("rtgroup", b))?;
             let rgno = u32_field(v, "group")?;
-            EventKind::Metadata {
-                status: status()?,
-                object: MetadataObject::RtGroup { rgno, mask },
-            }
+            EventKind::Metadata { status: status()?, object: MetadataObject::RtGroup { rgno, mask } }
         }
         ("inode", _) => {
-            let mask =
-                InodeMask::new(mask_of(v, INODE_NAMES)?).map_err(|b| mask_error("inode", b))?;
+            let mask = InodeMask::new(mask_of(v, INODE_NAMES)?).map_err(|b| mask_error("inode", b))?;
             let ino = u64_field(v, "inumber")?;
             let gen = u32_field(v, "generation")?;
-            EventKind::Metadata {
-                status: status()?,
-                object: MetadataObject::Inode { ino, gen, mask },
-            }
+            EventKind::Metadata { status: status()?, object: MetadataObject::Inode { ino, gen, mask } }
         }
         ("datadev" | "rtdev" | "logdev", "media") => EventKind::Media {
             device: match domain {

@@ -46,11 +46,7 @@ impl fmt::Display for Problem {
             Self::UnknownDomain => f.write_str("unknown domain"),
             Self::UnknownType => f.write_str("unknown event type"),
             Self::TypeNotInDomain { domain } => {
-                write!(
-                    f,
-                    "event type cannot occur in domain {}",
-                    domain_name(*domain)
-                )
+                write!(f, "event type cannot occur in domain {}", domain_name(*domain))
             }
             Self::UndefinedBits { defined } => {
                 write!(f, "bits outside the defined set {defined:#x}")
@@ -152,21 +148,8 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(
-        &self,
-        field_offset: usize,
-        field: &'static str,
-        value: u64,
-        problem: Problem,
-    ) -> RecordError {
-        RecordError {
-            field_offset,
-            field,
-            value,
-            problem,
-            domain: self.domain,
-            event_type: self.ty,
-        }
+    fn err(&self, field_offset: usize, field: &'static str, value: u64, problem: Problem) -> RecordError {
+        RecordError { field_offset, field, value, problem, domain: self.domain, event_type: self.ty }
     }
 
     /// Turns a mask constructor's refusal into an error naming the field and its value.
@@ -179,12 +162,7 @@ impl Ctx<'_> {
     ) -> Result<T, RecordError> {
         result.map_err(|bad| match bad {
             0 => self.err(at, field, 0, Problem::EmptyMask),
-            _ => self.err(
-                at,
-                field,
-                u64::from(u32_at(self.rec, at)),
-                Problem::UndefinedBits { defined },
-            ),
+            _ => self.err(at, field, u64::from(u32_at(self.rec, at)), Problem::UndefinedBits { defined }),
         })
     }
 }
@@ -197,12 +175,7 @@ pub fn decode_record(rec: &Record) -> Result<HealthEvent, RecordError> {
     let err = |field_offset, field, value, problem| cx.err(field_offset, field, value, problem);
     let wrong_type = || {
         if ty <= uapi::XFS_HEALTH_MONITOR_TYPE_DATALOST {
-            err(
-                off::TYPE,
-                "type",
-                u64::from(ty),
-                Problem::TypeNotInDomain { domain },
-            )
+            err(off::TYPE, "type", u64::from(ty), Problem::TypeNotInDomain { domain })
         } else {
             err(off::TYPE, "type", u64::from(ty), Problem::UnknownType)
         }
@@ -216,12 +189,7 @@ pub fn decode_record(rec: &Record) -> Result<HealthEvent, RecordError> {
             uapi::XFS_HEALTH_MONITOR_TYPE_LOST => {
                 let count = u64_at(rec, off::LOST_COUNT);
                 if count == 0 {
-                    return Err(err(
-                        off::LOST_COUNT,
-                        "lost.count",
-                        0,
-                        Problem::ZeroLostCount,
-                    ));
+                    return Err(err(off::LOST_COUNT, "lost.count", 0, Problem::ZeroLostCount));
                 }
                 (EventKind::Lost { count }, 8)
             }
@@ -255,49 +223,20 @@ pub fn decode_record(rec: &Record) -> Result<HealthEvent, RecordError> {
                 }
                 uapi::XFS_HEALTH_MONITOR_DOMAIN_AG => {
                     let m = u32_at(rec, off::GROUP_MASK);
-                    let mask =
-                        cx.mask(off::GROUP_MASK, "group.mask", AgMask::new(m), AgMask::ALL)?;
-                    (
-                        MetadataObject::Ag {
-                            agno: u32_at(rec, off::GROUP_GNO),
-                            mask,
-                        },
-                        8,
-                    )
+                    let mask = cx.mask(off::GROUP_MASK, "group.mask", AgMask::new(m), AgMask::ALL)?;
+                    (MetadataObject::Ag { agno: u32_at(rec, off::GROUP_GNO), mask }, 8)
                 }
                 uapi::XFS_HEALTH_MONITOR_DOMAIN_RTGROUP => {
                     let m = u32_at(rec, off::GROUP_MASK);
-                    let mask = cx.mask(
-                        off::GROUP_MASK,
-                        "group.mask",
-                        RtGroupMask::new(m),
-                        RtGroupMask::ALL,
-                    )?;
-                    (
-                        MetadataObject::RtGroup {
-                            rgno: u32_at(rec, off::GROUP_GNO),
-                            mask,
-                        },
-                        8,
-                    )
+                    let mask =
+                        cx.mask(off::GROUP_MASK, "group.mask", RtGroupMask::new(m), RtGroupMask::ALL)?;
+                    (MetadataObject::RtGroup { rgno: u32_at(rec, off::GROUP_GNO), mask }, 8)
                 }
                 _ => {
                     let m = u32_at(rec, off::INODE_MASK);
-                    let mask = cx.mask(
-                        off::INODE_MASK,
-                        "inode.mask",
-                        InodeMask::new(m),
-                        InodeMask::ALL,
-                    )?;
+                    let mask = cx.mask(off::INODE_MASK, "inode.mask", InodeMask::new(m), InodeMask::ALL)?;
                     let ino = u64_at(rec, off::INODE_INO);
-                    (
-                        MetadataObject::Inode {
-                            ino,
-                            gen: u32_at(rec, off::INODE_GEN),
-                            mask,
-                        },
-                        16,
-                    )
+                    (MetadataObject::Inode { ino, gen: u32_at(rec, off::INODE_GEN), mask }, 16)
                 }
             };
             (EventKind::Metadata { status, object }, used)
@@ -315,14 +254,7 @@ pub fn decode_record(rec: &Record) -> Result<HealthEvent, RecordError> {
             };
             let daddr = u64_at(rec, off::MEDIA_DADDR);
             let bbcount = u64_at(rec, off::MEDIA_BBCOUNT);
-            (
-                EventKind::Media {
-                    device,
-                    daddr,
-                    bbcount,
-                },
-                16,
-            )
+            (EventKind::Media { device, daddr, bbcount }, 16)
         }
         uapi::XFS_HEALTH_MONITOR_DOMAIN_FILERANGE => {
             let kind = match ty {
@@ -352,32 +284,18 @@ pub fn decode_record(rec: &Record) -> Result<HealthEvent, RecordError> {
             };
             (kind, 32)
         }
-        _ => {
-            return Err(err(
-                off::DOMAIN,
-                "domain",
-                u64::from(domain),
-                Problem::UnknownDomain,
-            ))
-        }
+        _ => return Err(err(off::DOMAIN, "domain", u64::from(domain), Problem::UnknownDomain)),
     };
 
     // Everything after the member's bytes must be zero: the unused union tail and `pad`.
     let tail = off::UNION + used;
     if let Some(i) = rec[tail..].iter().position(|&b| b != 0) {
         let at = tail + i;
-        let field = if at >= off::PAD {
-            "pad"
-        } else {
-            "unused union bytes"
-        };
+        let field = if at >= off::PAD { "pad" } else { "unused union bytes" };
         return Err(err(at, field, u64::from(rec[at]), Problem::NonZeroPadding));
     }
 
-    Ok(HealthEvent {
-        time_ns: u64_at(rec, off::TIME_NS),
-        kind,
-    })
+    Ok(HealthEvent { time_ns: u64_at(rec, off::TIME_NS), kind })
 }
 
 /// Reassembles and decodes records from a byte stream delivered in arbitrary pieces.
@@ -397,11 +315,7 @@ impl Default for V0Decoder {
 
 impl V0Decoder {
     pub const fn new() -> Self {
-        Self {
-            partial: [0; HEALTH_EVENT_V0_SIZE],
-            filled: 0,
-            offset: 0,
-        }
+        Self { partial: [0; HEALTH_EVENT_V0_SIZE], filled: 0, offset: 0 }
     }
 
     /// Decodes every complete record in `bytes` (after any partial one carried over),
@@ -435,10 +349,7 @@ impl V0Decoder {
     fn decode_next(&mut self, rec: &Record) -> Result<HealthEvent, DecodeError> {
         let stream_offset = self.offset;
         self.offset += HEALTH_EVENT_V0_SIZE as u64;
-        decode_record(rec).map_err(|error| DecodeError {
-            stream_offset,
-            error,
-        })
+        decode_record(rec).map_err(|error| DecodeError { stream_offset, error })
     }
 
     /// Bytes of an incomplete record waiting for the rest.
@@ -456,21 +367,13 @@ impl V0Decoder {
         if self.filled == 0 {
             Ok(())
         } else {
-            Err(TruncatedRecord {
-                stream_offset: self.offset,
-                have: self.filled,
-            })
+            Err(TruncatedRecord { stream_offset: self.offset, have: self.filled })
         }
     }
 }
 
 /// Decodes a whole buffer; convenient for tests and small captures.
-pub fn decode_all(
-    bytes: &[u8],
-) -> (
-    Vec<Result<HealthEvent, DecodeError>>,
-    Result<(), TruncatedRecord>,
-) {
+pub fn decode_all(bytes: &[u8]) -> (Vec<Result<HealthEvent, DecodeError>>, Result<(), TruncatedRecord>) {
     let mut decoder = V0Decoder::new();
     let mut out = Vec::with_capacity(bytes.len() / HEALTH_EVENT_V0_SIZE);
     decoder.feed(bytes, |r| out.push(r));

@@ -5,9 +5,7 @@
 use xfs_heal_tests::{Client, Greeting};
 
 fn main() {
-    let socket = std::env::args_os()
-        .nth(1)
-        .expect("usage: xfs-heal-raw-client SOCKET");
+    let socket = std::env::args_os().nth(1).expect("usage: xfs-heal-raw-client SOCKET");
     match Client::connect(std::path::Path::new(&socket)) {
         Greeting::Served(_) => println!("served"),
         Greeting::Refused => println!("refused"),
