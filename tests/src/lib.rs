@@ -36,8 +36,11 @@ pub fn data(name: &str) -> PathBuf {
 /// The path of one of the workspace's binaries, built for the same profile as this test.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
+    // Tests run from target/<profile>/deps/, tool binaries from target/<profile>/.
+    let mut dir = exe.parent().expect("target/<profile>");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("target/<profile>");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -166,6 +169,20 @@ pub struct Repairer {
 }
 
 impl Repairer {
+    /// The process's peak and current resident set size, in KiB (VmHWM, VmRSS).
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+
     /// Starts `xfs-heal-repairer --listen SOCKET --monitor-uid 0 [extra] MOUNTPOINT` and
     /// waits until it serves (or exits).
     pub fn start(scratch: &Scratch, mountpoint: &Path, extra: &[&str]) -> Self {
