@@ -29,7 +29,7 @@ fn main() {
     }
     let total = start.elapsed().as_secs_f64();
     micros.sort_by(f64::total_cmp);
-    let pct = |p: f64| micros[((micros.len() - 1) as f64 * p) as usize];
+    let pct = |permille: usize| micros[(micros.len() - 1) * permille / 1000];
     let (hwm, rss) = repairer.memory_kib();
     let size = std::fs::metadata(binary("xfs-heal-repairer")).map(|m| m.len()).unwrap_or(0);
     println!(
