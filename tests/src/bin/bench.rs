@@ -37,10 +37,10 @@ fn main() {
     );
     println!(
         "  median {:.1} us   p90 {:.1} us   p99 {:.1} us   max {:.1} us",
-        pct(0.5),
-        pct(0.9),
-        pct(0.99),
-        pct(1.0)
+        pct(500),
+        pct(900),
+        pct(990),
+        pct(1000)
     );
     println!("  throughput {:.0} requests/s", n as f64 / total);
     println!("repairer memory: peak RSS {hwm} KiB while serving (idle after startup {idle_hwm} KiB), current {rss} KiB");
