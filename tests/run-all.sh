@@ -7,10 +7,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf '\n==> %s\n' "$*"; }
 
 # --- System packages -------------------------------------------------------------------------
-# xfsprogs: mkfs.xfs for the real-filesystem tests. util-linux: losetup/mount.
+# xfsprogs: mkfs.xfs for the real-filesystem tests. util-linux: mount, losetup, blkid,
+# findmnt. systemd: systemd-socket-activate for the activation test.
 need=()
 command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
-command -v losetup >/dev/null 2>&1 || need+=(util-linux)
+command -v findmnt >/dev/null 2>&1 || need+=(util-linux)
+command -v blkid >/dev/null 2>&1 || need+=(util-linux)
+command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need[*]} (run as root so they can be installed)" >&2
