@@ -50,7 +50,7 @@ struct Printer<'a, W: Write> {
 }
 
 impl<W: Write> Printer<'_, W> {
-    fn say(&mut self, report: Report<'_>) {
+    fn say(&mut self, report: Report) {
         if self.error.is_some() || (self.options.quiet && report.is_routine()) {
             return;
         }
@@ -62,17 +62,17 @@ impl<W: Write> Printer<'_, W> {
 
     fn event(&mut self, event: &HealthEvent) {
         self.summary.events += 1;
-        self.say(Report::Event(event));
+        self.say(Report::Event(*event));
         if let (Some(plan), crate::event::EventKind::Metadata { object, .. }) =
             (policy::plan(event), event.kind)
         {
-            for target in &plan.targets {
+            for target in plan.targets {
                 self.summary.repairs += 1;
                 self.say(Report::RepairRequested { target, dry_run: true });
             }
-            for unrepairable in &plan.needs_full_check {
+            for unrepairable in plan.needs_full_check {
                 self.summary.full_checks += 1;
-                self.say(Report::NeedsFullCheck(unrepairable, &object));
+                self.say(Report::NeedsFullCheck(unrepairable, object));
             }
         }
     }
@@ -103,14 +103,14 @@ pub fn replay<W: Write>(
                 Ok(e) => p.event(&e),
                 Err(e) => {
                     p.summary.invalid += 1;
-                    p.say(Report::InvalidRecord(&e));
+                    p.say(Report::InvalidRecord(e));
                 }
             }),
             CaptureFormat::Json => json.feed(&buf[..n], |r| match r {
                 Ok(e) => p.event(&e),
                 Err(e) => {
                     p.summary.invalid += 1;
-                    p.say(Report::InvalidJson(&e));
+                    p.say(Report::InvalidJson(e));
                 }
             }),
         }
@@ -122,14 +122,14 @@ pub fn replay<W: Write>(
         CaptureFormat::V0 => {
             if let Err(t) = v0.finish() {
                 p.summary.truncated = true;
-                p.say(Report::Truncated(&t));
+                p.say(Report::Truncated(t));
             }
         }
         CaptureFormat::Json => json.finish(|r| match r {
             Ok(e) => p.event(&e),
             Err(e) => {
                 p.summary.invalid += 1;
-                p.say(Report::InvalidJson(&e));
+                p.say(Report::InvalidJson(e));
             }
         }),
     }

@@ -22,30 +22,53 @@ pub enum Format {
 }
 
 /// One thing to tell the operator.
-#[derive(Debug, Clone, Copy)]
-pub enum Report<'a> {
-    Event(&'a HealthEvent),
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Event(HealthEvent),
     /// A V0 record that failed validation; decoding went on with the next one.
-    InvalidRecord(&'a DecodeError),
+    InvalidRecord(DecodeError),
     /// A JSON-format event that failed to parse or to validate.
-    InvalidJson(&'a JsonError),
+    InvalidJson(JsonError),
     /// The stream ended inside a record.
-    Truncated(&'a TruncatedRecord),
+    Truncated(TruncatedRecord),
     /// A repair the monitor would send (`dry_run`) or has sent.
     RepairRequested {
-        target: &'a RepairTarget,
+        target: RepairTarget,
         dry_run: bool,
     },
     /// The repairer's answer.
     RepairResult {
-        target: &'a RepairTarget,
-        outcome: &'a RepairOutcome,
+        target: RepairTarget,
+        outcome: RepairOutcome,
     },
     /// A sick structure no spot repair can fix.
-    NeedsFullCheck(&'a Unrepairable, &'a MetadataObject),
+    NeedsFullCheck(Unrepairable, MetadataObject),
+    /// Spot repairs are not enough: a sweep of every metadata structure begins.
+    Escalation {
+        reason: String,
+    },
+    /// The sweep is over.
+    SweepFinished {
+        attempted: u32,
+        fixed: u32,
+        failed: u32,
+    },
+    /// A target's repairs keep failing; no more attempts for now.
+    RepairAbandoned {
+        target: RepairTarget,
+        attempts: u32,
+        window_secs: u64,
+    },
+    /// Sick reports for a target whose repairs are failing, counted instead of printed.
+    SickSuppressed {
+        target: RepairTarget,
+        count: u64,
+    },
+    /// The monitor's own state: connections, modes, decisions, the end of the run.
+    Status(String),
 }
 
-impl Report<'_> {
+impl Report {
     /// Does this belong to the routine chatter that `--quiet` suppresses? Mount-domain
     /// events, invalid input and repair outcomes are always shown, as in xfs_healer.
     pub fn is_routine(&self) -> bool {
@@ -72,6 +95,24 @@ impl Report<'_> {
         let m = escape(mount);
         match self {
             Report::Event(e) => event_text(&m, e),
+            Report::Escalation { reason } => format!("{m}: Full repairs in progress: {reason}."),
+            Report::SweepFinished { attempted, fixed, failed: 0 } => {
+                format!("{m}: full repairs finished: {fixed} of {attempted} structures repaired or clean.")
+            }
+            Report::SweepFinished { attempted, fixed, failed } => format!(
+                "{m}: full repairs finished: {fixed} of {attempted} structures repaired or clean, {failed} could not be repaired online; offline repair required: run xfs_scrub -n {m}, then xfs_repair on the unmounted device."
+            ),
+            Report::RepairAbandoned { target, attempts, window_secs } => format!(
+                "{} {}: giving up after {attempts} failed repairs in {window_secs} s; offline repair required (xfs_repair on the unmounted device).",
+                target_prefix(&m, target),
+                target.structure_name()
+            ),
+            Report::SickSuppressed { target, count } => format!(
+                "{} {}: {count} more sick reports while its repairs were failing (not printed one by one)",
+                target_prefix(&m, target),
+                target.structure_name()
+            ),
+            Report::Status(message) => format!("{m}: {}", escape(message)),
             Report::InvalidRecord(err) => format!("{m}: {err}"),
             Report::InvalidJson(err) => format!("{m}: {err}"),
             Report::Truncated(t) => format!("{m}: {t}"),
@@ -103,6 +144,31 @@ impl Report<'_> {
             Report::Event(e) => {
                 o.insert("kind".into(), "event".into());
                 event_json(&mut o, e);
+            }
+            Report::Escalation { reason } => {
+                o.insert("kind".into(), "escalation".into());
+                o.insert("reason".into(), reason.as_str().into());
+            }
+            Report::SweepFinished { attempted, fixed, failed } => {
+                o.insert("kind".into(), "sweep_finished".into());
+                o.insert("attempted".into(), (*attempted).into());
+                o.insert("fixed".into(), (*fixed).into());
+                o.insert("failed".into(), (*failed).into());
+            }
+            Report::RepairAbandoned { target, attempts, window_secs } => {
+                o.insert("kind".into(), "repair_abandoned".into());
+                o.insert("target".into(), target_json(target));
+                o.insert("attempts".into(), (*attempts).into());
+                o.insert("window_secs".into(), (*window_secs).into());
+            }
+            Report::SickSuppressed { target, count } => {
+                o.insert("kind".into(), "sick_suppressed".into());
+                o.insert("target".into(), target_json(target));
+                o.insert("count".into(), (*count).into());
+            }
+            Report::Status(message) => {
+                o.insert("kind".into(), "status".into());
+                o.insert("status".into(), message.as_str().into());
             }
             Report::InvalidRecord(err) => {
                 o.insert("kind".into(), "invalid_record".into());

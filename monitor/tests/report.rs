@@ -16,7 +16,7 @@ fn validator() -> jsonschema::Validator {
     jsonschema::draft202012::new(&serde_json::from_str(REPORT_SCHEMA).unwrap()).unwrap()
 }
 
-fn assert_valid(v: &jsonschema::Validator, report: Report<'_>) {
+fn assert_valid(v: &jsonschema::Validator, report: Report) {
     let value = report.json("/mnt/data");
     if let Err(e) = v.validate(&value) {
         panic!("{value} fails the report schema: {e} at {}", e.instance_path());
@@ -26,7 +26,7 @@ fn assert_valid(v: &jsonschema::Validator, report: Report<'_>) {
 
 #[test]
 fn event_lines_use_xfs_healer_wording() {
-    let lines: Vec<String> = one_of_each().iter().map(|e| Report::Event(e).text("/mnt")).collect();
+    let lines: Vec<String> = one_of_each().iter().map(|e| Report::Event(*e).text("/mnt")).collect();
     let expect = [
         "/mnt: monitoring started",
         "/mnt: 585 events lost",
@@ -59,8 +59,7 @@ fn repair_lines_use_xfs_healer_sentences() {
         gen: 0x51e9_6b42,
         kind: InodeScrub::Directory,
     };
-    let line =
-        |outcome: RepairOutcome| Report::RepairResult { target: &target, outcome: &outcome }.text("/mnt");
+    let line = |outcome: RepairOutcome| Report::RepairResult { target, outcome }.text("/mnt");
     assert_eq!(
         line(RepairOutcome::Repaired),
         "/mnt ino 655488 gen 0x51e96b42 directory: Repairs successful."
@@ -87,7 +86,7 @@ fn repair_lines_use_xfs_healer_sentences() {
     );
     let ag = RepairTarget::Ag { agno: AgNumber::try_from(1).unwrap(), kind: AgScrub::Bnobt };
     assert_eq!(
-        Report::RepairRequested { target: &ag, dry_run: true }.text("/mnt"),
+        Report::RepairRequested { target: ag, dry_run: true }.text("/mnt"),
         "/mnt agno 0x1 bnobt: would request repair (scrub type 5)"
     );
 }
@@ -95,7 +94,7 @@ fn repair_lines_use_xfs_healer_sentences() {
 #[test]
 fn control_characters_in_the_mount_path_cannot_forge_lines() {
     let e = HealthEvent { time_ns: 0, kind: EventKind::Running };
-    let line = Report::Event(&e).text("/mnt/evil\n/mnt: filesystem unmounted");
+    let line = Report::Event(e).text("/mnt/evil\n/mnt: filesystem unmounted");
     assert!(!line.contains('\n'));
     assert_eq!(line, "/mnt/evil\\n/mnt: filesystem unmounted: monitoring started");
 }
@@ -104,11 +103,13 @@ fn control_characters_in_the_mount_path_cannot_forge_lines() {
 fn every_report_kind_validates_against_the_schema() {
     let v = validator();
     for e in one_of_each() {
-        assert_valid(&v, Report::Event(&e));
+        assert_valid(&v, Report::Event(e));
         if let (Some(plan), EventKind::Metadata { object, .. }) = (policy::plan(&e), e.kind) {
-            for target in &plan.targets {
+            for target in plan.targets {
                 assert_valid(&v, Report::RepairRequested { target, dry_run: true });
                 assert_valid(&v, Report::RepairRequested { target, dry_run: false });
+                assert_valid(&v, Report::RepairAbandoned { target, attempts: 3, window_secs: 600 });
+                assert_valid(&v, Report::SickSuppressed { target, count: 57 });
                 for outcome in [
                     RepairOutcome::Repaired,
                     RepairOutcome::NoRepairNeeded,
@@ -117,38 +118,42 @@ fn every_report_kind_validates_against_the_schema() {
                     RepairOutcome::KernelError(Errno::EOPNOTSUPP),
                     RepairOutcome::Refused(Refusal::StaleFilesystem),
                 ] {
-                    assert_valid(&v, Report::RepairResult { target, outcome: &outcome });
+                    assert_valid(&v, Report::RepairResult { target, outcome });
                 }
             }
-            for u in &plan.needs_full_check {
-                assert_valid(&v, Report::NeedsFullCheck(u, &object));
+            for u in plan.needs_full_check {
+                assert_valid(&v, Report::NeedsFullCheck(u, object));
             }
         }
     }
     let mut bad = [0u8; 64 * 2 + 10];
     bad[0] = 77;
     let (results, end) = decode_all(&bad);
-    assert_valid(&v, Report::InvalidRecord(results[0].as_ref().unwrap_err()));
-    assert_valid(&v, Report::Truncated(&end.unwrap_err()));
+    assert_valid(&v, Report::InvalidRecord(*results[0].as_ref().unwrap_err()));
+    assert_valid(&v, Report::Truncated(end.unwrap_err()));
     let je = JsonError { object_index: 3, problem: JsonProblem::Syntax("eof".into()) };
-    assert_valid(&v, Report::InvalidJson(&je));
+    assert_valid(&v, Report::InvalidJson(je));
+    assert_valid(&v, Report::Escalation { reason: "3 events lost".into() });
+    assert_valid(&v, Report::SweepFinished { attempted: 44, fixed: 40, failed: 4 });
+    assert_valid(&v, Report::SweepFinished { attempted: 44, fixed: 44, failed: 0 });
+    assert_valid(&v, Report::Status("connected".into()));
     let u = Unrepairable {
         domain: "fs",
         structure: "metadir",
         why: "no online repair exists for this structure",
     };
-    assert_valid(&v, Report::NeedsFullCheck(&u, &MetadataObject::Fs { mask: FsMask::new(0x100).unwrap() }));
+    assert_valid(&v, Report::NeedsFullCheck(u, MetadataObject::Fs { mask: FsMask::new(0x100).unwrap() }));
 }
 
 #[test]
 fn schema_rejects_what_the_monitor_never_emits() {
     let v = validator();
     let e = HealthEvent { time_ns: 1, kind: EventKind::Lost { count: 4 } };
-    let mut good = Report::Event(&e).json("/mnt");
+    let mut good = Report::Event(e).json("/mnt");
     assert!(v.is_valid(&good));
     good.as_object_mut().unwrap().remove("count");
     assert!(!v.is_valid(&good), "a lost event without a count must fail the schema");
-    let mut bad_kind = Report::Event(&e).json("/mnt");
+    let mut bad_kind = Report::Event(e).json("/mnt");
     bad_kind["kind"] = "gossip".into();
     assert!(!v.is_valid(&bad_kind));
 }
@@ -157,8 +162,8 @@ proptest! {
     #[test]
     fn any_event_report_validates(e in any_event()) {
         let v = validator();
-        let value = Report::Event(&e).json("/mnt");
+        let value = Report::Event(e).json("/mnt");
         prop_assert!(v.is_valid(&value), "{}", value);
-        prop_assert!(!Report::Event(&e).text("/mnt").contains('\n'));
+        prop_assert!(!Report::Event(e).text("/mnt").contains('\n'));
     }
 }
