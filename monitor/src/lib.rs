@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod engine;
 pub mod event;
 pub mod policy;
 pub mod replay;

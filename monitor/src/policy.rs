@@ -114,10 +114,23 @@ fn walk<K: Copy>(
 
 /// The repairs for one event; `None` unless it is a SICK metadata event.
 pub fn plan(event: &HealthEvent) -> Option<RepairPlan> {
+    match event.kind {
+        EventKind::Metadata { status: HealthStatus::Sick, object } => Some(plan_object(object)),
+        _ => None,
+    }
+}
+
+/// The repair targets a metadata event of any status names (empty for other events): what
+/// a HEALTHY report says is now fine.
+pub fn targets_of(event: &HealthEvent) -> Vec<RepairTarget> {
+    match event.kind {
+        EventKind::Metadata { object, .. } => plan_object(object).targets,
+        _ => Vec::new(),
+    }
+}
+
+fn plan_object(object: MetadataObject) -> RepairPlan {
     use crate::event::{AgMask, FsMask, InodeMask, RtGroupMask};
-    let EventKind::Metadata { status: HealthStatus::Sick, object } = event.kind else {
-        return None;
-    };
     let mut plan = RepairPlan::default();
     match object {
         MetadataObject::Fs { mask } => {
@@ -144,7 +157,7 @@ pub fn plan(event: &HealthEvent) -> Option<RepairPlan> {
             });
         }
     }
-    Some(plan)
+    plan
 }
 
 #[cfg(test)]

@@ -1,0 +1,757 @@
+//! What to repair, and when: the monitor's decisions as a state machine with no I/O and an
+//! injected clock, so every rule here is tested deterministically.
+//!
+//! Rules, per repair target (scope + object + scrub type):
+//! - **Coalescing.** A target already queued is not queued again.
+//! - **Echoes.** A repair re-reads the object, so the kernel reports it SICK again (then
+//!   CORRUPT, then HEALTHY). A SICK report timed inside an in-flight repair, or up to
+//!   [`Policy::echo_grace_ns`] after a finished one, is absorbed: one corruption, one call.
+//!   A SICK report that follows the kernel's HEALTHY for an in-flight repair is a new
+//!   corruption: one re-check is queued after the repair.
+//! - **Failures back off.** A failed repair makes the kernel mark the structure sick again,
+//!   so a naive daemon loops. After a failure the target is retried only when a new SICK
+//!   report arrives after an exponential backoff, at most [`Policy::max_attempts`] times per
+//!   [`Policy::attempt_window_ns`]; meanwhile its SICK reports are counted and summarised.
+//! - **Escalation.** A failed repair, a structure no spot repair can fix, a damaged SICK
+//!   record, or lost events start one sweep of every whole-fs, AG and rtgroup structure,
+//!   at most once per [`Policy::sweep_interval_ns`]; a sweep that cannot fix everything ends
+//!   with the recommendation to repair offline.
+//! - **Shutdown.** After the filesystem shuts down (or the repairer reports it stale) no
+//!   repair is sent.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use xfs_heal_protocol::{
+    AgNumber, AgScrub, Errno, FsScrub, Geometry, Refusal, RepairOutcome, RepairReply, RepairRequest,
+    RepairTarget, RequestId, RtGroupNumber, RtGroupScrub,
+};
+
+use crate::event::{EventKind, HealthEvent, HealthStatus};
+use crate::policy;
+use crate::report::Report;
+
+const SEC: u64 = 1_000_000_000;
+const ENOENT: i32 = 2;
+
+/// The knobs, with defaults an operator would expect.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Send repairs at all (`--repair`, or autofsck=repair).
+    pub repair: bool,
+    /// Lost events start a sweep (off with `--everything`, as in xfs_healer).
+    pub sweep_on_lost: bool,
+    pub max_attempts: u32,
+    pub attempt_window_ns: u64,
+    /// Wait after the k-th failure: base * 4^(k-1).
+    pub backoff_base_ns: u64,
+    pub echo_grace_ns: u64,
+    pub sweep_interval_ns: u64,
+    /// Most targets waiting at once; beyond it, a sweep replaces spot repairs.
+    pub max_queued: usize,
+    /// How often suppressed-report summaries are printed.
+    pub summary_interval_ns: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            repair: true,
+            sweep_on_lost: true,
+            max_attempts: 3,
+            attempt_window_ns: 600 * SEC,
+            backoff_base_ns: 5 * SEC,
+            echo_grace_ns: 2 * SEC,
+            sweep_interval_ns: 600 * SEC,
+            max_queued: 4096,
+            summary_interval_ns: 60 * SEC,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Queued,
+    InFlight {
+        sent_ns: u64,
+        healthy_seen: bool,
+        recheck: bool,
+    },
+    Settled {
+        end_ns: u64,
+    },
+    /// Its last repair failed; see `Engine::failures`.
+    Failing,
+}
+
+/// A target's recent failed attempts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Failures {
+    /// When each failed attempt ended, within the attempt window.
+    times: Vec<u64>,
+    last_end_ns: u64,
+    /// Escalation happens once per failing target.
+    escalated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Spot,
+    Sweep,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    id: RequestId,
+    target: RepairTarget,
+    purpose: Purpose,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SweepStats {
+    attempted: u32,
+    fixed: u32,
+    failed: u32,
+}
+
+/// Counters for the end-of-run summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub events: u64,
+    pub sick: u64,
+    pub repairs_sent: u64,
+    /// SICK reports absorbed by a queued or running repair, or its echo.
+    pub absorbed: u64,
+    /// SICK reports for failing targets, counted instead of printed.
+    pub suppressed: u64,
+    pub sweeps: u64,
+}
+
+/// The monitor's decisions.
+#[derive(Debug)]
+pub struct Engine {
+    policy: Policy,
+    geometry: Geometry,
+    states: BTreeMap<RepairTarget, State>,
+    failures: BTreeMap<RepairTarget, Failures>,
+    queue: VecDeque<RepairTarget>,
+    sweep: VecDeque<RepairTarget>,
+    sweep_stats: Option<SweepStats>,
+    in_flight: Option<InFlight>,
+    last_sweep_ns: Option<u64>,
+    next_id: u64,
+    stopped: Option<String>,
+    absorbed: BTreeMap<RepairTarget, u64>,
+    suppressed: BTreeMap<RepairTarget, u64>,
+    last_summary_ns: u64,
+    reports: Vec<Report>,
+    pub stats: Stats,
+}
+
+impl Engine {
+    pub fn new(policy: Policy, geometry: Geometry) -> Self {
+        Self {
+            policy,
+            geometry,
+            states: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            queue: VecDeque::new(),
+            sweep: VecDeque::new(),
+            sweep_stats: None,
+            in_flight: None,
+            last_sweep_ns: None,
+            next_id: 1,
+            stopped: None,
+            absorbed: BTreeMap::new(),
+            suppressed: BTreeMap::new(),
+            last_summary_ns: 0,
+            reports: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Reports produced since the last call, in order.
+    pub fn take_reports(&mut self) -> Vec<Report> {
+        std::mem::take(&mut self.reports)
+    }
+
+    /// Is anything waiting to be sent or answered?
+    pub fn busy(&self) -> bool {
+        self.in_flight.is_some()
+            || (self.stopped.is_none() && !(self.queue.is_empty() && self.sweep.is_empty()))
+    }
+
+    /// Handles one decoded event.
+    pub fn on_event(&mut self, event: &HealthEvent, now_ns: u64) {
+        self.stats.events += 1;
+        match event.kind {
+            EventKind::Metadata { status: HealthStatus::Sick, .. } => return self.on_sick(event, now_ns),
+            EventKind::Metadata { status: HealthStatus::Healthy, .. } => self.on_healthy(event, now_ns),
+            _ => {}
+        }
+        self.reports.push(Report::Event(*event));
+        match event.kind {
+            EventKind::Lost { count } if self.policy.sweep_on_lost && self.policy.repair => {
+                self.escalate(format!("the kernel dropped {count} events"), now_ns);
+            }
+            EventKind::Shutdown { .. } => self.stop("the filesystem has shut down"),
+            _ => {}
+        }
+    }
+
+    /// A SICK record that failed validation still says something is sick: sweep.
+    pub fn on_damaged_sick_record(&mut self, now_ns: u64) {
+        if self.policy.repair {
+            self.escalate("a sick report could not be decoded".into(), now_ns);
+        }
+    }
+
+    fn on_sick(&mut self, event: &HealthEvent, now_ns: u64) {
+        self.stats.sick += 1;
+        let Some(plan) = policy::plan(event) else { return };
+        let EventKind::Metadata { object, .. } = event.kind else { return };
+        let mut acted = plan.targets.is_empty();
+        for target in &plan.targets {
+            acted |= self.sick_target(*target, event.time_ns, now_ns);
+        }
+        if acted {
+            self.reports.push(Report::Event(*event));
+        }
+        for u in plan.needs_full_check {
+            self.reports.push(Report::NeedsFullCheck(u, object));
+            if self.policy.repair {
+                self.escalate(format!("{} {} cannot be repaired on its own", u.domain, u.structure), now_ns);
+            }
+        }
+    }
+
+    /// Decides about one sick target; true if the report deserves its own line.
+    fn sick_target(&mut self, target: RepairTarget, event_ns: u64, now_ns: u64) -> bool {
+        if !self.policy.repair || self.stopped.is_some() {
+            return true;
+        }
+        let grace = self.policy.echo_grace_ns;
+        let absorb = |engine: &mut Self| {
+            engine.stats.absorbed += 1;
+            *engine.absorbed.entry(target).or_default() += 1;
+            false
+        };
+        match self.states.get_mut(&target) {
+            None => self.enqueue(target, now_ns),
+            Some(State::Queued) => absorb(self),
+            Some(State::InFlight { sent_ns, healthy_seen, recheck }) => {
+                if *healthy_seen && event_ns >= *sent_ns && !*recheck {
+                    *recheck = true;
+                    true
+                } else {
+                    absorb(self)
+                }
+            }
+            Some(State::Settled { end_ns }) if event_ns <= end_ns.saturating_add(grace) => absorb(self),
+            Some(State::Settled { .. }) => self.enqueue(target, now_ns),
+            Some(State::Failing) => {
+                let window = self.policy.attempt_window_ns;
+                let f = self.failures.entry(target).or_default();
+                f.times.retain(|t| now_ns.saturating_sub(*t) < window);
+                let done = u32::try_from(f.times.len()).unwrap_or(u32::MAX);
+                let backoff =
+                    self.policy.backoff_base_ns.saturating_mul(4u64.saturating_pow(done.saturating_sub(1)));
+                let echo = event_ns <= f.last_end_ns.saturating_add(grace);
+                let due = now_ns >= f.last_end_ns.saturating_add(backoff);
+                if done < self.policy.max_attempts && !echo && due {
+                    self.enqueue(target, now_ns)
+                } else {
+                    self.stats.suppressed += 1;
+                    *self.suppressed.entry(target).or_default() += 1;
+                    false
+                }
+            }
+        }
+    }
+
+    fn enqueue(&mut self, target: RepairTarget, now_ns: u64) -> bool {
+        if self.queue.len() >= self.policy.max_queued {
+            self.escalate(
+                format!("more than {} structures are waiting for repair", self.policy.max_queued),
+                now_ns,
+            );
+            return true;
+        }
+        self.states.insert(target, State::Queued);
+        self.queue.push_back(target);
+        true
+    }
+
+    fn on_healthy(&mut self, event: &HealthEvent, now_ns: u64) {
+        for target in policy::targets_of(event) {
+            match self.states.get_mut(&target) {
+                Some(State::InFlight { healthy_seen, .. }) => *healthy_seen = true,
+                Some(State::Failing) => {
+                    // Fixed by something else (a sweep, xfs_scrub): forget the failures.
+                    self.states.insert(target, State::Settled { end_ns: now_ns });
+                    self.failures.remove(&target);
+                    self.summarise_one(target);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The next request to send, if any and if nothing is in flight.
+    pub fn next_request(&mut self, now_ns: u64) -> Option<RepairRequest> {
+        if self.in_flight.is_some() || self.stopped.is_some() {
+            return None;
+        }
+        let (target, purpose) = if let Some(t) = self.queue.pop_front() {
+            (t, Purpose::Spot)
+        } else {
+            (self.sweep.pop_front()?, Purpose::Sweep)
+        };
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        if purpose == Purpose::Spot {
+            self.states
+                .insert(target, State::InFlight { sent_ns: now_ns, healthy_seen: false, recheck: false });
+        }
+        self.in_flight = Some(InFlight { id, target, purpose });
+        self.stats.repairs_sent += 1;
+        self.reports.push(Report::RepairRequested { target, dry_run: false });
+        Some(RepairRequest { id, target })
+    }
+
+    /// The connection dropped: the unanswered request goes back to the front of its queue
+    /// and is sent again after reconnecting (repairs are idempotent).
+    pub fn on_disconnect(&mut self) {
+        if let Some(f) = self.in_flight.take() {
+            match f.purpose {
+                Purpose::Spot => {
+                    self.states.insert(f.target, State::Queued);
+                    self.queue.push_front(f.target);
+                }
+                Purpose::Sweep => self.sweep.push_front(f.target),
+            }
+            self.stats.repairs_sent -= 1;
+        }
+    }
+
+    /// Handles the repairer's answer.
+    pub fn on_reply(&mut self, reply: RepairReply, now_ns: u64) {
+        let Some(f) = self.in_flight.filter(|f| f.id == reply.id) else {
+            self.reports.push(Report::Status(format!("ignored a reply to unknown request {}", reply.id.0)));
+            return;
+        };
+        self.in_flight = None;
+        let target = f.target;
+        self.reports.push(Report::RepairResult { target, outcome: reply.outcome.clone() });
+        if let Some(n) = self.absorbed.remove(&target).filter(|n| *n > 0) {
+            self.reports.push(Report::Status(format!(
+                "{target}: {n} more sick reports were absorbed by this repair (queued, running or its echo)"
+            )));
+        }
+        if let RepairOutcome::Refused(Refusal::StaleFilesystem) = reply.outcome {
+            self.stop("the repairer no longer finds the monitored filesystem at its mount point (ESTALE)");
+            return;
+        }
+        match f.purpose {
+            Purpose::Sweep => self.sweep_result(&reply.outcome),
+            Purpose::Spot => self.spot_result(target, &reply.outcome, now_ns),
+        }
+        if f.purpose == Purpose::Sweep || self.sweep_stats.is_some() {
+            self.maybe_finish_sweep();
+        }
+    }
+
+    fn spot_result(&mut self, target: RepairTarget, outcome: &RepairOutcome, now_ns: u64) {
+        let recheck = matches!(self.states.get(&target), Some(State::InFlight { recheck: true, .. }));
+        let failed = outcome.is_failure() || matches!(outcome, RepairOutcome::Refused(_));
+        if !failed {
+            self.failures.remove(&target);
+            self.states.insert(target, State::Settled { end_ns: now_ns });
+            if recheck {
+                self.enqueue(target, now_ns);
+            }
+            return;
+        }
+        let window = self.policy.attempt_window_ns;
+        let f = self.failures.entry(target).or_default();
+        f.times.retain(|t| now_ns.saturating_sub(*t) < window);
+        f.times.push(now_ns);
+        f.last_end_ns = now_ns;
+        let escalated = std::mem::replace(&mut f.escalated, true);
+        let attempts = u32::try_from(f.times.len()).unwrap_or(u32::MAX);
+        let out_of_range = matches!(outcome, RepairOutcome::Refused(Refusal::OutOfRange(_)));
+        if attempts >= self.policy.max_attempts || out_of_range {
+            self.reports.push(Report::RepairAbandoned {
+                target,
+                attempts,
+                window_secs: self.policy.attempt_window_ns / SEC,
+            });
+            if out_of_range {
+                // Never valid on this filesystem: do not try again within the window.
+                let max = self.policy.max_attempts as usize;
+                if let Some(f) = self.failures.get_mut(&target) {
+                    f.times.resize(max.max(f.times.len()), now_ns);
+                }
+            }
+        }
+        self.states.insert(target, State::Failing);
+        if !escalated {
+            self.escalate(format!("repair of {target} failed"), now_ns);
+        }
+    }
+
+    fn sweep_result(&mut self, outcome: &RepairOutcome) {
+        let Some(s) = self.sweep_stats.as_mut() else { return };
+        match outcome {
+            // The structure does not exist on this filesystem (quota off, no rmap...).
+            RepairOutcome::KernelError(e) if *e == Errno::try_from(ENOENT).unwrap_or(Errno::EINVAL) => {}
+            RepairOutcome::Repaired | RepairOutcome::NoRepairNeeded => {
+                s.attempted += 1;
+                s.fixed += 1;
+            }
+            _ => {
+                s.attempted += 1;
+                s.failed += 1;
+            }
+        }
+    }
+
+    fn maybe_finish_sweep(&mut self) {
+        let sweep_in_flight = self.in_flight.is_some_and(|f| f.purpose == Purpose::Sweep);
+        if self.sweep.is_empty() && !sweep_in_flight {
+            if let Some(s) = self.sweep_stats.take() {
+                self.reports.push(Report::SweepFinished {
+                    attempted: s.attempted,
+                    fixed: s.fixed,
+                    failed: s.failed,
+                });
+            }
+        }
+    }
+
+    /// Starts a sweep, unless one ran recently or is running.
+    fn escalate(&mut self, reason: String, now_ns: u64) {
+        if self.stopped.is_some() || self.sweep_stats.is_some() {
+            return;
+        }
+        if let Some(last) = self.last_sweep_ns {
+            if now_ns.saturating_sub(last) < self.policy.sweep_interval_ns {
+                return;
+            }
+        }
+        self.last_sweep_ns = Some(now_ns);
+        self.stats.sweeps += 1;
+        self.sweep = sweep_targets(&self.geometry).into();
+        self.sweep_stats = Some(SweepStats::default());
+        self.reports.push(Report::Escalation { reason });
+    }
+
+    fn stop(&mut self, why: &str) {
+        if self.stopped.is_none() {
+            let pending = self.queue.len() + self.sweep.len();
+            self.reports
+                .push(Report::Status(format!("repairs stopped: {why}; {pending} waiting repairs dropped")));
+            self.stopped = Some(why.to_owned());
+            self.queue.clear();
+            self.sweep.clear();
+            self.sweep_stats = None;
+        }
+    }
+
+    /// Periodic work: prints the summaries of suppressed reports.
+    pub fn tick(&mut self, now_ns: u64) {
+        if now_ns.saturating_sub(self.last_summary_ns) >= self.policy.summary_interval_ns {
+            self.last_summary_ns = now_ns;
+            self.summarise_all();
+        }
+    }
+
+    fn summarise_one(&mut self, target: RepairTarget) {
+        if let Some(count) = self.suppressed.remove(&target).filter(|c| *c > 0) {
+            self.reports.push(Report::SickSuppressed { target, count });
+        }
+    }
+
+    fn summarise_all(&mut self) {
+        let targets: Vec<RepairTarget> = self.suppressed.keys().copied().collect();
+        for t in targets {
+            self.summarise_one(t);
+        }
+    }
+
+    /// The end of the events: summaries, and what was left undone.
+    pub fn finish(&mut self) {
+        self.summarise_all();
+        let pending = self.queue.len() + self.sweep.len() + usize::from(self.in_flight.is_some());
+        if pending > 0 && self.stopped.is_none() {
+            self.reports
+                .push(Report::Status(format!("{pending} repairs were still waiting at the end; dropped")));
+        }
+        let s = self.stats;
+        self.reports.push(Report::Status(format!(
+            "{} events, {} sick reports: {} repair requests, {} absorbed, {} suppressed, {} sweeps",
+            s.events, s.sick, s.repairs_sent, s.absorbed, s.suppressed, s.sweeps
+        )));
+    }
+}
+
+/// Every whole-fs, AG and rtgroup structure this geometry has, for a sweep.
+pub fn sweep_targets(g: &Geometry) -> Vec<RepairTarget> {
+    let mut v: Vec<RepairTarget> = [
+        FsScrub::FsCounters,
+        FsScrub::UserQuota,
+        FsScrub::GroupQuota,
+        FsScrub::ProjectQuota,
+        FsScrub::QuotaCheck,
+        FsScrub::NLinks,
+    ]
+    .into_iter()
+    .map(|kind| RepairTarget::Fs { kind })
+    .collect();
+    for agno in 0..g.agcount() {
+        let Ok(agno) = AgNumber::try_from(agno) else { continue };
+        for kind in AgScrub::ALL {
+            let absent = (*kind == AgScrub::Rmapbt && !g.has_rmapbt())
+                || (*kind == AgScrub::Refcountbt && !g.has_reflink());
+            if !absent {
+                v.push(RepairTarget::Ag { agno, kind: *kind });
+            }
+        }
+    }
+    for rgno in 0..g.rgcount() {
+        let Ok(rgno) = RtGroupNumber::try_from(rgno) else { continue };
+        for kind in RtGroupScrub::ALL {
+            let absent = (*kind == RtGroupScrub::Rmapbt && !g.has_rmapbt())
+                || (*kind == RtGroupScrub::Refcountbt && !g.has_reflink());
+            if !absent {
+                v.push(RepairTarget::RtGroup { rgno, kind: *kind });
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::v0::decode_all;
+    use crate::event::{InodeMask, MetadataObject};
+    use xfs_heal_protocol::{InodeNumber, InodeScrub, ScrubOutFlags};
+
+    fn geometry() -> Geometry {
+        use xfs_heal_protocol::uapi::{XFS_FSOP_GEOM_FLAGS_REFLINK, XFS_FSOP_GEOM_FLAGS_RMAPBT};
+        Geometry::new(4, 0, XFS_FSOP_GEOM_FLAGS_RMAPBT | XFS_FSOP_GEOM_FLAGS_REFLINK).unwrap()
+    }
+
+    fn reply(req: &RepairRequest, outcome: RepairOutcome) -> RepairReply {
+        RepairReply { id: req.id, oflags: ScrubOutFlags::NONE, outcome }
+    }
+
+    fn inode_event(status: HealthStatus, time_ns: u64) -> HealthEvent {
+        let object = MetadataObject::Inode { ino: 131, gen: 7, mask: InodeMask::new(0x10).unwrap() };
+        HealthEvent { time_ns, kind: EventKind::Metadata { status, object } }
+    }
+
+    fn dir_target() -> RepairTarget {
+        RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 7, kind: InodeScrub::Directory }
+    }
+
+    const T0: u64 = 1_800_000_000 * SEC;
+
+    #[test]
+    fn the_real_capture_needs_one_repair_per_corruption() {
+        // The kernel's own sequence for two repaired objects: sick, (repair) sick echo,
+        // corrupt, healthy. Replies arrive when the kernel says healthy.
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/linux-7.3.4-dir-symlink-repair-verbose.v0"
+        ))
+        .unwrap();
+        let (events, _) = decode_all(&bytes);
+        let mut e = Engine::new(Policy::default(), geometry());
+        let mut in_flight: Option<RepairRequest> = None;
+        let mut sent = Vec::new();
+        for ev in events.into_iter().map(Result::unwrap) {
+            let now = ev.time_ns;
+            e.on_event(&ev, now);
+            if let (Some(req), EventKind::Metadata { status: HealthStatus::Healthy, .. }) =
+                (in_flight, ev.kind)
+            {
+                if policy::targets_of(&ev).contains(&req.target) {
+                    e.on_reply(reply(&req, RepairOutcome::Repaired), now);
+                    in_flight = None;
+                }
+            }
+            if in_flight.is_none() {
+                if let Some(req) = e.next_request(now) {
+                    sent.push(req.target);
+                    in_flight = Some(req);
+                }
+            }
+        }
+        let names: Vec<String> = sent.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["ino 1179776 gen 0x65f8bee7 directory", "ino 1572993 gen 0x5fde98a7 symlink"]);
+        assert_eq!(e.stats.absorbed, 2, "each repair's own sick echo is absorbed");
+        assert_eq!(e.stats.sweeps, 0);
+    }
+
+    #[test]
+    fn a_storm_of_identical_sick_reports_is_one_repair() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        for i in 1..100_000 {
+            e.on_event(&inode_event(HealthStatus::Sick, T0 + i * 1000), T0 + i * 1000);
+            assert!(e.next_request(T0 + i * 1000).is_none());
+        }
+        e.on_reply(reply(&req, RepairOutcome::Repaired), T0 + SEC / 10);
+        // Reports read after the reply but stamped inside the repair are its echo too.
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + SEC / 5), T0 + SEC / 5);
+        assert!(e.next_request(T0 + SEC).is_none());
+        assert_eq!(e.stats.repairs_sent, 1);
+        assert_eq!(e.stats.absorbed, 100_000);
+        // Only the first report got a line of its own; the rest are one summary.
+        let reports = e.take_reports();
+        let events = reports.iter().filter(|r| matches!(r, Report::Event(_))).count();
+        assert_eq!(events, 1);
+        assert!(reports
+            .iter()
+            .any(|r| matches!(r, Report::Status(s) if s.contains("99999 more sick reports were absorbed"))));
+        // A corruption long after the repair is new.
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 10 * SEC), T0 + 10 * SEC);
+        assert_eq!(e.next_request(T0 + 10 * SEC).map(|r| r.target), Some(dir_target()));
+    }
+
+    #[test]
+    fn sick_after_healthy_during_a_repair_queues_one_recheck() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 1000), T0 + 1000); // echo
+        e.on_event(&inode_event(HealthStatus::Healthy, T0 + 2000), T0 + 2000); // fixed
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 3000), T0 + 3000); // new damage
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 4000), T0 + 4000); // at most one re-check
+        assert!(e.next_request(T0 + 5000).is_none(), "nothing is sent while a repair runs");
+        e.on_reply(reply(&req, RepairOutcome::Repaired), T0 + 6000);
+        let recheck = e.next_request(T0 + 7000).unwrap();
+        assert_eq!(recheck.target, dir_target());
+        e.on_reply(reply(&recheck, RepairOutcome::NoRepairNeeded), T0 + 8000);
+        assert!(e.next_request(T0 + 9000).is_none());
+        assert_eq!(e.stats.repairs_sent, 2);
+    }
+
+    #[test]
+    fn failing_repairs_back_off_and_escalate_once() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        let enotty = RepairOutcome::KernelError(Errno::try_from(25).unwrap());
+        let mut spot = 0;
+        let mut sweep_items = 0;
+        // 15 minutes of a sick report every 100 ms, each repair answered with an error.
+        let mut now = T0;
+        while now < T0 + 900 * SEC {
+            e.on_event(&inode_event(HealthStatus::Sick, now), now);
+            while let Some(req) = e.next_request(now) {
+                if req.target == dir_target() {
+                    spot += 1;
+                } else {
+                    sweep_items += 1;
+                }
+                e.on_reply(reply(&req, enotty.clone()), now);
+            }
+            e.tick(now);
+            now += SEC / 10;
+        }
+        // 3 attempts in the first 10 minutes (at 0 s, then after 5 s and 20 s of backoff),
+        // then at most 3 more once the first ones leave the window.
+        assert!((3..=6).contains(&spot), "{spot} attempts");
+        assert_eq!(e.stats.sweeps, 1, "escalation happens once");
+        assert_eq!(sweep_items, 46, "6 fs + 4 AGs x 10 structures");
+        let reports = e.take_reports();
+        let abandoned = reports.iter().filter(|r| matches!(r, Report::RepairAbandoned { .. })).count();
+        assert!(abandoned >= 1);
+        assert!(reports
+            .iter()
+            .any(|r| matches!(r, Report::SweepFinished { attempted: 46, fixed: 0, failed: 46 })));
+        let summaries: u64 = reports
+            .iter()
+            .filter_map(|r| if let Report::SickSuppressed { count, .. } = r { Some(*count) } else { None })
+            .sum();
+        assert!(summaries > 8000, "suppressed reports are summarised, not printed: {summaries}");
+        let event_lines = reports.iter().filter(|r| matches!(r, Report::Event(_))).count();
+        assert!(event_lines <= spot, "one line per attempt at most, not one per report");
+    }
+
+    #[test]
+    fn lost_events_sweep_every_group_structure_once() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        let lost = HealthEvent { time_ns: T0, kind: EventKind::Lost { count: 12 } };
+        e.on_event(&lost, T0);
+        e.on_event(&lost, T0 + SEC);
+        let mut n = 0;
+        while let Some(req) = e.next_request(T0) {
+            n += 1;
+            e.on_reply(reply(&req, RepairOutcome::NoRepairNeeded), T0);
+        }
+        assert_eq!(n, 46);
+        let reports = e.take_reports();
+        assert_eq!(reports.iter().filter(|r| matches!(r, Report::Escalation { .. })).count(), 1);
+        assert!(reports.contains(&Report::SweepFinished { attempted: 46, fixed: 46, failed: 0 }));
+        // With --everything, lost events are only reported.
+        let mut quiet = Engine::new(Policy { sweep_on_lost: false, ..Policy::default() }, geometry());
+        quiet.on_event(&lost, T0);
+        assert!(quiet.next_request(T0).is_none());
+    }
+
+    #[test]
+    fn nothing_is_sent_after_a_shutdown_or_when_not_repairing() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let shutdown = HealthEvent {
+            time_ns: T0,
+            kind: EventKind::Shutdown { reasons: crate::event::ShutdownReasons::new(4).unwrap() },
+        };
+        e.on_event(&shutdown, T0);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 10 * SEC), T0 + 10 * SEC);
+        assert!(e.next_request(T0 + 10 * SEC).is_none());
+        assert!(e.take_reports().iter().any(|r| matches!(r, Report::Status(s) if s.starts_with("repairs stopped: the filesystem has shut down; 1 waiting"))));
+
+        let mut off = Engine::new(Policy { repair: false, ..Policy::default() }, geometry());
+        off.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        assert!(off.next_request(T0).is_none());
+        assert_eq!(off.take_reports().len(), 1, "the sick report is still reported");
+    }
+
+    #[test]
+    fn an_unanswered_request_is_sent_again_after_a_disconnect() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let first = e.next_request(T0).unwrap();
+        e.on_disconnect();
+        let again = e.next_request(T0 + SEC).unwrap();
+        assert_eq!(again.target, first.target);
+        assert_ne!(again.id, first.id);
+        // A late reply to the lost request is ignored, the new one settles it.
+        e.on_reply(reply(&first, RepairOutcome::Repaired), T0 + SEC);
+        assert!(e.busy());
+        e.on_reply(reply(&again, RepairOutcome::Repaired), T0 + SEC);
+        assert!(!e.busy());
+        assert_eq!(e.stats.repairs_sent, 1);
+    }
+
+    #[test]
+    fn unrepairable_bits_and_stale_filesystems() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        let object = MetadataObject::Fs { mask: crate::event::FsMask::new(0x100).unwrap() };
+        e.on_event(
+            &HealthEvent { time_ns: T0, kind: EventKind::Metadata { status: HealthStatus::Sick, object } },
+            T0,
+        );
+        let reports = e.take_reports();
+        assert!(reports
+            .iter()
+            .any(|r| matches!(r, Report::NeedsFullCheck(u, _) if u.structure == "metadir")));
+        assert!(reports.iter().any(|r| matches!(r, Report::Escalation { reason } if reason == "fs metadir cannot be repaired on its own")));
+        let req = e.next_request(T0).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::Refused(Refusal::StaleFilesystem)), T0);
+        assert!(e.next_request(T0).is_none(), "no repair after the repairer says ESTALE");
+    }
+}
