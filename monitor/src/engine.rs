@@ -26,6 +26,9 @@ use xfs_heal_protocol::{
     RepairTarget, RequestId, RtGroupNumber, RtGroupScrub,
 };
 
+use xfs_heal_protocol::uapi::XFS_HEALTH_MONITOR_TYPE_SICK;
+
+use crate::decode::v0::DecodeError;
 use crate::event::{EventKind, HealthEvent, HealthStatus};
 use crate::policy;
 use crate::report::Report;
@@ -198,9 +201,11 @@ impl Engine {
         }
     }
 
-    /// A SICK record that failed validation still says something is sick: sweep.
-    pub fn on_damaged_sick_record(&mut self, now_ns: u64) {
-        if self.policy.repair {
+    /// A record that failed validation is reported in stream order; a damaged SICK record
+    /// still says something is sick, so it starts a sweep.
+    pub fn on_invalid_record(&mut self, error: DecodeError, now_ns: u64) {
+        self.reports.push(Report::InvalidRecord(error));
+        if error.error.event_type == XFS_HEALTH_MONITOR_TYPE_SICK && self.policy.repair {
             self.escalate("a sick report could not be decoded".into(), now_ns);
         }
     }

@@ -3,13 +3,17 @@
 //! The monitor holds no capability and no filesystem access. It decodes the kernel's health
 //! events ([`decode`]), reports them ([`report`]), decides what to repair ([`policy`]) and asks
 //! the repairer to do it.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod client;
 pub mod decode;
 pub mod engine;
 pub mod event;
+pub mod live;
 pub mod policy;
 pub mod replay;
 pub mod report;
+pub mod sandbox;
+pub mod sys;
 
 pub use event::HealthEvent;

@@ -5,9 +5,18 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
 use clap::Parser;
+use landlock::RulesetStatus;
+use xfs_heal_monitor::client::{self, Connection};
+use xfs_heal_monitor::engine::{Engine, Policy};
+use xfs_heal_monitor::live::{self, Live, Output};
 use xfs_heal_monitor::replay::{self, CaptureFormat, Options};
-use xfs_heal_monitor::report::Format;
+use xfs_heal_monitor::report::{Format, Report};
+use xfs_heal_monitor::{sandbox, sys};
+use xfs_heal_protocol::{Autofsck, EventSource, Hello, OnlineRepair};
 
 /// Watch an XFS filesystem's health events and have sick metadata repaired online.
 #[derive(Debug, Parser)]
@@ -53,16 +62,95 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // 1. Parse arguments; a replay is a dry run that needs nothing else.
     let cli = Cli::parse();
-    let replay_source = match (&cli.replay, &cli.replay_json) {
-        (Some(p), _) => Some((p, CaptureFormat::V0)),
-        (_, Some(p)) => Some((p, CaptureFormat::Json)),
+    if let Some((path, capture)) = match (&cli.replay, &cli.replay_json) {
+        (Some(p), _) => Some((p.clone(), CaptureFormat::V0)),
+        (_, Some(p)) => Some((p.clone(), CaptureFormat::Json)),
         _ => None,
+    } {
+        return run_replay(&cli, &path, capture);
+    }
+    let Some(mountpoint) = cli.mountpoint.clone() else { return ExitCode::from(2) };
+    let label = mountpoint.display().to_string();
+    let fail = |msg: String| {
+        eprintln!("xfs-heal-monitor: {label}: {msg}");
+        ExitCode::FAILURE
     };
-    let Some((path, capture)) = replay_source else {
-        eprintln!("xfs-heal-monitor: live monitoring through the repairer is not implemented yet; use --replay FILE");
-        return ExitCode::FAILURE;
+    let mut output = Output {
+        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        label: label.clone(),
+        format: cli.format,
+        quiet: cli.quiet,
     };
+
+    // 2. Connect to the repairer, 3. and accept its Hello with exactly one fd.
+    let socket = cli.connect.clone().unwrap_or_else(|| client::default_socket(&mountpoint));
+    let (conn, hello, health) = match connect_with_retry(&socket) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("repairer at {}: {e}", socket.display())),
+    };
+    output.say(&Report::Status(format!(
+        "connected to the repairer: {} via {} ({} AGs, {} rtgroups, autofsck {}, events from {})",
+        hello.identity,
+        socket.display(),
+        hello.geometry.agcount(),
+        hello.geometry.rgcount(),
+        hello.autofsck.as_str(),
+        match hello.event_source {
+            EventSource::KernelMonitor => "the kernel health monitor",
+            EventSource::File => "a file (test/replay mode)",
+        }
+    )));
+    let repair = match decide_repair(&cli, &hello) {
+        Decision::Repair(why) => {
+            output.say(&Report::Status(why));
+            true
+        }
+        Decision::ReportOnly(why) => {
+            output.say(&Report::Status(why));
+            false
+        }
+        Decision::Disable(why) => {
+            output.say(&Report::Status(why));
+            return ExitCode::SUCCESS;
+        }
+    };
+    if let Err(e) = live::set_nonblocking(&health) {
+        return fail(format!("cannot make the health fd non-blocking: {e}"));
+    }
+    if cli.everything {
+        match hello.event_source {
+            EventSource::KernelMonitor => {
+                if let Err(e) = sys::reconfigure_monitor(health.as_fd(), true) {
+                    return fail(format!("--everything: cannot reconfigure the health monitor: {e}"));
+                }
+            }
+            EventSource::File => {
+                output.say(&Report::Status("--everything needs the kernel health monitor; ignored".into()))
+            }
+        }
+    }
+
+    // 4. Enter the sandbox before reading the first event.
+    match sandbox::landlock() {
+        Ok(s) if s.ruleset == RulesetStatus::FullyEnforced => {}
+        Ok(s) => output.say(&Report::Status(format!("landlock: {:?}; relying on seccomp", s.ruleset))),
+        Err(e) => return fail(format!("landlock: {e}")),
+    }
+    if let Err(e) = sandbox::seccomp() {
+        return fail(format!("seccomp: {e}"));
+    }
+
+    // 5. Read, decode, report, repair; 6. end on EOF or UNMOUNT.
+    let policy = Policy { repair, sweep_on_lost: !cli.everything, ..Policy::default() };
+    let engine = Engine::new(policy, hello.geometry);
+    let live = Live { socket, conn: Some(conn), health, hello, engine, output, everything: cli.everything };
+    drop(live.run());
+    ExitCode::SUCCESS
+}
+
+fn run_replay(cli: &Cli, path: &std::path::Path, capture: CaptureFormat) -> ExitCode {
     let label = cli.mountpoint.as_deref().unwrap_or(path).display().to_string();
     let options = Options { format: cli.format, quiet: cli.quiet };
     match replay::replay(path, capture, &label, options, std::io::stdout().lock()) {
@@ -87,5 +175,63 @@ fn main() -> ExitCode {
             eprintln!("xfs-heal-monitor: cannot replay {}: {e}", path.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The repairer may still be starting (or restarting): retry for a while, then give up.
+fn connect_with_retry(socket: &std::path::Path) -> Result<(Connection, Hello, OwnedFd), client::ClientError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match Connection::open(socket) {
+            Ok(c) => return Ok(c),
+            Err(client::ClientError::Connect(_)) if Instant::now() + wait < deadline => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+enum Decision {
+    Repair(String),
+    ReportOnly(String),
+    Disable(String),
+}
+
+/// xfs_healer's rules (reference §3.1-3.2): --repair always repairs; otherwise the autofsck
+/// property decides, unless --no-autofsck says only to report.
+fn decide_repair(cli: &Cli, hello: &Hello) -> Decision {
+    let supported = matches!(hello.online_repair, OnlineRepair::Supported);
+    let unsupported_note = match hello.online_repair {
+        OnlineRepair::Supported => String::new(),
+        OnlineRepair::Unsupported(e) => format!(" (the kernel's repair probe failed: {e})"),
+    };
+    if cli.repair {
+        return Decision::Repair(if supported {
+            "Repairing every sick structure (--repair).".into()
+        } else {
+            format!("Repairing every sick structure (--repair); online repair looks unavailable{unsupported_note}, so expect errors.")
+        });
+    }
+    if cli.no_autofsck {
+        return Decision::ReportOnly("Only logging errors (--no-autofsck).".into());
+    }
+    let backrefs = hello.geometry.has_rmapbt() || hello.geometry.has_parent_pointers();
+    match hello.autofsck {
+        Autofsck::Repair if supported => Decision::Repair("Automatically repairing per autofsck directive.".into()),
+        Autofsck::Repair => Decision::ReportOnly(format!(
+            "autofsck says repair, but online repair is unavailable{unsupported_note}; will report only."
+        )),
+        Autofsck::Check | Autofsck::Optimize => Decision::ReportOnly("Only logging errors per autofsck directive.".into()),
+        Autofsck::None => Decision::Disable("Disabling daemon per autofsck directive.".into()),
+        Autofsck::Unset | Autofsck::Unrecognized if backrefs => {
+            Decision::ReportOnly("Only logging errors: autofsck is not set.".into())
+        }
+        Autofsck::Unset | Autofsck::Unrecognized => Decision::Disable(
+            "Disabling daemon: autofsck is not set and the filesystem has neither reverse mappings nor parent pointers."
+                .into(),
+        ),
     }
 }

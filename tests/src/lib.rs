@@ -186,10 +186,19 @@ impl Repairer {
     /// Starts `xfs-heal-repairer --listen SOCKET --monitor-uid 0 [extra] MOUNTPOINT` and
     /// waits until it serves (or exits).
     pub fn start(scratch: &Scratch, mountpoint: &Path, extra: &[&str]) -> Self {
+        Self::start_with_uid(scratch, mountpoint, 0, extra)
+    }
+
+    /// The same, serving `uid`.
+    pub fn start_with_uid(scratch: &Scratch, mountpoint: &Path, uid: u32, extra: &[&str]) -> Self {
         let log = scratch.path("repairer.log");
         let socket = scratch.path("repairer.sock");
         let mut cmd = Command::new(binary("xfs-heal-repairer"));
-        cmd.arg("--listen").arg(&socket).args(["--monitor-uid", "0"]).args(extra).arg(mountpoint);
+        cmd.arg("--listen")
+            .arg(&socket)
+            .args(["--monitor-uid", &uid.to_string()])
+            .args(extra)
+            .arg(mountpoint);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(&log).expect("log file"));
         let child = cmd.spawn().expect("spawn repairer");
         let mut r = Self { child, log, socket };
@@ -349,4 +358,99 @@ impl Client {
         buf.truncate(got);
         buf
     }
+}
+
+/// A running monitor whose stdout and stderr go to files.
+#[derive(Debug)]
+pub struct Monitor {
+    pub child: Child,
+    pub out: PathBuf,
+    pub err: PathBuf,
+}
+
+impl Monitor {
+    /// Starts `xfs-heal-monitor --connect SOCKET [args] MOUNTPOINT`.
+    pub fn start(scratch: &Scratch, socket: &Path, mountpoint: &Path, args: &[&str]) -> Self {
+        Self::start_as(scratch, socket, mountpoint, args, None)
+    }
+
+    /// The same, as another uid.
+    pub fn start_as(
+        scratch: &Scratch,
+        socket: &Path,
+        mountpoint: &Path,
+        args: &[&str],
+        uid: Option<u32>,
+    ) -> Self {
+        use std::os::unix::process::CommandExt;
+        let out = scratch.path("monitor.out");
+        let err = scratch.path("monitor.err");
+        let mut cmd = Command::new(binary("xfs-heal-monitor"));
+        cmd.arg("--connect").arg(socket).args(args).arg(mountpoint);
+        cmd.stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("out"))
+            .stderr(std::fs::File::create(&err).expect("err"));
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
+        Self { child: cmd.spawn().expect("spawn monitor"), out, err }
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    pub fn count(&self, needle: &str) -> usize {
+        self.output().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits (up to `secs`) for a line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(l) = self.output().lines().find(|l| l.contains(needle)) {
+                return l.to_owned();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let err = std::fs::read_to_string(&self.err).unwrap_or_default();
+                panic!("monitor exited ({status}) before printing {needle:?}:\n{}\n{err}", self.output());
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} from the monitor:\n{}", self.output());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the monitor to exit by itself (up to `secs`).
+    pub fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "monitor did not exit:\n{}", self.output());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Now, in the kernel's event clock (ns since the epoch).
+pub fn now_ns() -> u64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock");
+    u64::try_from(d.as_nanos()).expect("fits")
+}
+
+/// V0 records for events, as the kernel writes them.
+pub fn v0(events: &[xfs_heal_monitor::HealthEvent]) -> Vec<u8> {
+    events.iter().flat_map(xfs_heal_monitor::HealthEvent::to_v0_bytes).collect()
 }

@@ -1,0 +1,245 @@
+//! The live loop: one thread, one poll over the health fd and the repairer socket. Events
+//! are drained as fast as they come (reading never waits on a repair); decisions are the
+//! engine's; one request is in flight at a time.
+
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use xfs_heal_protocol::{EventSource, Hello};
+
+use crate::client::Connection;
+use crate::decode::v0::V0Decoder;
+use crate::engine::Engine;
+use crate::event::EventKind;
+use crate::report::{Format, Report};
+
+/// How reports are printed.
+#[derive(Debug)]
+pub struct Output<W: Write> {
+    pub out: W,
+    pub label: String,
+    pub format: Format,
+    pub quiet: bool,
+}
+
+impl<W: Write> Output<W> {
+    pub fn say(&mut self, report: &Report) {
+        if !(self.quiet && report.is_routine()) {
+            // A closed stdout must not stop repairs; the journal is the usual reader.
+            let _ = writeln!(self.out, "{}", report.render(&self.label, self.format));
+        }
+    }
+    fn say_all(&mut self, reports: Vec<Report>) {
+        for r in &reports {
+            self.say(r);
+        }
+    }
+}
+
+/// The identity of the object behind an fd: a re-sent fd for the same queue keeps the
+/// position of the one already held, so no event is read twice.
+pub fn fd_identity(fd: &OwnedFd) -> Option<(u64, u64)> {
+    nix::sys::stat::fstat(fd).ok().map(|st| (st.st_dev, st.st_ino))
+}
+
+/// Non-blocking reads, so a drained queue ends a read burst instead of blocking the loop.
+pub fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Most bytes read from the health fd per wake-up, so replies are not starved in a storm.
+const READ_BURST: usize = 1 << 20;
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// With a file as the event source, how long to finish queued repairs after its end.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Everything the loop owns.
+#[derive(Debug)]
+pub struct Live<W: Write> {
+    pub socket: PathBuf,
+    pub conn: Option<Connection>,
+    pub health: OwnedFd,
+    pub hello: Hello,
+    pub engine: Engine,
+    pub output: Output<W>,
+    pub everything: bool,
+}
+
+impl<W: Write> Live<W> {
+    /// Runs until the events end (EOF or UNMOUNT) and, for a file source, queued repairs
+    /// are answered.
+    pub fn run(mut self) -> W {
+        let mut decoder = V0Decoder::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut ended: Option<Instant> = None;
+        let mut reconnect_at: Option<Instant> = None;
+        let mut backoff = Duration::from_millis(100);
+        let drain = self.hello.event_source == EventSource::File;
+        loop {
+            let now = now_ns();
+            if let Some(conn) = self.conn.as_mut() {
+                if let Some(req) = self.engine.next_request(now) {
+                    if let Err(e) = conn.request_repair(req) {
+                        self.lost_connection(
+                            &format!("cannot send a request: {e}"),
+                            &mut reconnect_at,
+                            backoff,
+                        );
+                    }
+                }
+            }
+            self.engine.tick(now);
+            self.output.say_all(self.engine.take_reports());
+            let _ = self.output.out.flush();
+            if let Some(at) = ended {
+                if !drain || !self.engine.busy() {
+                    break;
+                }
+                if at.elapsed() > DRAIN_LIMIT {
+                    self.output
+                        .say(&Report::Status("the repairer did not answer the last repairs in time".into()));
+                    break;
+                }
+            }
+
+            let timeout = reconnect_at
+                .map_or(Duration::from_secs(1), |at| at.saturating_duration_since(Instant::now()));
+            let (health_ready, conn_ready) = {
+                let mut fds = Vec::with_capacity(2);
+                if ended.is_none() {
+                    fds.push(PollFd::new(self.health.as_fd(), PollFlags::POLLIN));
+                }
+                if let Some(c) = &self.conn {
+                    fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+                }
+                let ms = u16::try_from(timeout.as_millis()).unwrap_or(1000).min(1000);
+                match poll(&mut fds, PollTimeout::from(ms)) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(e) => {
+                        self.output.say(&Report::Status(format!("poll failed: {e}; stopping")));
+                        break;
+                    }
+                }
+                let ready = |p: &PollFd| p.revents().is_some_and(|r| !r.is_empty());
+                let health = ended.is_none() && fds.first().is_some_and(ready);
+                let conn = self.conn.is_some() && fds.last().is_some_and(ready);
+                (health, conn)
+            };
+
+            if health_ready && self.read_events(&mut decoder, &mut buf) {
+                ended = Some(Instant::now());
+            }
+            if conn_ready {
+                let result = self.conn.as_mut().map(Connection::read_replies);
+                match result {
+                    Some(Ok(replies)) => {
+                        let now = now_ns();
+                        for r in replies {
+                            self.engine.on_reply(r, now);
+                        }
+                    }
+                    Some(Err(e)) => self.lost_connection(&e.to_string(), &mut reconnect_at, backoff),
+                    None => {}
+                }
+            }
+            if reconnect_at.is_some_and(|at| Instant::now() >= at) {
+                if self.reconnect() {
+                    reconnect_at = None;
+                    backoff = Duration::from_millis(100);
+                } else {
+                    backoff = (backoff * 2).min(RECONNECT_MAX);
+                    reconnect_at = Some(Instant::now() + backoff);
+                }
+            }
+        }
+        if let Err(t) = decoder.finish() {
+            self.output.say(&Report::Truncated(t));
+        }
+        self.engine.finish();
+        self.output.say_all(self.engine.take_reports());
+        let _ = self.output.out.flush();
+        self.output.out
+    }
+
+    /// Drains the health fd; true when the events have ended (EOF or UNMOUNT).
+    fn read_events(&mut self, decoder: &mut V0Decoder, buf: &mut [u8]) -> bool {
+        let mut total = 0;
+        while total < READ_BURST {
+            let n = match nix::unistd::read(self.health.as_fd(), buf) {
+                Ok(0) => return true,
+                Ok(n) => n,
+                Err(Errno::EAGAIN | Errno::EINTR) => return false,
+                Err(e) => {
+                    self.output.say(&Report::Status(format!("reading events failed: {e}; stopping")));
+                    return true;
+                }
+            };
+            total += n;
+            let now = now_ns();
+            let mut unmounted = false;
+            let engine = &mut self.engine;
+            decoder.feed(&buf[..n], |r| match r {
+                // Nothing follows an unmount; whatever else the read returned is ignored.
+                _ if unmounted => {}
+                Ok(event) => {
+                    unmounted = event.kind == EventKind::Unmount;
+                    engine.on_event(&event, now);
+                }
+                Err(e) => engine.on_invalid_record(e, now),
+            });
+            if unmounted {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn lost_connection(&mut self, why: &str, reconnect_at: &mut Option<Instant>, backoff: Duration) {
+        self.output.say(&Report::Status(format!("lost the repairer connection ({why}); reconnecting")));
+        self.conn = None;
+        self.engine.on_disconnect();
+        *reconnect_at = Some(Instant::now() + backoff);
+    }
+
+    /// One reconnect attempt. The re-sent fd replaces ours only if it is another object:
+    /// for the same queue we keep reading where we are.
+    fn reconnect(&mut self) -> bool {
+        match Connection::open(&self.socket) {
+            Ok((conn, hello, fd)) => {
+                let same = fd_identity(&fd).is_some() && fd_identity(&fd) == fd_identity(&self.health);
+                if !same {
+                    let _ = set_nonblocking(&fd);
+                    if self.everything && hello.event_source == EventSource::KernelMonitor {
+                        let _ = crate::sys::reconfigure_monitor(fd.as_fd(), true);
+                    }
+                    self.health = fd;
+                }
+                if hello.identity != self.hello.identity {
+                    self.output.say(&Report::Status(format!(
+                        "the repairer now serves {} (was {})",
+                        hello.identity, self.hello.identity
+                    )));
+                }
+                self.hello = hello;
+                self.conn = Some(conn);
+                let kept =
+                    if same { "kept reading the same event queue" } else { "switched to the new event fd" };
+                self.output.say(&Report::Status(format!("reconnected to the repairer; {kept}")));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}

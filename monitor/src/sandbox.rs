@@ -1,0 +1,104 @@
+//! The monitor's sandbox, entered after the Hello and before the first event is read:
+//! Landlock with no filesystem access at all, then a seccomp allow-list.
+
+use std::collections::BTreeMap;
+
+use landlock::{Access, AccessFs, AccessNet, RestrictionStatus, Ruleset, RulesetAttr, Scope, ABI};
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+};
+use xfs_heal_protocol::uapi::XFS_IOC_HEALTH_MONITOR;
+
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("the seccomp allow-list is written and tested for x86_64 only");
+
+/// The Landlock ABI this ruleset was written and tested against.
+pub const LANDLOCK_ABI: ABI = ABI::V7;
+
+/// Denies every filesystem right (no rule grants any back), TCP, abstract sockets and
+/// signals outside the sandbox. Connecting to the repairer's named socket needs none of them.
+pub fn landlock() -> Result<RestrictionStatus, String> {
+    let err = |e: landlock::RulesetError| e.to_string();
+    Ruleset::default()
+        .handle_access(AccessFs::from_all(LANDLOCK_ABI))
+        .map_err(err)?
+        .handle_access(AccessNet::from_all(LANDLOCK_ABI))
+        .map_err(err)?
+        .scope(Scope::from_all(LANDLOCK_ABI))
+        .map_err(err)?
+        .create()
+        .map_err(err)?
+        .restrict_self()
+        .map_err(err)
+}
+
+/// (syscall number, name, why the sandboxed monitor needs it).
+#[rustfmt::skip]
+pub const ALLOWED: &[(i64, &str, &str)] = &[
+    (libc::SYS_read,        "read",        "events from the health fd; replies from the repairer"),
+    (libc::SYS_write,       "write",       "reports to stdout and stderr; requests to the repairer"),
+    (libc::SYS_poll,        "poll",        "wait for events, replies, or the reconnect timer"),
+    (libc::SYS_socket,      "socket",      "reconnect to the repairer: AF_UNIX only, see SOCKET_DOMAINS"),
+    (libc::SYS_connect,     "connect",     "reconnect to the repairer's socket"),
+    (libc::SYS_recvmsg,     "recvmsg",     "the Hello and its health fd after a reconnect"),
+    (libc::SYS_newfstatat,  "newfstatat",  "is a re-sent health fd the same queue? (fstat)"),
+    (libc::SYS_fcntl,       "fcntl",       "make a re-sent health fd non-blocking: see FCNTLS"),
+    (libc::SYS_ioctl,       "ioctl",       "re-apply --everything on a re-sent health fd: see IOCTLS"),
+    (libc::SYS_close,       "close",       "drop connections and duplicate fds"),
+    (libc::SYS_brk,         "brk",         "allocator: grow the heap"),
+    (libc::SYS_mmap,        "mmap",        "allocator: large buffers"),
+    (libc::SYS_munmap,      "munmap",      "allocator: release large buffers; runtime exit"),
+    (libc::SYS_mremap,      "mremap",      "allocator: grow large buffers in place"),
+    (libc::SYS_madvise,     "madvise",     "allocator: return freed memory"),
+    (libc::SYS_sigaltstack, "sigaltstack", "Rust runtime: returning from main disables the signal stack"),
+    (libc::SYS_exit_group,  "exit_group",  "exit at unmount or end of events"),
+];
+
+/// The only socket domain the monitor may create.
+pub const SOCKET_DOMAINS: &[(u32, &str)] = &[(libc::AF_UNIX.unsigned_abs(), "AF_UNIX")];
+
+/// fcntl commands: read and set the fd's flags (O_NONBLOCK), read close-on-exec.
+#[rustfmt::skip]
+pub const FCNTLS: &[(u32, &str)] = &[
+    (libc::F_GETFD.unsigned_abs(), "F_GETFD"),
+    (libc::F_GETFL.unsigned_abs(), "F_GETFL"),
+    (libc::F_SETFL.unsigned_abs(), "F_SETFL"),
+];
+
+/// The only ioctl: reconfiguring the health monitor fd (needs no privilege).
+pub const IOCTLS: &[(u32, &str)] = &[(XFS_IOC_HEALTH_MONITOR, "XFS_IOC_HEALTH_MONITOR")];
+
+fn arg_in(
+    index: u8,
+    values: impl Iterator<Item = u32>,
+) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    values
+        .map(|v| {
+            SeccompRule::new(vec![SeccompCondition::new(
+                index,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Eq,
+                u64::from(v),
+            )?])
+        })
+        .collect()
+}
+
+/// Loads the allow-list; anything else kills the process.
+pub fn seccomp() -> Result<(), String> {
+    let e = |e: seccompiler::BackendError| e.to_string();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        ALLOWED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
+    rules.insert(libc::SYS_socket, arg_in(0, SOCKET_DOMAINS.iter().map(|(d, _)| *d)).map_err(e)?);
+    rules.insert(libc::SYS_fcntl, arg_in(1, FCNTLS.iter().map(|(c, _)| *c)).map_err(e)?);
+    rules.insert(libc::SYS_ioctl, arg_in(1, IOCTLS.iter().map(|(r, _)| *r)).map_err(e)?);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        seccompiler::TargetArch::x86_64,
+    )
+    .map_err(|e| e.to_string())?;
+    let program: seccompiler::BpfProgram = filter.try_into().map_err(e)?;
+    seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+}

@@ -1,0 +1,82 @@
+//! Every unsafe call of the monitor, one per block, each with its reason.
+#![allow(unsafe_code)]
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use xfs_heal_protocol::uapi::{XfsHealthMonitor, XFS_IOC_HEALTH_MONITOR};
+
+/// Why a Hello could not be accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReceiveError {
+    Closed,
+    Io(nix::errno::Errno),
+    /// The control data did not fit: something other than one fd was attached.
+    ControlTruncated,
+    /// Not exactly one SCM_RIGHTS message carrying exactly one fd.
+    WrongFds(String),
+}
+
+impl std::fmt::Display for ReceiveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Closed => f.write_str("the repairer closed the connection before its Hello"),
+            Self::Io(e) => write!(f, "cannot receive the Hello: {e}"),
+            Self::ControlTruncated => f.write_str("the Hello's control data was truncated (MSG_CTRUNC)"),
+            Self::WrongFds(why) => write!(f, "the Hello must carry exactly one fd: {why}"),
+        }
+    }
+}
+
+fn adopt(fd: RawFd) -> OwnedFd {
+    // SAFETY: `fd` was installed in this process by the kernel for this recvmsg call (with
+    // MSG_CMSG_CLOEXEC) and is owned by nothing else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Receives the Hello frame's bytes into `buf` and the one fd that must come with it.
+/// Every received fd is owned (and so closed) even when the shape is wrong.
+pub fn receive_hello(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, OwnedFd), ReceiveError> {
+    // Room for two fds, so that a second one is seen and refused rather than truncated away.
+    let mut space = nix::cmsg_space!([RawFd; 2]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(ReceiveError::Io)?;
+    let mut rights: Vec<Vec<OwnedFd>> = Vec::new();
+    let mut other = 0;
+    for cmsg in msg.cmsgs().map_err(ReceiveError::Io)? {
+        match cmsg {
+            ControlMessageOwned::ScmRights(fds) => rights.push(fds.into_iter().map(adopt).collect()),
+            _ => other += 1,
+        }
+    }
+    if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+        return Err(ReceiveError::ControlTruncated);
+    }
+    let bytes = msg.bytes;
+    if bytes == 0 && rights.is_empty() {
+        return Err(ReceiveError::Closed);
+    }
+    match (rights.len(), other) {
+        (1, 0) if rights[0].len() == 1 => Ok((bytes, rights.remove(0).remove(0))),
+        (n, o) => Err(ReceiveError::WrongFds(format!(
+            "{n} SCM_RIGHTS messages carrying {} fds, {o} other control messages",
+            rights.iter().map(Vec::len).sum::<usize>()
+        ))),
+    }
+}
+
+/// `XFS_IOC_HEALTH_MONITOR` on a monitor fd: switch verbose reporting (no privilege needed).
+pub fn reconfigure_monitor(monitor: BorrowedFd<'_>, verbose: bool) -> std::io::Result<()> {
+    let arg = XfsHealthMonitor::v0(verbose);
+    // SAFETY: the request number encodes the 32-byte XfsHealthMonitor (pinned by the uapi
+    // layout tests); the kernel only reads `arg`.
+    let ret = unsafe {
+        libc::ioctl(monitor.as_raw_fd(), XFS_IOC_HEALTH_MONITOR as _, &arg as *const XfsHealthMonitor)
+    };
+    if ret < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
