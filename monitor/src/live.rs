@@ -199,6 +199,8 @@ impl<W: Write> Live<W> {
                 }
                 Err(e) => engine.on_invalid_record(e, now),
             });
+            // Print as we go: a burst's reports never pile up in memory.
+            self.output.say_all(self.engine.take_reports());
             if unmounted {
                 return true;
             }

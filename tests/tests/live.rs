@@ -292,3 +292,52 @@ fn the_monitor_runs_without_privilege() {
     assert!(line.contains("uid=65534"), "{line}");
     assert!(m.output().contains("ino 131 gen 0x7 directory: sick"));
 }
+
+/// A stand-in repairer that sends one Hello with `fds` attached, then hangs up.
+fn fake_repairer(socket: &std::path::Path, fds: usize) -> std::thread::JoinHandle<()> {
+    use std::os::fd::AsRawFd;
+    let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let hello = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            mountpoint: MountPath::try_from("/mnt".to_string()).unwrap(),
+            identity: FsIdentity { mount_id: 1, root: FsHandle::new(1, &[1, 2, 3, 4]).unwrap() },
+            uuid: [0; 16],
+            geometry: Geometry::new(4, 0, 0).unwrap(),
+            online_repair: OnlineRepair::Supported,
+            autofsck: Autofsck::Repair,
+            event_source: EventSource::File,
+        };
+        let frame = codec::encode(&RepairerToMonitor::Hello(hello)).unwrap();
+        let files: Vec<std::fs::File> = (0..fds).map(|_| std::fs::File::open("/dev/null").unwrap()).collect();
+        let raw: Vec<i32> = files.iter().map(AsRawFd::as_raw_fd).collect();
+        let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&raw)];
+        let cmsgs: &[nix::sys::socket::ControlMessage] = if fds == 0 { &[] } else { &cmsg };
+        nix::sys::socket::sendmsg::<()>(
+            conn.as_raw_fd(),
+            &[std::io::IoSlice::new(&frame)],
+            cmsgs,
+            nix::sys::socket::MsgFlags::empty(),
+            None,
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    })
+}
+
+#[test]
+fn a_hello_without_exactly_one_fd_is_refused() {
+    for (fds, why) in
+        [(0, "0 SCM_RIGHTS messages carrying 0 fds"), (2, "1 SCM_RIGHTS messages carrying 2 fds")]
+    {
+        let scratch = Scratch::new("fds");
+        let socket = scratch.path("fake.sock");
+        let fake = fake_repairer(&socket, fds);
+        let mut m = Monitor::start(&scratch, &socket, "/mnt".as_ref(), &["--repair"]);
+        assert_eq!(m.wait_exit(20).code(), Some(1));
+        let err = m.stderr();
+        assert!(err.contains(&format!("the Hello must carry exactly one fd: {why}")), "{fds} fds: {err}");
+        fake.join().unwrap();
+    }
+}

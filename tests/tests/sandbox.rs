@@ -175,3 +175,96 @@ fn landlock_leaves_only_reopening_the_mount_point() {
     assert!(landlock_probe(m, "/etc/passwd".as_ref(), "read").starts_with("denied: Permission denied"));
     assert!(landlock_probe(m, &scratch.path("a.img"), "read").starts_with("denied: Permission denied"));
 }
+
+// --- The monitor's sandbox ----------------------------------------------------------------
+
+#[test]
+fn pinned_monitor_syscall_list() {
+    use xfs_heal_monitor::sandbox as m;
+    let names: Vec<&str> = m::ALLOWED.iter().map(|(_, name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "read",
+            "write",
+            "poll",
+            "socket",
+            "connect",
+            "recvmsg",
+            "newfstatat",
+            "fcntl",
+            "ioctl",
+            "close",
+            "brk",
+            "mmap",
+            "munmap",
+            "mremap",
+            "madvise",
+            "sigaltstack",
+            "exit_group"
+        ]
+    );
+    assert_eq!(m::SOCKET_DOMAINS, [(1, "AF_UNIX")]);
+    assert_eq!(m::FCNTLS, [(1, "F_GETFD"), (3, "F_GETFL"), (4, "F_SETFL")]);
+    assert_eq!(m::IOCTLS, [(0x4020_5844, "XFS_IOC_HEALTH_MONITOR")]);
+    assert_eq!(m::LANDLOCK_ABI, ABI::V7);
+}
+
+fn monitor_probe(nr: i64, arg0: i64, arg1: i64) -> (Option<i32>, Option<i32>) {
+    let out = Command::new(binary("xfs-heal-sandbox-probe"))
+        .args(["monitor-seccomp", &nr.to_string(), &arg0.to_string(), &arg1.to_string()])
+        .output()
+        .expect("spawn probe");
+    (out.status.code(), out.status.signal())
+}
+
+#[test]
+fn the_monitor_can_make_its_syscalls_and_nothing_else() {
+    use xfs_heal_monitor::sandbox as m;
+    for (nr, name, _) in m::ALLOWED {
+        let (arg0, arg1) = match *name {
+            "socket" => (i64::from(libc::AF_UNIX), 0),
+            "fcntl" => (-1, i64::from(libc::F_GETFL)),
+            "ioctl" => (-1, i64::from(m::IOCTLS[0].0)),
+            "exit_group" => (0, 0),
+            _ => (-1, 0),
+        };
+        assert_eq!(monitor_probe(*nr, arg0, arg1), (Some(0), None), "{name}");
+    }
+    let killed = (None, Some(libc::SIGSYS));
+    assert_eq!(monitor_probe(libc::SYS_socket, i64::from(libc::AF_INET), 0), killed, "AF_INET socket");
+    assert_eq!(monitor_probe(libc::SYS_socket, i64::from(libc::AF_NETLINK), 0), killed, "netlink socket");
+    assert_eq!(monitor_probe(libc::SYS_ioctl, -1, 0xC040_583C), killed, "XFS_IOC_SCRUB_METADATA");
+    assert_eq!(monitor_probe(libc::SYS_fcntl, -1, i64::from(libc::F_DUPFD)), killed, "F_DUPFD");
+    for (nr, name) in [
+        (libc::SYS_openat, "openat"),
+        (libc::SYS_execve, "execve"),
+        (libc::SYS_sendmsg, "sendmsg"),
+        (libc::SYS_ptrace, "ptrace"),
+        (libc::SYS_getpid, "getpid"),
+    ] {
+        assert_eq!(monitor_probe(nr, -1, 0), killed, "{name}");
+    }
+}
+
+#[test]
+fn the_monitor_has_no_filesystem_access_but_can_reach_the_repairer() {
+    let scratch = Scratch::new("mon-landlock");
+    std::fs::write(scratch.path("file"), b"x").unwrap();
+    let sock = scratch.path("s.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let probe = |path: &std::path::Path, how: &str| {
+        let out = Command::new(binary("xfs-heal-sandbox-probe"))
+            .args(["monitor-landlock", path.to_str().unwrap(), how])
+            .output()
+            .expect("spawn probe");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("FullyEnforced"));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    for (path, how) in [("/", "dir"), ("/etc/passwd", "read"), ("/tmp", "dir")] {
+        assert!(probe(path.as_ref(), how).starts_with("denied: Permission denied"), "{path}");
+    }
+    assert!(probe(&scratch.path("file"), "read").starts_with("denied"));
+    assert!(probe(&scratch.path("new"), "write").starts_with("denied"));
+    assert_eq!(probe(&sock, "connect"), "allowed", "reconnecting to the repairer must keep working");
+}

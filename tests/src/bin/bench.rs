@@ -3,10 +3,53 @@
 //! Run through `tests/bench/run.sh` (release build, root, a loop-mounted XFS).
 #![forbid(unsafe_code)]
 
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use xfs_heal_monitor::event::{EventKind, HealthEvent, HealthStatus, InodeMask, MetadataObject};
 use xfs_heal_protocol::{AgNumber, AgScrub, RepairRequest, RepairTarget, RequestId};
 use xfs_heal_tests::*;
+
+/// Runs the monitor against a repairer serving `events`; returns (seconds, peak RSS KiB of
+/// the monitor, peak RSS KiB of the repairer).
+fn run_monitor(scratch: &Scratch, fs: &XfsMount, events: &[u8], args: &[&str]) -> (f64, i64, u64) {
+    let path = scratch.path("stream.v0");
+    std::fs::write(&path, events).expect("events");
+    let sub = Scratch::new("bench-run");
+    let repairer = Repairer::start(&sub, &fs.mountpoint, &["--events-from", path.to_str().unwrap()]);
+    let start = Instant::now();
+    let child = Command::new(binary("xfs-heal-monitor"))
+        .arg("--connect")
+        .arg(&repairer.socket)
+        .args(args)
+        .arg(&fs.mountpoint)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("monitor");
+    // VmHWM of the exec'd image, sampled until exit (rusage's maxrss would include the
+    // forked copy of this process, which is much larger).
+    let mut child = child;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut monitor_kib = 0i64;
+    let status = loop {
+        if let Some(hwm) = std::fs::read_to_string(&status_path).ok().and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        }) {
+            monitor_kib = monitor_kib.max(hwm);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    };
+    let secs = start.elapsed().as_secs_f64();
+    assert!(status.success(), "monitor failed");
+    let (repairer_kib, _) = repairer.memory_kib();
+    (secs, monitor_kib, repairer_kib)
+}
 
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
@@ -48,5 +91,35 @@ fn main() {
     println!(
         "kernel answer on this host: {}",
         repairer.log_text().lines().rev().find(|l| l.contains("result=")).unwrap_or("")
+    );
+    drop(client);
+    drop(repairer);
+
+    // Monitor throughput with repairs off: one million events, a sick inode each (a distinct
+    // report line per event), decoded, validated, reported to /dev/null.
+    let t0 = now_ns();
+    let sick = |i: u64, ino: u64| HealthEvent {
+        time_ns: t0 + i,
+        kind: EventKind::Metadata {
+            status: HealthStatus::Sick,
+            object: MetadataObject::Inode { ino, gen: 1, mask: InodeMask::new(0x10).unwrap() },
+        },
+    };
+    let bytes = v0(&(0..1_000_000u64).map(|i| sick(i, 128 + i)).collect::<Vec<_>>());
+    for (what, args) in
+        [("text reports", &["--no-autofsck"][..]), ("--quiet", &["--no-autofsck", "--quiet"][..])]
+    {
+        let (secs, kib, _) = run_monitor(&scratch, &fs, &bytes, args);
+        println!(
+            "monitor, repairs off, {what}: 1000000 events in {secs:.3} s = {:.0} events/s (whole run, connect included); peak RSS {kib} KiB",
+            1e6 / secs
+        );
+    }
+
+    // A storm with repairs on: 100,000 identical sick records.
+    let storm = v0(&(0..100_000u64).map(|i| sick(i, 131)).collect::<Vec<_>>());
+    let (secs, monitor_kib, repairer_kib) = run_monitor(&scratch, &fs, &storm, &["--repair"]);
+    println!(
+        "storm of 100000 identical sick records, repairs on: {secs:.3} s; peak RSS monitor {monitor_kib} KiB, repairer {repairer_kib} KiB"
     );
 }

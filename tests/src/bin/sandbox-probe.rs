@@ -5,6 +5,10 @@
 //!   then make syscall SYSCALL_NR with harmless arguments; print `survived`.
 //! `xfs-heal-sandbox-probe landlock MOUNTPOINT PATH (dir|read|write)` — apply the repairer's
 //!   Landlock ruleset for MOUNTPOINT, then open PATH; print `allowed` or `denied: ERROR`.
+//! `xfs-heal-sandbox-probe monitor-seccomp SYSCALL_NR ARG0 ARG1` — the same with the monitor's
+//!   seccomp program (ARG0 too, for socket's domain).
+//! `xfs-heal-sandbox-probe monitor-landlock PATH (dir|read|write|connect)` — the monitor's
+//!   Landlock ruleset, then open (or connect to) PATH.
 #![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
@@ -23,6 +27,34 @@ fn main() {
             let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1);
             // A killed process never gets here.
             println!("survived ({ret})");
+        }
+        Some("monitor-seccomp") => {
+            let nr: i64 = args[2].parse().expect("syscall number");
+            let arg0: i64 = args[3].parse().expect("arg0");
+            let arg1: i64 = args[4].parse().expect("arg1");
+            nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
+            xfs_heal_monitor::sandbox::seccomp().expect("seccomp");
+            let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1);
+            println!("survived ({ret})");
+        }
+        Some("monitor-landlock") => {
+            let status = xfs_heal_monitor::sandbox::landlock().expect("landlock");
+            eprintln!("ruleset {:?}", status.ruleset);
+            let result = if args[3] == "connect" {
+                std::os::unix::net::UnixStream::connect(&args[2]).map(drop)
+            } else {
+                let mut o = OpenOptions::new();
+                match args[3].as_str() {
+                    "dir" => o.read(true).custom_flags(libc::O_DIRECTORY),
+                    "read" => o.read(true),
+                    _ => o.write(true).create(true),
+                };
+                o.open(&args[2]).map(drop)
+            };
+            match result {
+                Ok(()) => println!("allowed"),
+                Err(e) => println!("denied: {e}"),
+            }
         }
         Some("landlock") => {
             let status = xfs_heal_repairer::sandbox::landlock(args[2].as_ref()).expect("landlock");
