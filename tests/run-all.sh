@@ -43,3 +43,6 @@ cargo build --workspace --bins --locked
 
 log "cargo test"
 cargo test --workspace --locked
+
+log "fuzzing every untrusted-input decoder (${XFS_HEAL_FUZZ_SECS:-10}s each)"
+bash tests/fuzz/run.sh "${XFS_HEAL_FUZZ_SECS:-10}"
