@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     let Some(mountpoint) = cli.mountpoint.clone() else { return ExitCode::from(2) };
     let label = mountpoint.display().to_string();
     let fail = |msg: String| {
-        eprintln!("xfs-heal-monitor: {label}: {msg}");
+        complain(&format!("{label}: {msg}"));
         ExitCode::FAILURE
     };
     let mut output = Output {
@@ -155,15 +155,15 @@ fn run_replay(cli: &Cli, path: &std::path::Path, capture: CaptureFormat) -> Exit
     let options = Options { format: cli.format, quiet: cli.quiet };
     match replay::replay(path, capture, &label, options, std::io::stdout().lock()) {
         Ok(s) => {
-            eprintln!(
-                "xfs-heal-monitor: replayed {}: {} events, {} invalid{}, {} repairs would be requested, {} structures need a full check",
+            complain(&format!(
+                "replayed {}: {} events, {} invalid{}, {} repairs would be requested, {} structures need a full check",
                 path.display(),
                 s.events,
                 s.invalid,
                 if s.truncated { ", stream truncated" } else { "" },
                 s.repairs,
                 s.full_checks
-            );
+            ));
             if s.is_clean() {
                 ExitCode::SUCCESS
             } else {
@@ -172,10 +172,16 @@ fn run_replay(cli: &Cli, path: &std::path::Path, capture: CaptureFormat) -> Exit
         }
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("xfs-heal-monitor: cannot replay {}: {e}", path.display());
+            complain(&format!("cannot replay {}: {e}", path.display()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line on stderr. Unlike eprintln!, a closed or full stderr is not a panic.
+fn complain(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "xfs-heal-monitor: {msg}");
 }
 
 /// The repairer may still be starting (or restarting): retry for a while, then give up.

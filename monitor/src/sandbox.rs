@@ -50,6 +50,7 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_munmap,      "munmap",      "allocator: release large buffers; runtime exit"),
     (libc::SYS_mremap,      "mremap",      "allocator: grow large buffers in place"),
     (libc::SYS_madvise,     "madvise",     "allocator: return freed memory"),
+    (libc::SYS_restart_syscall, "restart_syscall", "the kernel resumes a poll interrupted by SIGSTOP/SIGCONT or ptrace"),
     (libc::SYS_sigaltstack, "sigaltstack", "Rust runtime: returning from main disables the signal stack"),
     (libc::SYS_exit_group,  "exit_group",  "exit at unmount or end of events"),
 ];

@@ -30,6 +30,7 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_brk,               "brk",               "allocator: grow the heap"),
     (libc::SYS_mmap,              "mmap",              "allocator: large allocations"),
     (libc::SYS_munmap,            "munmap",            "allocator: release large allocations; runtime exit"),
+    (libc::SYS_restart_syscall,   "restart_syscall",   "the kernel resumes a poll interrupted by SIGSTOP/SIGCONT or ptrace"),
     (libc::SYS_sigaltstack,       "sigaltstack",       "Rust runtime: returning from main disables the signal stack"),
     (libc::SYS_exit_group,        "exit_group",        "exit when the filesystem is gone"),
 ];

@@ -224,3 +224,17 @@ fn the_repairer_exits_cleanly_once_its_filesystem_is_gone() {
     assert!(status.success(), "{status}:\n{}", s.repairer.log_text());
     assert!(s.repairer.log_text().contains("the filesystem is gone"));
 }
+
+#[test]
+fn a_stopped_and_continued_repairer_keeps_serving() {
+    // SIGSTOP/SIGCONT (or a debugger) makes the kernel resume the interrupted poll through
+    // restart_syscall; the sealed repairer must survive it.
+    let Some(mut s) = setup("stopcont") else { return };
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(s.repairer.child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let mut c = Client::served(&s.repairer.socket);
+    assert_eq!(c.request(request(1, ag(0, AgScrub::Agf))).id, RequestId(1));
+    assert!(s.repairer.child.try_wait().unwrap().is_none(), "{}", s.repairer.log_text());
+}

@@ -29,6 +29,7 @@ fn pinned_syscall_list() {
             "brk",
             "mmap",
             "munmap",
+            "restart_syscall",
             "sigaltstack",
             "exit_group"
         ]
@@ -200,6 +201,7 @@ fn pinned_monitor_syscall_list() {
             "munmap",
             "mremap",
             "madvise",
+            "restart_syscall",
             "sigaltstack",
             "exit_group"
         ]
