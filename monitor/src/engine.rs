@@ -22,8 +22,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use xfs_heal_protocol::{
-    AgNumber, AgScrub, Errno, FsScrub, Geometry, Refusal, RepairOutcome, RepairReply, RepairRequest,
-    RepairTarget, RequestId, RtGroupNumber, RtGroupScrub,
+    AgNumber, AgScrub, Errno, FsScrub, Geometry, InodeScrub, Refusal, RepairOutcome, RepairReply,
+    RepairRequest, RepairTarget, RequestId, RtGroupNumber, RtGroupScrub,
 };
 
 use xfs_heal_protocol::uapi::XFS_HEALTH_MONITOR_TYPE_SICK;
@@ -374,6 +374,7 @@ impl Engine {
             if recheck {
                 self.enqueue(target, now_ns);
             }
+            self.follow_up(target, now_ns);
             return;
         }
         let window = self.policy.attempt_window_ns;
@@ -401,6 +402,22 @@ impl Engine {
         self.states.insert(target, State::Failing);
         if !escalated {
             self.escalate(format!("repair of {target} failed"), now_ns);
+        }
+    }
+
+    /// Rebuilding an inode's core or attr fork can drop the parent pointers stored in its
+    /// attr fork, and the kernel reports nothing for that (xfs_repair -n then finds them
+    /// missing): on a parent-pointer filesystem, repair that inode's parent pointers next.
+    fn follow_up(&mut self, target: RepairTarget, now_ns: u64) {
+        let RepairTarget::Inode { ino, gen, kind: InodeScrub::Core | InodeScrub::AttrFork } = target else {
+            return;
+        };
+        if !self.geometry.has_parent_pointers() {
+            return;
+        }
+        let parent = RepairTarget::Inode { ino, gen, kind: InodeScrub::Parent };
+        if !matches!(self.states.get(&parent), Some(State::Queued | State::InFlight { .. })) {
+            self.enqueue(parent, now_ns);
         }
     }
 
@@ -540,7 +557,7 @@ mod tests {
     use super::*;
     use crate::decode::v0::decode_all;
     use crate::event::{InodeMask, MetadataObject};
-    use xfs_heal_protocol::{InodeNumber, InodeScrub, ScrubOutFlags};
+    use xfs_heal_protocol::{InodeNumber, ScrubOutFlags};
 
     fn geometry() -> Geometry {
         use xfs_heal_protocol::uapi::{XFS_FSOP_GEOM_FLAGS_REFLINK, XFS_FSOP_GEOM_FLAGS_RMAPBT};
@@ -740,6 +757,32 @@ mod tests {
         e.on_reply(reply(&again, RepairOutcome::Repaired), T0 + SEC);
         assert!(!e.busy());
         assert_eq!(e.stats.repairs_sent, 1);
+    }
+
+    #[test]
+    fn a_rebuilt_inode_core_gets_its_parent_pointers_repaired_too() {
+        use xfs_heal_protocol::uapi::XFS_FSOP_GEOM_FLAGS_PARENT;
+        let pptr = Geometry::new(4, 0, XFS_FSOP_GEOM_FLAGS_PARENT).unwrap();
+        for (geometry, want) in [(pptr, Some(InodeScrub::Parent)), (geometry(), None)] {
+            let mut e = Engine::new(Policy::default(), geometry);
+            let object = MetadataObject::Inode { ino: 131, gen: 7, mask: InodeMask::new(0x1).unwrap() };
+            e.on_event(
+                &HealthEvent {
+                    time_ns: T0,
+                    kind: EventKind::Metadata { status: HealthStatus::Sick, object },
+                },
+                T0,
+            );
+            let core = e.next_request(T0).unwrap();
+            e.on_reply(reply(&core, RepairOutcome::Repaired), T0 + 1000);
+            let next = e.next_request(T0 + 2000).map(|r| r.target);
+            let want = want.map(|kind| RepairTarget::Inode {
+                ino: InodeNumber::try_from(131).unwrap(),
+                gen: 7,
+                kind,
+            });
+            assert_eq!(next, want);
+        }
     }
 
     #[test]

@@ -70,7 +70,8 @@ start_monitor() {
     setpriv --reuid=$MONITOR_UID --regid=$MONITOR_UID --clear-groups --inh-caps=-all --bounding-set=-all \
         $BIN/xfs-heal-monitor --connect /run/xfs-heal/$_name.sock --repair "$@" /mnt/$_name >/tmp/$_name.mon 2>&1 &
     MON=$!
-    wait_for /tmp/$_name.mon "monitoring started" 20 || { say "monitor did not start:"; cat /tmp/$_name.mon; return 1; }
+    # "connected", not "monitoring started": a restarted monitor never sees RUNNING again.
+    wait_for /tmp/$_name.mon "connected to the repairer" 20 || { say "monitor did not start:"; cat /tmp/$_name.mon; return 1; }
 }
 start_healer() {
     $HEALER --repair /mnt/$1 >/tmp/$1.healer 2>&1 &
