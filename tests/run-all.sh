@@ -46,3 +46,6 @@ cargo test --workspace --locked
 
 log "fuzzing every untrusted-input decoder (${XFS_HEAL_FUZZ_SECS:-10}s each)"
 bash tests/fuzz/run.sh "${XFS_HEAL_FUZZ_SECS:-10}"
+
+log "real-kernel VM suite (Linux 7.3 in QEMU, xfs-heal next to xfs_healer)"
+bash tests/vm/run.sh

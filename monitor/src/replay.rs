@@ -1,5 +1,7 @@
 //! `--replay` / `--replay-json`: decode a capture, report every event and print the repairs
 //! the monitor would request. A dry run: no socket, no privilege, no kernel feature needed.
+//! As in live mode, a sick report for a target whose repair is under way (requested, not yet
+//! reported healthy by the kernel) is that repair's echo, not a new request.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -7,7 +9,11 @@ use std::path::Path;
 
 use crate::decode::json::JsonDecoder;
 use crate::decode::v0::V0Decoder;
-use crate::event::HealthEvent;
+use std::collections::BTreeSet;
+
+use xfs_heal_protocol::RepairTarget;
+
+use crate::event::{EventKind, HealthEvent, HealthStatus};
 use crate::policy;
 use crate::report::{Format, Report};
 
@@ -47,6 +53,9 @@ struct Printer<'a, W: Write> {
     options: Options,
     summary: Summary,
     error: Option<io::Error>,
+    /// Targets whose (imagined) repair is under way: requested, and not yet reported healthy
+    /// by the kernel. Further sick reports for them are that repair's echo, as in live mode.
+    in_repair: BTreeSet<RepairTarget>,
 }
 
 impl<W: Write> Printer<'_, W> {
@@ -63,12 +72,17 @@ impl<W: Write> Printer<'_, W> {
     fn event(&mut self, event: &HealthEvent) {
         self.summary.events += 1;
         self.say(Report::Event(*event));
-        if let (Some(plan), crate::event::EventKind::Metadata { object, .. }) =
-            (policy::plan(event), event.kind)
-        {
+        if let EventKind::Metadata { status: HealthStatus::Healthy, .. } = event.kind {
+            for target in policy::targets_of(event) {
+                self.in_repair.remove(&target);
+            }
+        }
+        if let (Some(plan), EventKind::Metadata { object, .. }) = (policy::plan(event), event.kind) {
             for target in plan.targets {
-                self.summary.repairs += 1;
-                self.say(Report::RepairRequested { target, dry_run: true });
+                if self.in_repair.insert(target) {
+                    self.summary.repairs += 1;
+                    self.say(Report::RepairRequested { target, dry_run: true });
+                }
             }
             for unrepairable in plan.needs_full_check {
                 self.summary.full_checks += 1;
@@ -87,7 +101,8 @@ pub fn replay<W: Write>(
     out: W,
 ) -> io::Result<Summary> {
     let mut file = File::open(path)?;
-    let mut p = Printer { out, mount, options, summary: Summary::default(), error: None };
+    let mut p =
+        Printer { out, mount, options, summary: Summary::default(), error: None, in_repair: BTreeSet::new() };
     let mut buf = vec![0u8; 64 * 1024];
     let mut v0 = V0Decoder::new();
     let mut json = JsonDecoder::new();

@@ -13,6 +13,8 @@ fn demo_sample_reports_and_plans_repairs() {
     let sick = lines.iter().position(|l| l.ends_with(" directory: sick")).expect("a sick directory");
     assert!(lines[sick].starts_with("/mnt/data ino "));
     assert!(lines[sick + 1].ends_with(" directory: would request repair (scrub type 15)"), "{lines:#?}");
+    // The repair's own sick echoes are not new requests.
+    assert_eq!(lines.iter().filter(|l| l.contains("would request repair")).count(), 1, "{lines:#?}");
     assert!(lines.iter().any(|l| l.ends_with(" directory: healthy")));
     assert!(lines.iter().any(|l| l.starts_with("/mnt/data: filesystem shut down due to ")));
     assert_eq!(lines.last().unwrap(), "/mnt/data: filesystem unmounted");
@@ -32,7 +34,7 @@ fn json_output_validates_line_by_line() {
         let out = run("xfs-heal-monitor", &["--replay", path.to_str().unwrap(), "--format", "json", "/mnt"]);
         assert!(out.status.success());
         let lines = stdout_lines(&out);
-        assert!(lines.len() > 20);
+        assert!(lines.len() > 8, "{capture}: {} lines", lines.len());
         for line in lines {
             let value: serde_json::Value =
                 serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
