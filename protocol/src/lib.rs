@@ -7,7 +7,7 @@
 //! - [`message`]: `Hello`, `RepairRequest`, `RepairReply` and the two direction enums.
 //! - [`codec`]: the size-capped, versioned bincode framing.
 //!
-//! This crate performs no I/O and contains no unsafe code; it is linked into both the
+//! This crate performs no I/O and forbids `unsafe_code`; it is linked into both the
 //! privileged repairer and the unprivileged monitor, so both sides agree by construction.
 #![forbid(unsafe_code)]
 
