@@ -42,10 +42,19 @@ log "building the binaries the integration tests run"
 cargo build --workspace --bins --locked
 
 log "cargo test"
-cargo test --workspace --locked
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$logs/cargo-test.log"
 
 log "fuzzing every untrusted-input decoder (${XFS_HEAL_FUZZ_SECS:-10}s each)"
 bash tests/fuzz/run.sh "${XFS_HEAL_FUZZ_SECS:-10}"
 
 log "real-kernel VM suite (Linux 7.3 in QEMU, xfs-heal next to xfs_healer)"
-bash tests/vm/run.sh
+bash tests/vm/run.sh | tee "$logs/vm.log"
+
+# One closing line for everything: cargo's test counts plus the VM scenarios of xfs-heal.
+sum() { awk -v f="$2" '$0 ~ /^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ "^" f) n += $i } END { print n + 0 }' "$1"; }
+passed=$(( $(sum "$logs/cargo-test.log" "passed") + $(grep -c '^RESULT|[0-9]*|xfs-heal|PASS|' "$logs/vm.log" || true) ))
+failed=$(( $(sum "$logs/cargo-test.log" "failed") + $(grep -c '^RESULT|[0-9]*|xfs-heal|FAIL|' "$logs/vm.log" || true) ))
+echo
+echo "total: $passed passed, $failed failed"
