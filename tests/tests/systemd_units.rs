@@ -1,0 +1,113 @@
+//! The shipped units, checked by systemd's own tools against a private root: they verify
+//! cleanly, score within the exposure thresholds, and the sysusers/tmpfiles snippets create
+//! the user and the socket directory. (Running them under systemd as PID 1 needs the VM.)
+
+use std::path::Path;
+use std::process::Command;
+
+use xfs_heal_tests::*;
+
+const UNITS: [&str; 4] = [
+    "xfs-heal-repairer@.socket",
+    "xfs-heal-repairer@.service",
+    "xfs-heal-monitor@.service",
+    "xfs-heal.slice",
+];
+
+/// A root with the host's system units, ours, a mount unit for /mnt/data and the binaries.
+fn private_root(scratch: &Scratch) -> std::path::PathBuf {
+    let root = scratch.path("root");
+    let etc = root.join("etc/systemd/system");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::create_dir_all(root.join("usr/lib/systemd")).unwrap();
+    sh("cp", &["-r", "/usr/lib/systemd/system", root.join("usr/lib/systemd/").to_str().unwrap()]);
+    for u in UNITS {
+        std::fs::copy(repo_root().join("systemd").join(u), etc.join(u)).unwrap();
+    }
+    std::fs::write(
+        etc.join("mnt-data.mount"),
+        "[Mount]\nWhat=/dev/disk/by-label/data\nWhere=/mnt/data\nType=xfs\n",
+    )
+    .unwrap();
+    let libexec = root.join("usr/libexec/xfs-heal");
+    std::fs::create_dir_all(&libexec).unwrap();
+    for b in ["xfs-heal-monitor", "xfs-heal-repairer"] {
+        std::fs::copy(binary(b), libexec.join(b)).unwrap();
+    }
+    root
+}
+
+#[test]
+fn units_verify_without_a_word() {
+    let scratch = Scratch::new("units");
+    let root = private_root(&scratch);
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", root.display()))
+        .args(["mnt-data.mount", "xfs-heal-repairer@mnt-data.socket", "xfs-heal-repairer@mnt-data.service"])
+        .args(["xfs-heal-monitor@mnt-data.service", "xfs-heal.slice"])
+        .output()
+        .expect("systemd-analyze (package systemd)");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stderr.is_empty() && stdout.is_empty(), "{stdout}{stderr}");
+}
+
+/// `systemd-analyze security --offline=true` for one instance of a template.
+fn exposure(scratch: &Scratch, template: &str) -> f64 {
+    let instance = template.replace("@.", "@mnt-data.");
+    let path = scratch.path(&instance);
+    std::fs::copy(repo_root().join("systemd").join(template), &path).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&path)
+        .current_dir(&scratch.0)
+        .output()
+        .expect("systemd-analyze");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line =
+        text.lines().find(|l| l.contains("Overall exposure level")).unwrap_or_else(|| panic!("{text}"));
+    line.split(": ")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("a score")
+}
+
+#[test]
+fn exposure_scores_beat_upstream() {
+    let scratch = Scratch::new("security");
+    let repairer = exposure(&scratch, "xfs-heal-repairer@.service");
+    let monitor = exposure(&scratch, "xfs-heal-monitor@.service");
+    eprintln!("systemd-analyze security: repairer {repairer}, monitor {monitor} (xfs_healer@.service: 1.8)");
+    assert!(repairer <= 1.5, "repairer exposure {repairer}");
+    assert!(monitor <= 1.0, "monitor exposure {monitor}");
+}
+
+#[test]
+fn sysusers_and_tmpfiles_create_the_user_and_the_socket_directory() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("sysusers");
+    let root = scratch.path("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let conf = |f: &str| repo_root().join("systemd").join(f);
+    sh(
+        "systemd-sysusers",
+        &[&format!("--root={}", root.display()), conf("xfs-heal.sysusers.conf").to_str().unwrap()],
+    );
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
+    let line = passwd.lines().find(|l| l.starts_with("xfs-heal:")).expect("xfs-heal user");
+    assert!(line.ends_with(":/nonexistent:/usr/sbin/nologin"), "{line}");
+    sh(
+        "systemd-tmpfiles",
+        &[
+            "--create",
+            &format!("--root={}", root.display()),
+            conf("xfs-heal.tmpfiles.conf").to_str().unwrap(),
+        ],
+    );
+    let meta = std::fs::metadata(root.join("run/xfs-heal")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777, 0o755);
+    assert!(Path::new(&root.join("run/xfs-heal")).is_dir());
+}
