@@ -225,6 +225,15 @@ pub enum OnlineRepair {
     Unsupported(Errno),
 }
 
+impl fmt::Display for OnlineRepair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Supported => f.write_str("online repair supported"),
+            Self::Unsupported(e) => write!(f, "online repair unavailable ({e})"),
+        }
+    }
+}
+
 /// Where the repairer's health fd comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventSource {

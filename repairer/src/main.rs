@@ -135,7 +135,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
 
     // 9. Tell systemd we are ready.
     let status = format!(
-        "serving {} ({}, online repair {:?}, autofsck {}) to uid {monitor_uid}",
+        "serving {} ({}, {}, autofsck {}) to uid {monitor_uid}",
         cli.mountpoint.display(),
         recorded.identity,
         recorded.online_repair,
@@ -144,7 +144,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
     log!("{status}");
     notifier.notify(&format!("READY=1\nSTATUS={status}"));
 
-    server.run().map_err(Error::Serve)
+    server.run(&notifier).map_err(Error::Serve)
 }
 
 /// Binds `--listen PATH`: replaces a stale socket (never any other kind of file) and lets

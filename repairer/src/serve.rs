@@ -17,6 +17,14 @@ use xfs_heal_protocol::{
 use crate::log;
 use crate::mount::{errno_of, Mount};
 use crate::sys;
+use crate::systemd::Notifier;
+
+/// What has been served, for systemd's STATUS=.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    requests: u64,
+    issued: u64,
+}
 
 /// One connected, authenticated monitor.
 struct Connection {
@@ -42,9 +50,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves until the filesystem is gone (returns Ok) or the listener fails.
-    pub fn run(&self) -> std::io::Result<()> {
+    /// Serves until the filesystem is gone (returns Ok) or the listener fails. After each
+    /// request, systemd's STATUS= shows the counters (`systemctl status`).
+    pub fn run(&self, notifier: &Notifier) -> std::io::Result<()> {
         let mut conn: Option<Connection> = None;
+        let mut counts = Counts::default();
         loop {
             let (listen_ready, conn_ready) = {
                 let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
@@ -60,7 +70,18 @@ impl Server {
                 (ready(&fds[0]), fds.get(1).is_some_and(ready))
             };
             if let (true, Some(c)) = (conn_ready, conn.as_mut()) {
-                if let Err(reason) = self.service(c) {
+                let before = counts;
+                let served = self.service(c, &mut counts);
+                if counts != before {
+                    notifier.notify(&format!(
+                        "STATUS=serving {}: {} requests, {} repairs issued, {} refused",
+                        self.mount.path.display(),
+                        counts.requests,
+                        counts.issued,
+                        counts.requests - counts.issued
+                    ));
+                }
+                if let Err(reason) = served {
                     log!("monitor pid {} disconnected: {reason}", c.pid);
                     conn = None;
                     if let Err(why) = self.mount.reopen_verified(self.monitor()) {
@@ -119,7 +140,7 @@ impl Server {
 
     /// Reads what the monitor sent and answers every complete request. An error ends the
     /// connection; the loop goes on serving the next one.
-    fn service(&self, c: &mut Connection) -> Result<(), String> {
+    fn service(&self, c: &mut Connection, counts: &mut Counts) -> Result<(), String> {
         let mut chunk = [0u8; 4096];
         let n = match nix::unistd::read(c.fd.as_fd(), &mut chunk) {
             Ok(0) if c.buf.is_empty() => return Err("connection closed".into()),
@@ -139,6 +160,8 @@ impl Server {
                 Ok((MonitorToRepairer::Repair(request), used)) => {
                     c.buf.drain(..used);
                     let reply = self.handle_repair(c, request);
+                    counts.requests += 1;
+                    counts.issued += u64::from(!matches!(reply.outcome, RepairOutcome::Refused(_)));
                     let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(|e| e.to_string())?;
                     match nix::unistd::write(&c.fd, &frame) {
                         Ok(n) if n == frame.len() => {}

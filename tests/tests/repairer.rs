@@ -238,3 +238,40 @@ fn a_stopped_and_continued_repairer_keeps_serving() {
     assert_eq!(c.request(request(1, ag(0, AgScrub::Agf))).id, RequestId(1));
     assert!(s.repairer.child.try_wait().unwrap().is_none(), "{}", s.repairer.log_text());
 }
+
+#[test]
+fn readiness_and_counters_reach_systemd() {
+    // The datagram protocol of sd_notify(3), with the test in systemd's place.
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("notify");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let notify = std::os::unix::net::UnixDatagram::bind(scratch.path("notify.sock")).unwrap();
+    notify.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let socket = scratch.path("r.sock");
+    let mut child = Command::new(binary("xfs-heal-repairer"))
+        .arg("--listen")
+        .arg(&socket)
+        .args(["--monitor-uid", "0", "--events-from", data("sample.v0").to_str().unwrap()])
+        .arg(&fs.mountpoint)
+        .env("NOTIFY_SOCKET", scratch.path("notify.sock"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = notify.recv(&mut buf).expect("READY=1 from the repairer");
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(ready.starts_with("READY=1\nSTATUS=serving "), "{ready}");
+    let mut c = Client::served(&socket);
+    c.request(request(1, ag(0, AgScrub::Agf)));
+    c.request(request(2, ag(9, AgScrub::Agf)));
+    let mut last = String::new();
+    while !last.contains("2 requests") {
+        let n = notify.recv(&mut buf).expect("STATUS= after each request");
+        last = String::from_utf8_lossy(&buf[..n]).into_owned();
+    }
+    assert!(last.ends_with(": 2 requests, 1 repairs issued, 1 refused"), "{last}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
