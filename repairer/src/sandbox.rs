@@ -24,9 +24,11 @@ pub fn drop_capabilities() -> Result<(), Error> {
     if !caps::has_cap(None, CapSet::Permitted, KEPT_CAPABILITY).map_err(err)? {
         return Err(Error::Capabilities("CAP_SYS_ADMIN is not in the permitted set: run as root".into()));
     }
-    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next.
+    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next. Under
+    // systemd (CapabilityBoundingSet=CAP_SYS_ADMIN) there is nothing left to drop, and no
+    // CAP_SETPCAP to drop it with: only what is still there is dropped.
     for cap in caps::runtime::thread_all_supported() {
-        if cap != KEPT_CAPABILITY {
+        if cap != KEPT_CAPABILITY && caps::has_cap(None, CapSet::Bounding, cap).map_err(err)? {
             caps::drop(None, CapSet::Bounding, cap).map_err(err)?;
         }
     }

@@ -191,9 +191,27 @@ impl Repairer {
 
     /// The same, serving `uid`.
     pub fn start_with_uid(scratch: &Scratch, mountpoint: &Path, uid: u32, extra: &[&str]) -> Self {
+        Self::start_wrapped(scratch, mountpoint, &[], uid, extra)
+    }
+
+    /// The same, run through `wrapper` (e.g. setpriv with a reduced bounding set).
+    pub fn start_wrapped(
+        scratch: &Scratch,
+        mountpoint: &Path,
+        wrapper: &[&str],
+        uid: u32,
+        extra: &[&str],
+    ) -> Self {
         let log = scratch.path("repairer.log");
         let socket = scratch.path("repairer.sock");
-        let mut cmd = Command::new(binary("xfs-heal-repairer"));
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(binary("xfs-heal-repairer"));
+                c
+            }
+            None => Command::new(binary("xfs-heal-repairer")),
+        };
         cmd.arg("--listen")
             .arg(&socket)
             .args(["--monitor-uid", &uid.to_string()])

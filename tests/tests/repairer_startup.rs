@@ -154,3 +154,33 @@ fn starts_from_systemd_socket_activation() {
     let _ = activator.kill();
     let _ = activator.wait();
 }
+
+#[test]
+fn starts_with_the_bounding_set_systemd_gives_it() {
+    // CapabilityBoundingSet=CAP_SYS_ADMIN: no CAP_SETPCAP, nothing else to drop.
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("bounding");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let events = data("sample.v0");
+    let wrapper = ["setpriv", "--bounding-set=-all,+sys_admin", "--inh-caps=-all", "--"];
+    let r = Repairer::start_wrapped(
+        &scratch,
+        &fs.mountpoint,
+        &wrapper,
+        0,
+        &["--events-from", events.to_str().unwrap()],
+    );
+    let c = Client::served(&r.socket);
+    assert_eq!(c.hello.protocol_version, xfs_heal_protocol::PROTOCOL_VERSION);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", r.child.id())).unwrap();
+    let cap = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().nth(1).unwrap().to_owned()
+    };
+    // CAP_SYS_ADMIN is bit 21, and it is all there is.
+    for set in ["CapEff:", "CapPrm:", "CapBnd:"] {
+        assert_eq!(cap(set), "0000000000200000", "{set}");
+    }
+    assert_eq!(cap("CapAmb:"), "0000000000000000");
+}

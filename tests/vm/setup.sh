@@ -10,7 +10,7 @@ VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${XFS_HEAL_VM_CACHE:-$VM_DIR/cache}
 KVER=7.3.4+deb13-cloud-amd64
 # The guest's packages; changing this list rebuilds the rootfs.
-GUEST_PACKAGES=xfsprogs,kmod,mount,procps,util-linux,attr,systemd,coreutils,mawk
+GUEST_PACKAGES=xfsprogs,kmod,mount,procps,util-linux,attr,systemd,coreutils,mawk,libseccomp2
 ROOTFS_STAMP="$KVER $GUEST_PACKAGES v3"
 # Debian's Release files for these suites are past Valid-Until on snapshot-pinned machines.
 NOVALID=(-o Acquire::Check-Valid-Until=false)
