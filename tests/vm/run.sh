@@ -22,6 +22,8 @@ vm_log "building release binaries"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/xfs-heal-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+# Boot 1: a shell /init runs guest/scenarios.sh (daemons started by hand).
 seg=$work/seg
 mkdir -p "$seg/opt/xfs-heal/bin"
 install -m 0755 "$VM_DIR/guest/init" "$seg/init"
@@ -30,28 +32,61 @@ for b in xfs-heal-monitor xfs-heal-repairer xfs-heal-capture; do
     install -m 0755 "$REPO/target/release/$b" "$seg/opt/xfs-heal/bin/"
 done
 echo "${XFS_HEAL_VM_SCENARIOS:-all}" > "$seg/opt/xfs-heal/selected"
-(cd "$seg" && find . -print0 | cpio --null -o -H newc --quiet > "$work/seg.cpio")
-cat "$CACHE/rootfs.cpio" "$work/seg.cpio" > "$work/initrd.cpio"
+
+# Boot 2: systemd is PID 1, with xfs-heal installed as its package lays it out.
+sd=$work/sd
+mkdir -p "$sd/usr/libexec/xfs-heal" "$sd/etc/systemd/system/multi-user.target.wants" \
+    "$sd/etc/sysusers.d" "$sd/etc/tmpfiles.d" "$sd/opt/xfs-heal"
+install -m 0755 "$REPO/target/release/xfs-heal-monitor" "$REPO/target/release/xfs-heal-repairer" "$sd/usr/libexec/xfs-heal/"
+install -m 0644 "$REPO"/systemd/*.service "$REPO"/systemd/*.socket "$REPO"/systemd/*.slice "$sd/etc/systemd/system/"
+install -m 0644 "$REPO/systemd/xfs-heal.sysusers.conf" "$sd/etc/sysusers.d/xfs-heal.conf"
+install -m 0644 "$REPO/systemd/xfs-heal.tmpfiles.conf" "$sd/etc/tmpfiles.d/xfs-heal.conf"
+install -m 0644 "$VM_DIR/guest/lib.sh" "$VM_DIR/guest/systemd-scenarios.sh" "$sd/opt/xfs-heal/"
+# No udev in the guest: gettys would wait 90 s for tty devices that never appear.
+ln -s /dev/null "$sd/etc/systemd/system/serial-getty@.service"
+ln -s /dev/null "$sd/etc/systemd/system/getty@.service"
+cat > "$sd/etc/systemd/system/vmtest.service" <<'UNIT'
+[Unit]
+Description=xfs-heal VM scenarios under systemd
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /opt/xfs-heal/systemd-scenarios.sh
+UNIT
+ln -s /etc/systemd/system/vmtest.service "$sd/etc/systemd/system/multi-user.target.wants/vmtest.service"
 
 # TCG unless real hardware KVM is there (/dev/kvm here may be a paravirtual stand-in that
 # stock kernels crash under).
 accel="tcg,thread=multi"
 if lsmod 2>/dev/null | grep -qE '^kvm_(intel|amd) '; then accel=kvm; fi
-vm_log "booting $KVER ($accel)"
-out=$work/guest.txt status=$work/status.txt console=$work/console.log
+
+# boot NAME SEGMENT_DIR INIT: one QEMU run; guest log in $work/NAME.txt, console in
+# $work/NAME.console. Returns QEMU's status.
+boot() {
+    (cd "$2" && find . -print0 | cpio --null -o -H newc --quiet > "$work/$1.seg.cpio")
+    cat "$CACHE/rootfs.cpio" "$work/$1.seg.cpio" > "$work/$1.initrd"
+    vm_log "booting $KVER ($accel): $1"
+    timeout "${XFS_HEAL_VM_TIMEOUT:-1500}" qemu-system-x86_64 -accel "$accel" -cpu max -smp 2 -m 3G \
+        -nographic -no-reboot -monitor none -nic none \
+        -kernel "$CACHE/kernel/vmlinuz" -initrd "$work/$1.initrd" \
+        -append "console=ttyS0 rdinit=$3 panic=-1 quiet" \
+        -serial "file:$work/$1.console" \
+        -device virtio-serial-pci \
+        -chardev "file,id=out,path=$work/$1.txt" -device virtconsole,chardev=out \
+        -chardev "file,id=st,path=$work/$1.status" -device virtconsole,chardev=st >/dev/null 2>&1
+}
+
 set +e
-timeout "${XFS_HEAL_VM_TIMEOUT:-1500}" qemu-system-x86_64 -accel "$accel" -cpu max -smp 2 -m 3G \
-    -nographic -no-reboot -monitor none -nic none \
-    -kernel "$CACHE/kernel/vmlinuz" -initrd "$work/initrd.cpio" \
-    -append "console=ttyS0 rdinit=/init panic=-1 quiet" \
-    -serial "file:$console" \
-    -device virtio-serial-pci \
-    -chardev "file,id=out,path=$out" -device virtconsole,chardev=out \
-    -chardev "file,id=st,path=$status" -device virtconsole,chardev=st >/dev/null 2>&1
-qemu_rc=$?
+boot scenarios "$seg" /init; qemu_rc=$?
+sd_rc=0
+if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q ' U1 '; then
+    boot systemd "$sd" /lib/systemd/systemd; sd_rc=$?
+fi
 set -e
+out=$work/guest.txt console=$work/console.log
 # hvc0 is a tty: lines arrive as CRLF.
-tr -d '\r' < "$out" > "$out.clean" && mv "$out.clean" "$out"
+cat "$work/scenarios.txt" "$work/systemd.txt" 2>/dev/null | tr -d '\r' > "$out"
+cat "$work/scenarios.console" "$work/systemd.console" 2>/dev/null > "$console"
 
 # The guest's own log, minus the captured bytes.
 sed '/^CAPTURE-BEGIN/,/^CAPTURE-END/d' "$out"
@@ -83,11 +118,14 @@ echo "Notes:"
 grep '^RESULT|' "$out" | awk -F'|' '{ printf "  %s %-10s %s\n", $2, $3, $6 }'
 
 if grep '^RESULT|' "$out" | grep '|xfs-heal|FAIL|' >/dev/null; then fail=1; fi
-if ! grep -q '^ALL-DONE' "$out"; then
-    echo "the guest did not finish its scenarios (qemu exit $qemu_rc); kernel console tail:" >&2
-    tail -40 "$console" >&2
-    fail=1
-fi
+for b in scenarios systemd; do
+    [ -f "$work/$b.txt" ] || continue
+    if ! tr -d '\r' < "$work/$b.txt" | grep -q '^ALL-DONE'; then
+        echo "the $b boot did not finish (qemu exits $qemu_rc/$sd_rc); kernel console tail:" >&2
+        tail -40 "$work/$b.console" >&2
+        fail=1
+    fi
+done
 if grep -qE 'Oops|BUG:|Kernel panic' "$console"; then
     echo "the guest kernel oopsed; console:" >&2
     grep -A30 -E 'Oops|BUG:|Kernel panic' "$console" | head -60 >&2
