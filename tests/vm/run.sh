@@ -74,6 +74,10 @@ boot() {
         -device virtio-serial-pci \
         -chardev "file,id=out,path=$work/$1.txt" -device virtconsole,chardev=out \
         -chardev "file,id=st,path=$work/$1.status" -device virtconsole,chardev=st >/dev/null 2>&1
+    local rc=$?
+    # Each initrd is the size of the rootfs; do not keep two around.
+    rm -f "$work/$1.initrd" "$work/$1.seg.cpio"
+    return $rc
 }
 
 set +e
