@@ -69,6 +69,17 @@ impl<W: Write> Printer<'_, W> {
         }
     }
 
+    /// One decoder result: an event, or the report of why a record was invalid.
+    fn result(&mut self, r: Result<HealthEvent, Report>) {
+        match r {
+            Ok(e) => self.event(&e),
+            Err(invalid) => {
+                self.summary.invalid += 1;
+                self.say(invalid);
+            }
+        }
+    }
+
     fn event(&mut self, event: &HealthEvent) {
         self.summary.events += 1;
         self.say(Report::Event(*event));
@@ -114,20 +125,8 @@ pub fn replay<W: Write>(
             Err(e) => return Err(e),
         };
         match capture {
-            CaptureFormat::V0 => v0.feed(&buf[..n], |r| match r {
-                Ok(e) => p.event(&e),
-                Err(e) => {
-                    p.summary.invalid += 1;
-                    p.say(Report::InvalidRecord(e));
-                }
-            }),
-            CaptureFormat::Json => json.feed(&buf[..n], |r| match r {
-                Ok(e) => p.event(&e),
-                Err(e) => {
-                    p.summary.invalid += 1;
-                    p.say(Report::InvalidJson(e));
-                }
-            }),
+            CaptureFormat::V0 => v0.feed(&buf[..n], |r| p.result(r.map_err(Report::InvalidRecord))),
+            CaptureFormat::Json => json.feed(&buf[..n], |r| p.result(r.map_err(Report::InvalidJson))),
         }
         if let Some(e) = p.error.take() {
             return Err(e);
@@ -140,13 +139,7 @@ pub fn replay<W: Write>(
                 p.say(Report::Truncated(t));
             }
         }
-        CaptureFormat::Json => json.finish(|r| match r {
-            Ok(e) => p.event(&e),
-            Err(e) => {
-                p.summary.invalid += 1;
-                p.say(Report::InvalidJson(e));
-            }
-        }),
+        CaptureFormat::Json => json.finish(|r| p.result(r.map_err(Report::InvalidJson))),
     }
     if let Some(e) = p.error.take() {
         return Err(e);
