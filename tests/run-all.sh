@@ -6,6 +6,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run-all.sh must run as root: the tests loop-mount XFS images, run the repairer with" >&2
+    echo "CAP_SYS_ADMIN, install QEMU and build a guest rootfs. Try: sudo bash tests/run-all.sh" >&2
+    exit 1
+fi
+
 # --- System packages -------------------------------------------------------------------------
 # xfsprogs: mkfs.xfs for the real-filesystem tests. util-linux: mount, losetup, blkid,
 # findmnt. systemd: systemd-socket-activate for the activation test.
@@ -15,10 +21,6 @@ command -v findmnt >/dev/null 2>&1 || need+=(util-linux)
 command -v blkid >/dev/null 2>&1 || need+=(util-linux)
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "missing packages: ${need[*]} (run as root so they can be installed)" >&2
-        exit 1
-    fi
     log "installing ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
