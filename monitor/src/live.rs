@@ -44,7 +44,7 @@ impl<W: Write> Output<W> {
 /// The identity of the object behind an fd: a re-sent fd for the same queue keeps the
 /// position of the one already held, so no event is read twice.
 pub fn fd_identity(fd: &OwnedFd) -> Option<(u64, u64)> {
-    nix::sys::stat::fstat(fd).ok().map(|st| (st.st_dev, st.st_ino))
+    crate::sys::fd_identity(fd.as_fd())
 }
 
 /// Non-blocking reads, so a drained queue ends a read burst instead of blocking the loop.

@@ -41,7 +41,7 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_socket,      "socket",      "reconnect to the repairer: AF_UNIX only, see SOCKET_DOMAINS"),
     (libc::SYS_connect,     "connect",     "reconnect to the repairer's socket"),
     (libc::SYS_recvmsg,     "recvmsg",     "the Hello and its health fd after a reconnect"),
-    (libc::SYS_newfstatat,  "newfstatat",  "is a re-sent health fd the same queue? (fstat)"),
+    (libc::SYS_fstat,       "fstat",       "is a re-sent health fd the same queue? (sys::fd_identity, never via libc)"),
     (libc::SYS_fcntl,       "fcntl",       "make a re-sent health fd non-blocking: see FCNTLS"),
     (libc::SYS_ioctl,       "ioctl",       "re-apply --everything on a re-sent health fd: see IOCTLS"),
     (libc::SYS_close,       "close",       "drop connections and duplicate fds"),

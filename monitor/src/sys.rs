@@ -80,3 +80,20 @@ pub fn reconfigure_monitor(monitor: BorrowedFd<'_>, verbose: bool) -> std::io::R
     }
     Ok(())
 }
+
+/// The (device, inode) of the object `fd` refers to: tells a re-sent health fd that is the
+/// same queue from a new one. Calls the `fstat` syscall itself rather than through libc:
+/// glibc 2.36 (Debian 12) implements fstat with newfstatat and glibc 2.41 (sid) with fstat,
+/// and the seccomp table must name the one this binary makes wherever it runs.
+pub fn fd_identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: fstat writes at most one `struct stat` into `st`, which has room for it.
+    let ret = unsafe { libc::syscall(libc::SYS_fstat, fd.as_raw_fd(), st.as_mut_ptr()) };
+    if ret != 0 {
+        return None;
+    }
+    // SAFETY: the syscall succeeded, so the kernel filled in the whole struct (and it was
+    // zeroed before, so even padding is initialised).
+    let st = unsafe { st.assume_init() };
+    Some((st.st_dev, st.st_ino))
+}

@@ -78,7 +78,7 @@ impl fmt::Display for Error {
             ),
             Self::MonitorAlreadyAttached { path } => write!(
                 f,
-                "step 4 (health monitor): another health monitor is already attached to {}",
+                "step 4 (health monitor): another health monitor is already attached to {} (xfs_healer, or a monitor still holding the one an earlier repairer opened outside systemd's fd store)",
                 path.display()
             ),
             Self::HealthMonitor { path, source } => {

@@ -53,10 +53,8 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Error> {
     // 1. Sanitize: take what we use from the environment and from systemd, close every other
     //    inherited fd, clear the environment.
-    let activated = systemd::activated_listener()?;
-    let first_unused =
-        if activated.is_some() { systemd::LISTEN_FDS_START + 1 } else { systemd::LISTEN_FDS_START };
-    sys::close_fds_from(first_unused).map_err(Error::Sanitize)?;
+    let passed = systemd::passed_fds()?;
+    sys::close_fds_from(passed.first_unused).map_err(Error::Sanitize)?;
     let notifier = systemd::Notifier::from_env();
     for (key, _) in std::env::vars_os() {
         std::env::remove_var(key);
@@ -69,7 +67,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
             .map(|u| u.uid.as_raw())
             .ok_or(Error::NoMonitorUser)?,
     };
-    let listener = match (activated, &cli.listen) {
+    let listener = match (passed.listener, &cli.listen) {
         (Some(l), _) => l,
         (None, Some(path)) => bind(path, monitor_uid)?,
         (None, None) => {
@@ -83,8 +81,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
     // 3. Record identity, geometry, the autofsck property and whether repair works.
     let recorded = mount::record(&root)?;
 
-    // 4. Open the health monitor (or the --events-from file).
-    let (health, source) = open_events(cli, &root)?;
+    // 4. Take back the health monitor systemd kept for us, or open it and hand systemd a
+    //    copy to keep (or open the --events-from file).
+    let (health, source) = open_events(cli, &root, passed.stored_health, &notifier)?;
 
     // 5. Close the mount fd: from here on the repairer never pins the mount.
     drop(root);
@@ -164,9 +163,21 @@ fn bind(path: &Path, uid: u32) -> Result<UnixListener, Error> {
 }
 
 /// Step 4: the kernel's monitor on the mount root, or the file given by --events-from.
-fn open_events(cli: &Cli, root: &OwnedFd) -> Result<(OwnedFd, EventSource), Error> {
+///
+/// The kernel allows one monitor per filesystem and the monitor process holds a duplicate of
+/// ours, so a restarted repairer cannot open a new one (EEXIST). systemd's fd store keeps the
+/// first one across restarts; it is used again only if it still watches this filesystem.
+fn open_events(
+    cli: &Cli,
+    root: &OwnedFd,
+    stored: Option<OwnedFd>,
+    notifier: &systemd::Notifier,
+) -> Result<(OwnedFd, EventSource), Error> {
     let path = cli.mountpoint.clone();
     if let Some(events) = &cli.events_from {
+        if stored.is_some() {
+            log!("--events-from: not using the health fd in systemd's fd store");
+        }
         log!(
             "--events-from: handing the monitor {} instead of the kernel health monitor (test/replay mode)",
             events.display()
@@ -175,12 +186,30 @@ fn open_events(cli: &Cli, root: &OwnedFd) -> Result<(OwnedFd, EventSource), Erro
             .map_err(|source| Error::EventsFrom { path: events.clone(), source })?;
         return Ok((file.into(), EventSource::File));
     }
-    match sys::open_health_monitor(root.as_fd(), &XfsHealthMonitor::v0(false)) {
-        Ok(fd) => Ok((fd, EventSource::KernelMonitor)),
-        Err(e) => Err(match e.raw_os_error() {
-            Some(libc::ENOTTY | libc::EOPNOTSUPP) => Error::NoHealthMonitor { path },
-            Some(libc::EEXIST) => Error::MonitorAlreadyAttached { path },
-            _ => Error::HealthMonitor { path, source: e },
-        }),
+    if let Some(stored) = stored {
+        match sys::fd_on_monitored_fs(stored.as_fd(), root.as_fd()) {
+            Ok(()) => {
+                log!("took back the health monitor kept in systemd's fd store; events queued meanwhile are still on it");
+                return Ok((stored, EventSource::KernelMonitor));
+            }
+            Err(e) => {
+                log!("the fd in systemd's fd store does not watch {} ({e}); discarding it", path.display());
+                notifier.forget_stored_health_fd();
+            }
+        }
     }
+    let health = match sys::open_health_monitor(root.as_fd(), &XfsHealthMonitor::v0(false)) {
+        Ok(fd) => fd,
+        Err(e) => {
+            return Err(match e.raw_os_error() {
+                Some(libc::ENOTTY | libc::EOPNOTSUPP) => Error::NoHealthMonitor { path },
+                Some(libc::EEXIST) => Error::MonitorAlreadyAttached { path },
+                _ => Error::HealthMonitor { path, source: e },
+            })
+        }
+    };
+    if notifier.store_health_fd(health.as_fd()) {
+        log!("handed a copy of the health monitor to systemd's fd store");
+    }
+    Ok((health, EventSource::KernelMonitor))
 }

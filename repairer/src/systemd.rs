@@ -1,45 +1,108 @@
-//! The two things the repairer takes from systemd: an activated listening socket
-//! (`LISTEN_FDS`, sd_listen_fds(3)) and a readiness channel (`NOTIFY_SOCKET`, sd_notify(3)).
-//! Both are read in step 1, before the environment is cleared and the sandbox closes.
+//! What the repairer takes from systemd: the activated listening socket and the health fd it
+//! kept for us across a restart (`LISTEN_FDS`/`LISTEN_FDNAMES`, sd_listen_fds(3)), and a
+//! notification channel (`NOTIFY_SOCKET`, sd_notify(3)) for readiness, status and handing the
+//! health fd to the fd store. Read in step 1, before the environment is cleared and the
+//! sandbox closes.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
 
-use nix::sys::socket::{getsockopt, sockopt, SockType};
+use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, SockType, UnixAddr};
 
 use crate::error::Error;
 use crate::sys;
 
 /// The first fd systemd passes (`SD_LISTEN_FDS_START`).
-pub const LISTEN_FDS_START: i32 = 3;
+pub const LISTEN_FDS_START: RawFd = 3;
+/// The name the health fd has in systemd's fd store (`FDNAME=`), and in `LISTEN_FDNAMES`
+/// when systemd hands it back.
+pub const HEALTH_FD_NAME: &str = "health";
+/// More passed fds than this is a misconfigured unit, not something to adopt.
+const MAX_PASSED_FDS: usize = 8;
 
-/// The listening socket systemd passed, if the environment says it passed one to us.
-pub fn activated_listener() -> Result<Option<UnixListener>, Error> {
-    let (Some(pid), Some(fds)) = (std::env::var_os("LISTEN_PID"), std::env::var_os("LISTEN_FDS")) else {
-        return Ok(None);
-    };
-    let pid = pid.to_str().and_then(|p| p.parse::<u32>().ok());
-    if pid != Some(std::process::id()) {
-        // Meant for another process (e.g. our parent); not ours to take.
-        return Ok(None);
-    }
-    if fds.to_str() != Some("1") {
-        return Err(Error::Activation(format!("expected exactly one socket, LISTEN_FDS={fds:?}")));
-    }
-    let fd = sys::adopt_fd(LISTEN_FDS_START);
-    check_listener(&fd).map_err(Error::Activation)?;
-    Ok(Some(UnixListener::from(fd)))
+/// The fds systemd passed to this process.
+#[derive(Debug, Default)]
+pub struct Passed {
+    pub listener: Option<UnixListener>,
+    /// The health monitor fd from an earlier run of this service, unverified: step 4
+    /// checks that it watches the filesystem at the mount point before using it.
+    pub stored_health: Option<OwnedFd>,
+    /// The first fd number systemd did not pass; everything from here up is closed.
+    pub first_unused: RawFd,
 }
 
-fn check_listener(fd: &OwnedFd) -> Result<(), String> {
-    let ty = getsockopt(fd, sockopt::SockType).map_err(|e| format!("fd 3 is not a socket: {e}"))?;
-    let listening = getsockopt(fd, sockopt::AcceptConn).map_err(|e| format!("fd 3: {e}"))?;
-    let local =
-        nix::sys::socket::getsockname::<nix::sys::socket::UnixAddr>(std::os::fd::AsRawFd::as_raw_fd(fd));
+/// Adopts what systemd passed, if the environment says it passed anything to us.
+pub fn passed_fds() -> Result<Passed, Error> {
+    let var = |name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    let plan = plan(var("LISTEN_PID"), var("LISTEN_FDS"), var("LISTEN_FDNAMES"), std::process::id())
+        .map_err(Error::Activation)?;
+    let mut passed = Passed { first_unused: LISTEN_FDS_START, ..Passed::default() };
+    for role in plan {
+        let fd = passed.first_unused;
+        passed.first_unused += 1;
+        let owned = sys::adopt_fd(fd);
+        match role {
+            Role::Health if passed.stored_health.is_none() => passed.stored_health = Some(owned),
+            Role::Health => crate::log!("fd {fd}: a second stored health fd; closing it"),
+            Role::Listener => {
+                check_listener(fd, &owned).map_err(Error::Activation)?;
+                if passed.listener.replace(UnixListener::from(owned)).is_some() {
+                    return Err(Error::Activation("systemd passed more than one listening socket".into()));
+                }
+            }
+        }
+    }
+    Ok(passed)
+}
+
+/// What a passed fd is, by its name in `LISTEN_FDNAMES`.
+#[derive(Debug, PartialEq, Eq)]
+enum Role {
+    Listener,
+    Health,
+}
+
+/// The role of each passed fd, from the environment; empty when nothing was passed to us.
+fn plan(
+    pid: Option<String>,
+    fds: Option<String>,
+    names: Option<String>,
+    me: u32,
+) -> Result<Vec<Role>, String> {
+    let (Some(pid), Some(fds)) = (pid, fds) else {
+        return Ok(Vec::new());
+    };
+    if pid.parse::<u32>().ok() != Some(me) {
+        // Meant for another process (e.g. our parent); not ours to take.
+        return Ok(Vec::new());
+    }
+    let count = fds
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_PASSED_FDS).contains(n))
+        .ok_or_else(|| format!("LISTEN_FDS={fds:?}: expected 1 to {MAX_PASSED_FDS} fds"))?;
+    let names: Vec<&str> = match &names {
+        Some(names) => names.split(':').collect(),
+        // Without names (e.g. systemd-socket-activate without --fdname) only a lone socket
+        // is unambiguous.
+        None if count == 1 => vec![""],
+        None => return Err(format!("LISTEN_FDS={count} without LISTEN_FDNAMES: cannot tell the fds apart")),
+    };
+    if names.len() != count {
+        return Err(format!("LISTEN_FDS={count} but LISTEN_FDNAMES has {} names", names.len()));
+    }
+    Ok(names.into_iter().map(|n| if n == HEALTH_FD_NAME { Role::Health } else { Role::Listener }).collect())
+}
+
+fn check_listener(fd: RawFd, owned: &OwnedFd) -> Result<(), String> {
+    let ty = getsockopt(owned, sockopt::SockType).map_err(|e| format!("fd {fd} is not a socket: {e}"))?;
+    let listening = getsockopt(owned, sockopt::AcceptConn).map_err(|e| format!("fd {fd}: {e}"))?;
+    let local = nix::sys::socket::getsockname::<UnixAddr>(owned.as_raw_fd());
     match (ty, listening, local) {
         (SockType::Stream, true, Ok(_)) => Ok(()),
-        _ => Err("fd 3 is not a listening Unix stream socket".into()),
+        _ => Err(format!("fd {fd} is not a listening Unix stream socket")),
     }
 }
 
@@ -51,15 +114,20 @@ impl Notifier {
     /// Connects to `NOTIFY_SOCKET`, if set. Failure is logged, never fatal: the service can
     /// run without it (Type=simple) and the journal shows why readiness was not reported.
     pub fn from_env() -> Self {
-        let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-            return Self(None);
-        };
+        match std::env::var_os("NOTIFY_SOCKET") {
+            Some(path) => Self::connect(&path),
+            None => Self(None),
+        }
+    }
+
+    /// Connects to the notification socket at `path` ("@name" for an abstract one).
+    pub fn connect(path: &std::ffi::OsStr) -> Self {
         let connect = || -> std::io::Result<UnixDatagram> {
             let sock = UnixDatagram::unbound()?;
-            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path);
             let addr = match bytes.strip_prefix(b"@") {
                 Some(name) => SocketAddr::from_abstract_name(name)?,
-                None => SocketAddr::from_pathname(&path)?,
+                None => SocketAddr::from_pathname(path)?,
             };
             sock.connect_addr(&addr)?;
             Ok(sock)
@@ -80,5 +148,111 @@ impl Notifier {
                 crate::log!("sd_notify failed: {e}");
             }
         }
+    }
+
+    /// Hands a duplicate of the health fd to systemd's fd store (`FDSTORE=1`), so a restarted
+    /// repairer gets the same monitor back instead of EEXIST, with its queued events. Needs
+    /// `FileDescriptorStoreMax=` in the unit; runs before seccomp (it is a sendmsg). Returns
+    /// whether the fd was sent.
+    pub fn store_health_fd(&self, health: BorrowedFd<'_>) -> bool {
+        let Some(sock) = &self.0 else {
+            return false;
+        };
+        let state = format!("FDSTORE=1\nFDNAME={HEALTH_FD_NAME}\n");
+        let fds = [health.as_raw_fd()];
+        let sent = sendmsg::<UnixAddr>(
+            sock.as_raw_fd(),
+            &[IoSlice::new(state.as_bytes())],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        );
+        match sent {
+            Ok(_) => true,
+            Err(e) => {
+                crate::log!("cannot hand the health fd to systemd's fd store: {e}; a restart will find the filesystem still monitored");
+                false
+            }
+        }
+    }
+
+    /// Empties our slot in the fd store (a stored fd that no longer watches our filesystem).
+    pub fn forget_stored_health_fd(&self) {
+        self.notify(&format!("FDSTOREREMOVE=1\nFDNAME={HEALTH_FD_NAME}\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(pid: Option<&str>, fds: Option<&str>, names: Option<&str>) -> Result<Vec<Role>, String> {
+        plan(pid.map(str::to_owned), fds.map(str::to_owned), names.map(str::to_owned), 42)
+    }
+
+    #[test]
+    fn adopts_only_fds_passed_to_this_process() {
+        assert_eq!(plan_of(None, None, None), Ok(vec![]));
+        assert_eq!(plan_of(Some("41"), Some("1"), None), Ok(vec![]));
+        assert_eq!(plan_of(Some("42"), Some("1"), None), Ok(vec![Role::Listener]));
+        assert_eq!(plan_of(Some("42"), Some("1"), Some("repairer")), Ok(vec![Role::Listener]));
+    }
+
+    #[test]
+    fn tells_the_socket_from_the_stored_health_fd_by_name() {
+        // What systemd passes a restarted repairer: the socket unit's fd, then the store's.
+        assert_eq!(
+            plan_of(Some("42"), Some("2"), Some("repairer:health")),
+            Ok(vec![Role::Listener, Role::Health])
+        );
+        assert_eq!(
+            plan_of(Some("42"), Some("2"), Some("health:repairer")),
+            Ok(vec![Role::Health, Role::Listener])
+        );
+    }
+
+    #[test]
+    fn refuses_ambiguous_or_absurd_counts() {
+        for (fds, names) in [("2", None), ("2", Some("repairer")), ("0", None), ("x", None), ("9", None)] {
+            assert!(plan_of(Some("42"), Some(fds), names).is_err(), "{fds} {names:?}");
+        }
+    }
+
+    #[test]
+    fn sends_the_health_fd_to_the_store_with_its_name() {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned};
+        use std::io::IoSliceMut;
+        let dir = std::env::temp_dir().join(format!("xfs-heal-notify-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("notify");
+        let systemd_end = UnixDatagram::bind(&path).unwrap();
+        let notifier = Notifier::connect(path.as_os_str());
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        assert!(notifier.store_health_fd(file.as_fd()));
+
+        let mut buf = [0u8; 128];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!([RawFd; 2]);
+        let msg =
+            recvmsg::<()>(systemd_end.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+        let received: Vec<RawFd> = msg
+            .cmsgs()
+            .unwrap()
+            .flat_map(|c| match c {
+                ControlMessageOwned::ScmRights(fds) => fds,
+                _ => vec![],
+            })
+            .collect();
+        let len = msg.bytes;
+        assert_eq!(&buf[..len], b"FDSTORE=1\nFDNAME=health\n");
+        assert_eq!(received.len(), 1);
+        let received = sys::adopt_fd(received[0]);
+        let same = |fd: BorrowedFd<'_>| {
+            let st = nix::sys::stat::fstat(fd).unwrap();
+            (st.st_dev, st.st_ino)
+        };
+        assert_eq!(same(received.as_fd()), same(file.as_fd()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

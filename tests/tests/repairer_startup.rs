@@ -184,3 +184,78 @@ fn starts_with_the_bounding_set_systemd_gives_it() {
     }
     assert_eq!(cap("CapAmb:"), "0000000000000000");
 }
+
+/// Runs the repairer the way systemd restarts it: `fds` at 3, 4, ... and LISTEN_PID set to
+/// its own pid (a shell sets it and execs, keeping the pid). Returns (exit code, stderr).
+fn start_with_passed_fds(
+    fds: Vec<std::os::fd::OwnedFd>,
+    names: Option<&str>,
+    args: &[&str],
+) -> (Option<i32>, String) {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "LISTEN_PID=$$ exec \"$@\"", "sh"]).arg(binary("xfs-heal-repairer")).args(args);
+    cmd.env("LISTEN_FDS", fds.len().to_string()).env_remove("LISTEN_FDNAMES");
+    if let Some(names) = names {
+        cmd.env("LISTEN_FDNAMES", names);
+    }
+    xfs_heal_tests::sys::pass_fds_from_3(&mut cmd, fds);
+    let out = cmd.stdin(Stdio::null()).output().expect("spawn");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).trim().to_owned())
+}
+
+#[test]
+fn never_uses_a_stored_fd_that_is_not_the_monitor_of_this_filesystem() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("fdstore");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let listener = |name: &str| std::os::unix::net::UnixListener::bind(scratch.path(name)).unwrap();
+    // The fd store handed back a plain file under the name "health": the repairer must check
+    // it with XFS_IOC_HEALTH_FD_ON_MONITORED_FS, discard it, and open its own monitor (which
+    // this host's kernel lacks, so step 4 then fails and says why).
+    let bogus = std::fs::File::open(data("sample.v0")).unwrap();
+    let (code, err) = start_with_passed_fds(
+        vec![listener("a.sock").into(), bogus.into()],
+        Some("repairer:health"),
+        &["--monitor-uid", "0", fs.mountpoint.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("the fd in systemd's fd store does not watch {}", fs.mountpoint.display())),
+        "{err}"
+    );
+    assert!(err.contains("discarding it"), "{err}");
+    assert!(err.ends_with("this kernel has no XFS health monitor (Linux 7.0+ needed; --events-from FILE replays a capture instead)"), "{err}");
+    assert!(!err.contains("took back"), "{err}");
+
+    // Two fds without names cannot be told apart: refused at step 1, before anything is opened.
+    let bogus = std::fs::File::open(data("sample.v0")).unwrap();
+    let (code, err) = start_with_passed_fds(
+        vec![listener("b.sock").into(), bogus.into()],
+        None,
+        &["--monitor-uid", "0", fs.mountpoint.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.ends_with(
+            "step 1 (socket activation): LISTEN_FDS=2 without LISTEN_FDNAMES: cannot tell the fds apart"
+        ),
+        "{err}"
+    );
+
+    // A passed fd that is not a listening socket, under the socket's name: refused at step 1.
+    let bogus = std::fs::File::open(data("sample.v0")).unwrap();
+    let (code, err) = start_with_passed_fds(
+        vec![bogus.into()],
+        Some("repairer"),
+        &["--monitor-uid", "0", fs.mountpoint.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.ends_with(
+            "step 1 (socket activation): fd 3 is not a socket: ENOTSOCK: Socket operation on non-socket"
+        ),
+        "{err}"
+    );
+}

@@ -192,7 +192,7 @@ fn pinned_monitor_syscall_list() {
             "socket",
             "connect",
             "recvmsg",
-            "newfstatat",
+            "fstat",
             "fcntl",
             "ioctl",
             "close",

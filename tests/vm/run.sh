@@ -83,7 +83,7 @@ boot() {
 set +e
 boot scenarios "$seg" /init; qemu_rc=$?
 sd_rc=0
-if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q ' U1 '; then
+if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q -E ' U[12] '; then
     boot systemd "$sd" /lib/systemd/systemd; sd_rc=$?
 fi
 set -e

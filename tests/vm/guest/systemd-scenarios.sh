@@ -34,6 +34,58 @@ if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000
 else
     result U1 xfs-heal FAIL - "activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, umount $um, after: $states"
 fi
+
+scenario U2 "systemd: repairer killed with events queued; restarted from the fd store"
+# Two mounts, one corrupt directory each (a directory repair scans the filesystem and fails
+# while another directory is corrupt, so one image with two would test the kernel instead).
+t0=$(now); since=$(date '+%Y-%m-%d %H:%M:%S')
+wait_entries() { _n=400; while [ $_n -gt 0 ] && [ "$(dir_entries "$1")" != 50 ]; do sleep 0.05; _n=$((_n - 1)); done; [ "$(dir_entries "$1")" = 50 ]; }
+mainpid() { systemctl show -p MainPID --value "$1"; }
+# kill_and_repair UNITS...: mounts a fresh image with one corrupt directory (the monitor
+# instance is still enabled from U1, so mounting alone starts the pair), SIGKILLs the main
+# process of each unit, then makes the kernel see the corruption while they are down.
+# Sets REPAIRED, PIDS (repairer before/after), CLEAN.
+kill_and_repair() {
+    corrupt_dir_image data; mount_img data
+    wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
+    _before=$(mainpid xfs-heal-repairer@mnt-data.service)
+    for _u in "$@"; do kill -9 "$(mainpid "$_u")"; done
+    ls /mnt/data/a/b/c >/dev/null 2>&1
+    wait_entries /mnt/data/a/b/c && REPAIRED=yes || REPAIRED=no
+    PIDS="$_before->$(mainpid xfs-heal-repairer@mnt-data.service)"
+    sleep 1
+    umount /mnt/data || REPAIRED="$REPAIRED, umount failed"
+    repair_clean /tmp/data.img && CLEAN=yes || CLEAN=no
+}
+# 1. Only the repairer dies: the monitor reads the event and keeps the request until the
+#    restarted repairer (same health fd, taken back from the store) answers.
+kill_and_repair xfs-heal-repairer@mnt-data.service
+first="$REPAIRED clean $CLEAN pids $PIDS"
+# 2. Both die: the event waits in the kernel, on the fd only systemd's store holds now.
+kill_and_repair xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service
+second="$REPAIRED clean $CLEAN pids $PIDS"
+t1=$(now)
+sleep 2
+journal=$(journalctl --no-pager -o cat -u xfs-heal-repairer@mnt-data.service -u xfs-heal-monitor@mnt-data.service --since "$since")
+took_back=$(echo "$journal" | grep -c "took back the health monitor kept in systemd's fd store")
+eexist=$(echo "$journal" | grep -c "already attached")
+lost=$(echo "$journal" | grep -c "events lost")
+sigsys=$(echo "$journal" | grep -c "status=31/SYS")
+states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
+echo "$journal" | grep -v "cannot be resolved" | grep -E "fd store|reconnect|Repairs|lost|attached|code=" | tail -n 16
+dmesg | grep -E 'type=1326' | tail -n 3
+say "repairer only: $first; both: $second; took back $took_back, EEXIST $eexist, lost $lost, SIGSYS $sigsys; after umount: $states"
+case "$first/$second" in
+    "yes clean yes pids "*"/yes clean yes pids "*) ok=yes ;;
+    *) ok=no ;;
+esac
+if [ $ok = yes ] && [ "$took_back" = 2 ] && [ "$eexist" = 0 ] && [ "$lost" = 0 ] && [ "$sigsys" = 0 ] \
+   && [ "$states" = "inactive inactive inactive " ]; then
+    result U2 xfs-heal PASS "$(elapsed "$t0" "$t1")" "repairer killed, then repairer+monitor killed, events pending: both repaired via the stored health fd; no EEXIST, nothing lost"
+else
+    result U2 xfs-heal FAIL - "repairer only: $first; both: $second; took back $took_back, EEXIST $eexist, lost $lost, SIGSYS $sigsys, after: $states"
+fi
+
 echo ALL-DONE
 echo "status 0" > /dev/hvc1
 systemctl poweroff --no-block
