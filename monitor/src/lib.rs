@@ -9,6 +9,7 @@ pub mod client;
 pub mod decode;
 pub mod engine;
 pub mod event;
+pub mod journal;
 pub mod live;
 pub mod policy;
 pub mod replay;

@@ -16,6 +16,7 @@ use crate::client::Connection;
 use crate::decode::v0::V0Decoder;
 use crate::engine::Engine;
 use crate::event::EventKind;
+use crate::journal::Journal;
 use crate::report::{Format, Report};
 
 /// How reports are printed.
@@ -25,14 +26,20 @@ pub struct Output<W: Write> {
     pub label: String,
     pub format: Format,
     pub quiet: bool,
+    /// Under systemd: entries with structured fields instead of plain lines on `out`.
+    pub journal: Option<Journal>,
 }
 
 impl<W: Write> Output<W> {
     pub fn say(&mut self, report: &Report) {
-        if !(self.quiet && report.is_routine()) {
-            // A closed stdout must not stop repairs; the journal is the usual reader.
-            let _ = writeln!(self.out, "{}", report.render(&self.label, self.format));
+        if self.quiet && report.is_routine() {
+            return;
         }
+        if self.journal.as_ref().is_some_and(|j| j.send(report, &self.label, self.format)) {
+            return;
+        }
+        // A closed stdout must not stop repairs; the journal is the usual reader.
+        let _ = writeln!(self.out, "{}", report.render(&self.label, self.format));
     }
     fn say_all(&mut self, reports: Vec<Report>) {
         for r in &reports {

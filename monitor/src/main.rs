@@ -12,6 +12,7 @@ use clap::Parser;
 use landlock::RulesetStatus;
 use xfs_heal_monitor::client::{self, Connection};
 use xfs_heal_monitor::engine::{Engine, Policy};
+use xfs_heal_monitor::journal::Journal;
 use xfs_heal_monitor::live::{self, Live, Output};
 use xfs_heal_monitor::replay::{self, CaptureFormat, Options};
 use xfs_heal_monitor::report::{Format, Report};
@@ -77,11 +78,16 @@ fn main() -> ExitCode {
         complain(&format!("{label}: {msg}"));
         ExitCode::FAILURE
     };
+    let journal = Journal::for_stdout().unwrap_or_else(|e| {
+        complain(&format!("stdout is the journal but its socket refused us ({e}); reporting plain lines"));
+        None
+    });
     let mut output = Output {
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
         label: label.clone(),
         format: cli.format,
         quiet: cli.quiet,
+        journal,
     };
 
     // 2. Connect to the repairer, 3. and accept its Hello with exactly one fd.

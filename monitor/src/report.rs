@@ -7,6 +7,7 @@
 //! escaped, so a hostile path cannot forge extra log lines.
 
 use serde_json::{json, Map, Value};
+use xfs_heal_protocol::journal::Priority;
 use xfs_heal_protocol::{RepairOutcome, RepairTarget};
 
 use crate::decode::json::JsonError;
@@ -79,6 +80,34 @@ impl Report {
             ),
             Report::RepairRequested { .. } => true,
             _ => false,
+        }
+    }
+
+    /// How much an operator needs to see it (the journal's PRIORITY=): damage and failed
+    /// repairs are errors or warnings, routine progress is info.
+    pub fn priority(&self) -> Priority {
+        match self {
+            Report::Event(e) => match e.kind {
+                EventKind::Running | EventKind::Unmount => Priority::Info,
+                EventKind::Metadata { status: HealthStatus::Healthy, .. } => Priority::Info,
+                EventKind::Shutdown { .. } => Priority::Err,
+                EventKind::Lost { .. }
+                | EventKind::Metadata { .. }
+                | EventKind::Media { .. }
+                | EventKind::FileIo { .. } => Priority::Warning,
+            },
+            Report::InvalidRecord(_) | Report::InvalidJson(_) | Report::Truncated(_) => Priority::Warning,
+            Report::RepairRequested { .. } | Report::Status(_) => Priority::Info,
+            Report::RepairResult { outcome, .. } => match outcome {
+                RepairOutcome::Repaired => Priority::Notice,
+                RepairOutcome::NoRepairNeeded => Priority::Info,
+                _ => Priority::Err,
+            },
+            Report::Escalation { .. } | Report::SickSuppressed { .. } => Priority::Warning,
+            Report::SweepFinished { failed: 0, .. } => Priority::Notice,
+            Report::SweepFinished { .. } | Report::NeedsFullCheck(..) | Report::RepairAbandoned { .. } => {
+                Priority::Err
+            }
         }
     }
 
@@ -196,15 +225,12 @@ impl Report {
             Report::RepairResult { target, outcome } => {
                 o.insert("kind".into(), "repair_result".into());
                 o.insert("target".into(), target_json(target));
-                let (name, errno) = match outcome {
-                    RepairOutcome::Repaired => ("repaired", None),
-                    RepairOutcome::NoRepairNeeded => ("no_repair_needed", None),
-                    RepairOutcome::OfflineRepairRecommended => ("offline_repair_recommended", None),
-                    RepairOutcome::Failed => ("failed", None),
-                    RepairOutcome::KernelError(e) => ("kernel_error", Some(*e)),
-                    RepairOutcome::Refused(r) => ("refused", Some(r.errno())),
+                let errno = match outcome {
+                    RepairOutcome::KernelError(e) => Some(*e),
+                    RepairOutcome::Refused(r) => Some(r.errno()),
+                    _ => None,
                 };
-                o.insert("outcome".into(), name.into());
+                o.insert("outcome".into(), outcome.name().into());
                 if let Some(e) = errno {
                     o.insert("errno".into(), e.get().into());
                 }
@@ -332,12 +358,7 @@ fn event_json(o: &mut Map<String, Value>, e: &HealthEvent) {
 
 fn target_json(t: &RepairTarget) -> Value {
     let mut o = json!({
-        "scope": match t {
-            RepairTarget::Fs { .. } => "fs",
-            RepairTarget::Ag { .. } => "ag",
-            RepairTarget::RtGroup { .. } => "rtgroup",
-            RepairTarget::Inode { .. } => "inode",
-        },
+        "scope": t.scope_name(),
         "structure": t.structure_name(),
         "scrub_type": t.scrub_type(),
     });

@@ -6,12 +6,14 @@
 //!   legal for, group numbers are never the null value, inode numbers are never zero.
 //! - [`message`]: `Hello`, `RepairRequest`, `RepairReply` and the two direction enums.
 //! - [`codec`]: the size-capped, versioned bincode framing.
+//! - [`journal`]: journal entries with the structured fields both daemons log under systemd.
 //!
 //! This crate performs no I/O and forbids `unsafe_code`; it is linked into both the
 //! privileged repairer and the unprivileged monitor, so both sides agree by construction.
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod journal;
 pub mod message;
 pub mod scrub;
 pub mod uapi;

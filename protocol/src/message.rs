@@ -369,6 +369,18 @@ impl RepairOutcome {
         matches!(self, Self::Failed | Self::KernelError(_))
     }
 
+    /// A stable one-word name for logs and structured fields.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Repaired => "repaired",
+            Self::NoRepairNeeded => "no_repair_needed",
+            Self::OfflineRepairRecommended => "offline_repair_recommended",
+            Self::Failed => "failed",
+            Self::KernelError(_) => "kernel_error",
+            Self::Refused(_) => "refused",
+        }
+    }
+
     /// The sentence xfs_healer prints for this outcome.
     pub fn sentence(&self) -> String {
         match self {

@@ -301,6 +301,16 @@ impl RepairTarget {
         }
     }
 
+    /// The scope's key in JSON reports and journal fields: fs, ag, rtgroup or inode.
+    pub const fn scope_name(&self) -> &'static str {
+        match self {
+            Self::Fs { .. } => "fs",
+            Self::Ag { .. } => "ag",
+            Self::RtGroup { .. } => "rtgroup",
+            Self::Inode { .. } => "inode",
+        }
+    }
+
     /// The kernel's `XFS_SCRUB_TYPE_*` value.
     pub const fn scrub_type(&self) -> u32 {
         match self {

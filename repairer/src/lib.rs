@@ -12,18 +12,28 @@ pub mod serve;
 pub mod sys;
 pub mod systemd;
 
-/// One log line on stderr (the journal, under systemd), written with a single write(2)
-/// so lines from concurrent writers never interleave.
+use xfs_heal_protocol::journal::Entry;
+
+/// One log line: a journal entry when stderr is the journal (see `systemd::connect_journal`),
+/// else one line on stderr, written with a single write(2) so concurrent writers never
+/// interleave.
 #[macro_export]
 macro_rules! log {
     ($($arg:tt)*) => {
-        $crate::write_log_line(format!("xfs-heal-repairer: {}\n", format_args!($($arg)*)))
+        $crate::log_entry($crate::Priority::Info, &format!($($arg)*), |entry| entry)
     };
 }
 
-#[doc(hidden)]
-pub fn write_log_line(line: String) {
+pub use xfs_heal_protocol::journal::Priority;
+
+/// Logs `message` at `priority`; under the journal, with the fields `fields` adds.
+pub fn log_entry(priority: Priority, message: &str, fields: impl FnOnce(Entry) -> Entry) {
+    if systemd::journal_connected()
+        && systemd::journal_send(fields(Entry::new("xfs-heal-repairer", priority, message)))
+    {
+        return;
+    }
     use std::io::Write;
     // Nowhere to report a failure to report; the process carries on.
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    let _ = std::io::stderr().lock().write_all(format!("xfs-heal-repairer: {message}\n").as_bytes());
 }

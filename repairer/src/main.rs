@@ -16,7 +16,7 @@ use xfs_heal_protocol::{codec, EventSource, Hello, MountPath, RepairerToMonitor,
 use xfs_heal_repairer::error::Error;
 use xfs_heal_repairer::mount::{self, Mount};
 use xfs_heal_repairer::serve::Server;
-use xfs_heal_repairer::{log, sandbox, sys, systemd};
+use xfs_heal_repairer::{log, sandbox, sys, systemd, Priority};
 
 /// Serve online repairs of one XFS filesystem to its xfs-heal monitor.
 #[derive(Debug, Parser)]
@@ -44,7 +44,10 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log!("{}: {e}", cli.mountpoint.display());
+            let message = format!("{}: {e}", cli.mountpoint.display());
+            xfs_heal_repairer::log_entry(Priority::Err, &message, |entry| {
+                entry.field("kind", "startup_failed")
+            });
             ExitCode::FAILURE
         }
     }
@@ -55,6 +58,8 @@ fn run(cli: &Cli) -> Result<(), Error> {
     //    inherited fd, clear the environment.
     let passed = systemd::passed_fds()?;
     sys::close_fds_from(passed.first_unused).map_err(Error::Sanitize)?;
+    // Opened after the close: close_fds_from would take their fds, and the numbers reused.
+    systemd::connect_journal();
     let notifier = systemd::Notifier::from_env();
     for (key, _) in std::env::vars_os() {
         std::env::remove_var(key);

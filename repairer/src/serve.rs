@@ -14,10 +14,10 @@ use xfs_heal_protocol::{
     ScrubOutFlags,
 };
 
-use crate::log;
 use crate::mount::{errno_of, Mount};
 use crate::sys;
 use crate::systemd::Notifier;
+use crate::{log, Priority};
 
 /// What has been served, for systemd's STATUS=.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -181,16 +181,27 @@ impl Server {
     /// then issues the repair.
     fn handle_repair(&self, c: &Connection, request: RepairRequest) -> RepairReply {
         let RepairRequest { id, target } = request;
-        let audit = |verdict: &str, result: &str| {
-            log!(
+        // One line per request, also the journal's structured audit record.
+        let audit = |verdict: &str, outcome: &str, result: &str| {
+            let message = format!(
                 "audit: pid={} uid={} request={} target=\"{target}\" verdict={verdict} result=\"{result}\"",
-                c.pid,
-                c.uid,
-                id.0
+                c.pid, c.uid, id.0
             );
+            let priority = if verdict == "issued" { Priority::Notice } else { Priority::Warning };
+            crate::log_entry(priority, &message, |entry| {
+                entry
+                    .field("kind", "audit")
+                    .field("peer_pid", c.pid)
+                    .field("peer_uid", c.uid)
+                    .field("request", id.0)
+                    .target(&target)
+                    .field("verdict", verdict)
+                    .field("outcome", outcome)
+                    .field("result", result)
+            });
         };
         let refuse = |refusal: Refusal, why: &str| {
-            audit("refused", why);
+            audit("refused", "refused", why);
             RepairReply { id, oflags: ScrubOutFlags::NONE, outcome: RepairOutcome::Refused(refusal) }
         };
         if let Err(out_of_range) = target.check_geometry(&self.geometry) {
@@ -209,7 +220,7 @@ impl Server {
             }
             Err(e) => (ScrubOutFlags::NONE, RepairOutcome::KernelError(errno_of(&e))),
         };
-        audit("issued", &format!("{} oflags={:#x}", outcome.sentence(), oflags.bits()));
+        audit("issued", outcome.name(), &format!("{} oflags={:#x}", outcome.sentence(), oflags.bits()));
         RepairReply { id, oflags, outcome }
     }
 }

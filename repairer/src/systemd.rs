@@ -8,8 +8,11 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
+use std::sync::OnceLock;
 
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, SockType, UnixAddr};
+
+use xfs_heal_protocol::journal::{self, Entry};
 
 use crate::error::Error;
 use crate::sys;
@@ -104,6 +107,37 @@ fn check_listener(fd: RawFd, owned: &OwnedFd) -> Result<(), String> {
         (SockType::Stream, true, Ok(_)) => Ok(()),
         _ => Err(format!("fd {fd} is not a listening Unix stream socket")),
     }
+}
+
+/// journald's native socket, when stderr is the journal. Set once, in step 1.
+static JOURNAL: OnceLock<UnixDatagram> = OnceLock::new();
+
+/// Step 1: when `JOURNAL_STREAM` names our stderr, connects to journald's native socket so
+/// log lines, audit lines above all, carry structured fields. Connected before the sandbox
+/// closes; after it, an entry is one write(2) on this socket.
+pub fn connect_journal() {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return;
+    };
+    let Ok(st) = nix::sys::stat::fstat(std::io::stderr()) else {
+        return;
+    };
+    if !journal::is_journal_stream(&stream.to_string_lossy(), st.st_dev, st.st_ino) {
+        return;
+    }
+    match UnixDatagram::unbound().and_then(|sock| sock.connect(journal::SOCKET).map(|()| sock)) {
+        Ok(sock) => drop(JOURNAL.set(sock)),
+        Err(e) => crate::log!("cannot connect to {}: {e}; logging plain lines", journal::SOCKET),
+    }
+}
+
+pub fn journal_connected() -> bool {
+    JOURNAL.get().is_some()
+}
+
+/// Sends one entry; false if that failed, and the caller writes the plain line instead.
+pub fn journal_send(entry: Entry) -> bool {
+    JOURNAL.get().is_some_and(|sock| nix::unistd::write(sock.as_fd(), &entry.into_bytes()).is_ok())
 }
 
 /// sd_notify(3) without libsystemd: one datagram per state change.

@@ -22,17 +22,25 @@ journal=$(journalctl --no-pager -o cat -u xfs-heal-repairer@mnt-data.service -u 
 audit=$(echo "$journal" | grep -c 'verdict=issued result="Repairs successful.')
 monitor_line=$(echo "$journal" | grep -c 'directory: Repairs successful.')
 status=$(systemctl show -p StatusText --value xfs-heal-repairer@mnt-data.service)
+# Structured fields: the same inode, by the same field name, from both units.
+ino=$(stat -c %i /mnt/data/a/b/c)
+mon_fields=$(journalctl --no-pager -o cat -u xfs-heal-monitor@mnt-data.service XFS_HEAL_INO=$ino XFS_HEAL_KIND=repair_result XFS_HEAL_OUTCOME=repaired XFS_HEAL_STRUCTURE=directory | wc -l)
+rep_fields=$(journalctl --no-pager -o cat -u xfs-heal-repairer@mnt-data.service XFS_HEAL_INO=$ino XFS_HEAL_KIND=audit XFS_HEAL_VERDICT=issued XFS_HEAL_OUTCOME=repaired | wc -l)
+sick_prio=$(journalctl --no-pager -o cat -p warning -u xfs-heal-monitor@mnt-data.service XFS_HEAL_INO=$ino XFS_HEAL_TYPE=sick | wc -l)
+journalctl --no-pager -o verbose -u xfs-heal-repairer@mnt-data.service XFS_HEAL_KIND=audit | grep -E '^ +(MESSAGE|PRIORITY|XFS_HEAL_)' | head -n 16
 umount /mnt/data; um=$?
 sleep 2
 states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
 echo "$journal" | grep -v "cannot be resolved" | tail -n 12
 say "repairer caps $rep_caps, monitor caps $mon_caps; status: $status; after umount: $states"
+say "journal entries for ino $ino: monitor repair_result/repaired $mon_fields, repairer audit/issued/repaired $rep_fields, sick at warning or above $sick_prio"
 if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000/0000000000200000/0000000000200000" ] \
    && [ "$mon_caps" = "0000000000000000/0000000000000000/0000000000000000" ] && [ "$audit" -ge 1 ] && [ "$monitor_line" -ge 1 ] \
-   && [ $um = 0 ] && [ "$states" = "inactive inactive inactive " ]; then
-    result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units; repairer CAP_SYS_ADMIN only, monitor none; umount stopped all three units"
+   && [ $um = 0 ] && [ "$states" = "inactive inactive inactive " ] \
+   && [ "$mon_fields" -ge 1 ] && [ "$rep_fields" -ge 1 ] && [ "$sick_prio" -ge 1 ]; then
+    result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units, with structured fields; repairer CAP_SYS_ADMIN only, monitor none; umount stopped all three units"
 else
-    result U1 xfs-heal FAIL - "activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, umount $um, after: $states"
+    result U1 xfs-heal FAIL - "activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, umount $um, after: $states"
 fi
 
 scenario U2 "systemd: repairer killed with events queued; restarted from the fd store"

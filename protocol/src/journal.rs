@@ -1,0 +1,157 @@
+//! Journal entries with structured fields, in the journal's native protocol
+//! (systemd.io/JOURNAL_NATIVE_PROTOCOL): one datagram per entry to
+//! `/run/systemd/journal/socket`, each field `NAME=value\n`, or, for a value holding a
+//! newline, `NAME\n`, its length as u64 little-endian, the value and `\n`.
+//!
+//! Both daemons use it when their output is the journal, so an operator can ask
+//! `journalctl XFS_HEAL_INO=131 XFS_HEAL_OUTCOME=failed`. Field names are shared: the
+//! monitor's events and results and the repairer's audit entries name an inode, an AG, a
+//! structure and an outcome the same way. The bytes are built here; sending is each side's.
+
+use std::fmt::Display;
+
+use crate::RepairTarget;
+
+/// Where journald reads native entries.
+pub const SOCKET: &str = "/run/systemd/journal/socket";
+/// Prefix of every field of ours.
+pub const FIELD_PREFIX: &str = "XFS_HEAL_";
+
+/// syslog(3) priorities, as journald's PRIORITY= field takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    Err = 3,
+    Warning = 4,
+    Notice = 5,
+    Info = 6,
+}
+
+/// Is `journal_stream` (the `JOURNAL_STREAM` variable, "DEV:INO") the stream whose fstat gave
+/// `dev` and `ino`? systemd sets it when it connects stdout/stderr to the journal; a match
+/// means the output really goes there and was not redirected by the service.
+pub fn is_journal_stream(journal_stream: &str, dev: u64, ino: u64) -> bool {
+    let Some((d, i)) = journal_stream.split_once(':') else {
+        return false;
+    };
+    d.parse::<u64>().ok() == Some(dev) && i.parse::<u64>().ok() == Some(ino)
+}
+
+/// One journal entry under construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry(Vec<u8>);
+
+impl Entry {
+    /// An entry with MESSAGE, PRIORITY and SYSLOG_IDENTIFIER.
+    pub fn new(identifier: &str, priority: Priority, message: &str) -> Self {
+        let mut entry = Self(Vec::with_capacity(256));
+        entry.raw("MESSAGE", message);
+        entry.raw("PRIORITY", &(priority as u8).to_string());
+        entry.raw("SYSLOG_IDENTIFIER", identifier);
+        entry
+    }
+
+    /// Adds `XFS_HEAL_<KEY>`: `key` is upper-cased and anything but A-Z, 0-9 and `_` becomes
+    /// `_`, so no key can produce a name journald would drop or a second field.
+    pub fn field(mut self, key: &str, value: impl Display) -> Self {
+        let name: String = FIELD_PREFIX
+            .chars()
+            .chain(key.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }))
+            .take(64)
+            .collect();
+        self.raw(&name, &value.to_string());
+        self
+    }
+
+    /// The repair target's fields, named as in the monitor's JSON reports: scope, structure,
+    /// scrub_type and agno, rgno or ino and gen.
+    pub fn target(self, target: &RepairTarget) -> Self {
+        let entry = self
+            .field("scope", target.scope_name())
+            .field("structure", target.structure_name())
+            .field("scrub_type", target.scrub_type());
+        match target {
+            RepairTarget::Fs { .. } => entry,
+            RepairTarget::Ag { agno, .. } => entry.field("agno", agno.get()),
+            RepairTarget::RtGroup { rgno, .. } => entry.field("rgno", rgno.get()),
+            RepairTarget::Inode { ino, gen, .. } => entry.field("ino", ino.get()).field("gen", gen),
+        }
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
+    fn raw(&mut self, name: &str, value: &str) {
+        self.0.extend_from_slice(name.as_bytes());
+        if value.contains('\n') {
+            self.0.push(b'\n');
+            self.0.extend_from_slice(&(value.len() as u64).to_le_bytes());
+        } else {
+            self.0.push(b'=');
+        }
+        self.0.extend_from_slice(value.as_bytes());
+        self.0.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AgNumber, AgScrub, FsScrub, InodeNumber, InodeScrub};
+
+    #[test]
+    fn simple_fields_are_name_equals_value_lines() {
+        let e = Entry::new("xfs-heal-monitor", Priority::Warning, "/mnt: sick")
+            .field("kind", "event")
+            .field("time_ns", 12);
+        assert_eq!(
+            e.into_bytes(),
+            b"MESSAGE=/mnt: sick\nPRIORITY=4\nSYSLOG_IDENTIFIER=xfs-heal-monitor\nXFS_HEAL_KIND=event\nXFS_HEAL_TIME_NS=12\n"
+        );
+    }
+
+    #[test]
+    fn a_value_with_a_newline_is_length_prefixed_so_it_cannot_forge_fields() {
+        let e = Entry::new("x", Priority::Info, "a\nPRIORITY=0");
+        let mut want = b"MESSAGE\n".to_vec();
+        want.extend_from_slice(&12u64.to_le_bytes());
+        want.extend_from_slice(b"a\nPRIORITY=0\nPRIORITY=6\nSYSLOG_IDENTIFIER=x\n");
+        assert_eq!(e.into_bytes(), want);
+    }
+
+    #[test]
+    fn keys_become_valid_field_names() {
+        let e = Entry::new("x", Priority::Info, "m").field("a-b.c\n=d", 1).into_bytes();
+        assert!(e.ends_with(b"XFS_HEAL_A_B_C__D=1\n"), "{}", String::from_utf8_lossy(&e));
+    }
+
+    #[test]
+    fn targets_name_their_scope_and_numbers() {
+        let fields = |t: RepairTarget| {
+            let e = Entry::new("x", Priority::Info, "m").target(&t).into_bytes();
+            String::from_utf8(e).unwrap().lines().skip(3).map(str::to_owned).collect::<Vec<_>>().join(" ")
+        };
+        assert_eq!(
+            fields(RepairTarget::Fs { kind: FsScrub::FsCounters }),
+            "XFS_HEAL_SCOPE=fs XFS_HEAL_STRUCTURE=fscounters XFS_HEAL_SCRUB_TYPE=24"
+        );
+        let agno = AgNumber::try_from(1).unwrap();
+        assert_eq!(
+            fields(RepairTarget::Ag { kind: AgScrub::Inobt, agno }),
+            "XFS_HEAL_SCOPE=ag XFS_HEAL_STRUCTURE=inobt XFS_HEAL_SCRUB_TYPE=7 XFS_HEAL_AGNO=1"
+        );
+        let ino = InodeNumber::try_from(131).unwrap();
+        assert_eq!(
+            fields(RepairTarget::Inode { kind: InodeScrub::Directory, ino, gen: 7 }),
+            "XFS_HEAL_SCOPE=inode XFS_HEAL_STRUCTURE=directory XFS_HEAL_SCRUB_TYPE=15 XFS_HEAL_INO=131 XFS_HEAL_GEN=7"
+        );
+    }
+
+    #[test]
+    fn journal_stream_must_match_both_numbers() {
+        assert!(is_journal_stream("8:1234", 8, 1234));
+        assert!(!is_journal_stream("8:1234", 8, 1235));
+        assert!(!is_journal_stream("8", 8, 1234));
+        assert!(!is_journal_stream("", 0, 0));
+    }
+}
