@@ -5,6 +5,7 @@
 //! the repairer to do it.
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod client;
 pub mod decode;
 pub mod engine;

@@ -2,7 +2,6 @@
 //! what is sick. See ARCHITECTURE.md for the startup steps.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -10,57 +9,15 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use landlock::RulesetStatus;
+use xfs_heal_monitor::cli::Cli;
 use xfs_heal_monitor::client::{self, Connection};
 use xfs_heal_monitor::engine::{Engine, Policy};
 use xfs_heal_monitor::journal::Journal;
 use xfs_heal_monitor::live::{self, Live, Output};
 use xfs_heal_monitor::replay::{self, CaptureFormat, Options};
-use xfs_heal_monitor::report::{Format, Report};
+use xfs_heal_monitor::report::Report;
 use xfs_heal_monitor::{sandbox, sys};
 use xfs_heal_protocol::{Autofsck, EventSource, Hello, OnlineRepair};
-
-/// Watch an XFS filesystem's health events and have sick metadata repaired online.
-#[derive(Debug, Parser)]
-#[command(name = "xfs-heal-monitor", version)]
-struct Cli {
-    /// The repairer's socket [default: /run/xfs-heal/<systemd-escaped MOUNTPOINT>.sock].
-    #[arg(long, value_name = "PATH")]
-    connect: Option<PathBuf>,
-
-    /// Repair every sick structure, whatever the filesystem's autofsck property says.
-    #[arg(long, conflicts_with = "no_autofsck")]
-    repair: bool,
-
-    /// Ignore the autofsck property; without --repair, only report.
-    #[arg(long)]
-    no_autofsck: bool,
-
-    /// Ask the kernel for every health transition, not only new problems and real fixes.
-    #[arg(long)]
-    everything: bool,
-
-    /// Report only mount-level events, invalid input and repair outcomes.
-    #[arg(long)]
-    quiet: bool,
-
-    /// Output format: one line of text or one JSON object per report.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-
-    /// Dry run: decode a capture of V0 binary records, report it and print the repairs that
-    /// would be requested. Needs no privilege and no kernel support.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay_json", "connect", "repair", "no_autofsck", "everything"])]
-    replay: Option<PathBuf>,
-
-    /// Like --replay, for a capture of JSON-format events (the pre-7.0 format).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["connect", "repair", "no_autofsck", "everything"])]
-    replay_json: Option<PathBuf>,
-
-    /// The mount point of the XFS filesystem; with --replay, only a label for the reports
-    /// [default for replays: the capture's path].
-    #[arg(required_unless_present_any = ["replay", "replay_json"])]
-    mountpoint: Option<PathBuf>,
-}
 
 fn main() -> ExitCode {
     // 1. Parse arguments; a replay is a dry run that needs nothing else.

@@ -4,6 +4,7 @@
 //! It is a library only so that tests and the sandbox probe can reach the same code the
 //! binary runs.
 
+pub mod cli;
 pub mod error;
 pub mod mount;
 pub mod sandbox;

@@ -6,38 +6,18 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use landlock::RulesetStatus;
 use xfs_heal_protocol::uapi::XfsHealthMonitor;
 use xfs_heal_protocol::{codec, EventSource, Hello, MountPath, RepairerToMonitor, PROTOCOL_VERSION};
+use xfs_heal_repairer::cli::Cli;
 use xfs_heal_repairer::error::Error;
 use xfs_heal_repairer::mount::{self, Mount};
 use xfs_heal_repairer::serve::Server;
 use xfs_heal_repairer::{log, sandbox, sys, systemd, Priority};
-
-/// Serve online repairs of one XFS filesystem to its xfs-heal monitor.
-#[derive(Debug, Parser)]
-#[command(name = "xfs-heal-repairer", version)]
-struct Cli {
-    /// Bind this Unix socket path instead of taking one from systemd socket activation.
-    #[arg(long, value_name = "PATH")]
-    listen: Option<PathBuf>,
-
-    /// The only peer uid served [default: the uid of the `xfs-heal` user].
-    #[arg(long, value_name = "UID")]
-    monitor_uid: Option<u32>,
-
-    /// Hand the monitor this file or FIFO instead of the kernel's health monitor (for tests,
-    /// and for replaying captures on kernels without one).
-    #[arg(long, value_name = "PATH")]
-    events_from: Option<PathBuf>,
-
-    /// The mount point of the XFS filesystem to serve.
-    mountpoint: PathBuf,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

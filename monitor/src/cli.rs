@@ -1,0 +1,79 @@
+//! The monitor's command line, shared by the binary and the man page generator.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::report::Format;
+
+const LONG_ABOUT: &str = "\
+Watch an XFS filesystem's health events and have sick metadata repaired online.
+
+The unprivileged half of xfs-heal. It connects to the repairer serving MOUNTPOINT, receives \
+the kernel's health monitor fd from it, and from then on holds no capability and no \
+filesystem access (Landlock, seccomp). It decodes and validates every event, reports it \
+(one line per event in xfs_healer's wording, or JSON), and asks the repairer to repair each \
+sick structure: by the filesystem's autofsck property, or always with --repair. Repairs \
+are coalesced, retried with backoff and given up after three failures in ten minutes; \
+failed spot repairs or lost events start one sweep of every metadata structure.
+
+Under systemd (xfs-heal-monitor@INSTANCE.service) reports go to the journal with \
+structured fields (XFS_HEAL_KIND, XFS_HEAL_INO, XFS_HEAL_OUTCOME, ...); elsewhere they are \
+plain lines on standard output.";
+
+const AFTER_LONG_HELP: &str = "\
+Exit status: 0 when the filesystem is unmounted, the event source ends, or its autofsck \
+property says to do nothing; 1 when the repairer cannot be reached or the sandbox cannot \
+be entered; 2 for a usage error, or a replay that met invalid or truncated input.
+
+Enable for a mount:  systemctl enable --now xfs-heal-monitor@$(systemd-escape -p /MOUNTPOINT).service
+
+See also: xfs-heal-repairer(8), xfs_healer(8), xfs_scrub(8), systemd.service(5).";
+
+/// Watch an XFS filesystem's health events and have sick metadata repaired online.
+#[derive(Debug, Parser)]
+#[command(
+    name = "xfs-heal-monitor",
+    version,
+    long_about = LONG_ABOUT,
+    after_long_help = AFTER_LONG_HELP
+)]
+pub struct Cli {
+    /// The repairer's socket [default: /run/xfs-heal/<systemd-escaped MOUNTPOINT>.sock].
+    #[arg(long, value_name = "PATH")]
+    pub connect: Option<PathBuf>,
+
+    /// Repair every sick structure, whatever the filesystem's autofsck property says.
+    #[arg(long, conflicts_with = "no_autofsck")]
+    pub repair: bool,
+
+    /// Ignore the autofsck property; without --repair, only report.
+    #[arg(long)]
+    pub no_autofsck: bool,
+
+    /// Ask the kernel for every health transition, not only new problems and real fixes.
+    #[arg(long)]
+    pub everything: bool,
+
+    /// Report only mount-level events, invalid input and repair outcomes.
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// Output format: one line of text or one JSON object per report.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Dry run: decode a capture of V0 binary records, report it and print the repairs that
+    /// would be requested. Needs no privilege and no kernel support.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay_json", "connect", "repair", "no_autofsck", "everything"])]
+    pub replay: Option<PathBuf>,
+
+    /// Like --replay, for a capture of JSON-format events (the pre-7.0 format).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["connect", "repair", "no_autofsck", "everything"])]
+    pub replay_json: Option<PathBuf>,
+
+    /// The mount point of the XFS filesystem; with --replay, only a label for the reports
+    /// [default for replays: the capture's path].
+    #[arg(required_unless_present_any = ["replay", "replay_json"])]
+    pub mountpoint: Option<PathBuf>,
+}

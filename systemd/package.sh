@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the xfs-heal .deb: release binaries, man pages rendered from the clap definitions,
+# then cargo-deb (installed from crates.io at a pinned version if missing). Prints the path
+# of the package on its last line.
+#   bash systemd/package.sh
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CARGO_DEB_VERSION=3.8.0
+cd "$REPO"
+
+if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+    echo "==> package: installing cargo-deb $CARGO_DEB_VERSION" >&2
+    cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION" >&2
+fi
+# dpkg-shlibdeps fills in $auto (the libc the binaries need).
+command -v dpkg-shlibdeps >/dev/null || {
+    echo "==> package: installing dpkg-dev" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev >/dev/null
+}
+
+echo "==> package: building release binaries and man pages" >&2
+cargo build --release --locked -q -p xfs-heal-monitor -p xfs-heal-repairer -p xfs-heal-tests \
+    --bin xfs-heal-monitor --bin xfs-heal-repairer --bin xfs-heal-man
+target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+rm -rf "$target/release/man"
+"$target/release/xfs-heal-man" "$target/release/man" >/dev/null
+# Compressed per Debian policy; -n keeps the package reproducible (no name or time stamp).
+gzip -9nf "$target/release/man"/*.8
+
+echo "==> package: cargo deb" >&2
+deb=$(cargo deb --no-build --quiet -p xfs-heal-repairer --output "$target/debian/" | tail -n 1)
+echo "$deb"
