@@ -16,9 +16,9 @@ update_sample=false
 started=$(date +%s)
 vm_setup
 
-vm_log "building release binaries"
-(cd "$REPO" && cargo build --release --locked -q -p xfs-heal-monitor -p xfs-heal-repairer \
-    -p xfs-heal-tests --bin xfs-heal-monitor --bin xfs-heal-repairer --bin xfs-heal-capture)
+vm_log "building the package and release binaries"
+deb=$(bash "$REPO/systemd/package.sh" | tail -n 1)
+(cd "$REPO" && cargo build --release --locked -q -p xfs-heal-tests --bin xfs-heal-capture)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/xfs-heal-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -33,14 +33,10 @@ for b in xfs-heal-monitor xfs-heal-repairer xfs-heal-capture; do
 done
 echo "${XFS_HEAL_VM_SCENARIOS:-all}" > "$seg/opt/xfs-heal/selected"
 
-# Boot 2: systemd is PID 1, with xfs-heal installed as its package lays it out.
+# Boot 2: systemd is PID 1; the guest installs the package (dpkg -i) before its scenarios.
 sd=$work/sd
-mkdir -p "$sd/usr/libexec/xfs-heal" "$sd/etc/systemd/system/multi-user.target.wants" \
-    "$sd/etc/sysusers.d" "$sd/etc/tmpfiles.d" "$sd/opt/xfs-heal"
-install -m 0755 "$REPO/target/release/xfs-heal-monitor" "$REPO/target/release/xfs-heal-repairer" "$sd/usr/libexec/xfs-heal/"
-install -m 0644 "$REPO"/systemd/*.service "$REPO"/systemd/*.socket "$REPO"/systemd/*.slice "$sd/etc/systemd/system/"
-install -m 0644 "$REPO/systemd/xfs-heal.sysusers.conf" "$sd/etc/sysusers.d/xfs-heal.conf"
-install -m 0644 "$REPO/systemd/xfs-heal.tmpfiles.conf" "$sd/etc/tmpfiles.d/xfs-heal.conf"
+mkdir -p "$sd/etc/systemd/system/multi-user.target.wants" "$sd/opt/xfs-heal"
+install -m 0644 "$deb" "$sd/opt/xfs-heal/xfs-heal.deb"
 install -m 0644 "$VM_DIR/guest/lib.sh" "$VM_DIR/guest/systemd-scenarios.sh" "$sd/opt/xfs-heal/"
 # No udev in the guest: gettys would wait 90 s for tty devices that never appear.
 ln -s /dev/null "$sd/etc/systemd/system/serial-getty@.service"
@@ -83,7 +79,7 @@ boot() {
 set +e
 boot scenarios "$seg" /init; qemu_rc=$?
 sd_rc=0
-if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q -E ' U[12] '; then
+if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q -E ' U[0-9] '; then
     boot systemd "$sd" /lib/systemd/systemd; sd_rc=$?
 fi
 set -e
@@ -106,7 +102,7 @@ fi
 fail=0
 echo
 echo "Real-kernel scenarios ($KVER, xfsprogs $(grep -o 'xfsprogs [0-9.]*' "$out" | head -1 | cut -d' ' -f2)):"
-printf '%-4s %-58s %-22s %-22s\n' "#" "scenario" "xfs-heal" "xfs_healer"
+printf '%-4s %-86s %-22s %-22s\n' "#" "scenario" "xfs-heal" "xfs_healer"
 while IFS='|' read -r _ id title; do
     cell() {
         local line
@@ -115,7 +111,7 @@ while IFS='|' read -r _ id title; do
         IFS='|' read -r _ _ _ verdict secs _ <<<"$line"
         if [ "$secs" != "-" ]; then echo "$verdict ${secs}s"; else echo "$verdict"; fi
     }
-    printf '%-4s %-58s %-22s %-22s\n' "$id" "$title" "$(cell xfs-heal)" "$(cell xfs_healer)"
+    printf '%-4s %-86s %-22s %-22s\n' "$id" "$title" "$(cell xfs-heal)" "$(cell xfs_healer)"
 done < <(grep '^SCENARIO|' "$out")
 echo
 echo "Notes:"

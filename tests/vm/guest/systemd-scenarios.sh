@@ -1,14 +1,38 @@
-# Scenarios under systemd as PID 1 with the shipped units installed as a package would
-# (binaries in /usr/libexec/xfs-heal, units, sysusers.d, tmpfiles.d). Run by vmtest.service.
+# Scenarios under systemd as PID 1, with the xfs-heal package installed by dpkg at the
+# start. Run by vmtest.service.
 exec > /dev/hvc0 2>&1
 cd /opt/xfs-heal && . ./lib.sh
 say "systemd $(systemctl --version | awk 'NR==1 {print $2}') is PID 1 ($(cat /proc/1/comm))"
 modprobe loop; modprobe xfs
+wait_unit() { _n=200; while [ $_n -gt 0 ]; do [ "$(systemctl is-active "$1")" = active ] && return 0; sleep 0.05; _n=$((_n - 1)); done; return 1; }
+wait_entries() { _n=400; while [ $_n -gt 0 ] && [ "$(dir_entries "$1")" != 50 ]; do sleep 0.05; _n=$((_n - 1)); done; [ "$(dir_entries "$1")" = 50 ]; }
+mainpid() { systemctl show -p MainPID --value "$1"; }
+
+scenario U0 "package: dpkg -i installs binaries, units, user, man pages"
+t0=$(now)
+dpkg -i /opt/xfs-heal/xfs-heal.deb; dpkg_rc=$?
+installed=$(dpkg-query -W -f '${Status} ${Version}' xfs-heal 2>&1)
+files=$(for f in /usr/libexec/xfs-heal/xfs-heal-repairer /usr/libexec/xfs-heal/xfs-heal-monitor \
+    /usr/lib/systemd/system/xfs-heal-repairer@.socket /usr/lib/systemd/system/xfs-heal-repairer@.service \
+    /usr/lib/systemd/system/xfs-heal-monitor@.service /usr/lib/systemd/system/xfs-heal.slice \
+    /usr/lib/sysusers.d/xfs-heal.conf /usr/lib/tmpfiles.d/xfs-heal.conf \
+    /usr/share/man/man8/xfs-heal-repairer.8.gz /usr/share/man/man8/xfs-heal-monitor.8.gz; do
+    [ -e "$f" ] || echo "missing:$f"; done)
+user=$(getent passwd xfs-heal | cut -d: -f1,7)
+rundir=$(stat -c '%U %a' /run/xfs-heal 2>&1)
+units=$(systemctl list-unit-files 'xfs-heal*' --no-legend | awk '{print $1}' | tr '\n' ' ')
+t1=$(now)
+say "dpkg -i: $dpkg_rc; $installed; user $user; /run/xfs-heal $rundir; unit files: $units ${files:-all files present}"
+if [ $dpkg_rc = 0 ] && [ "$installed" = "install ok installed 0.1.0-1" ] && [ -z "$files" ] \
+   && [ "$user" = "xfs-heal:/usr/sbin/nologin" ] && [ "$rundir" = "root 755" ] \
+   && echo "$units" | grep -q 'xfs-heal-monitor@.service' && echo "$units" | grep -q 'xfs-heal-repairer@.socket'; then
+    result U0 xfs-heal PASS "$(elapsed "$t0" "$t1")" "installed by dpkg: binaries, units, sysusers/tmpfiles applied by postinst, man pages"
+else
+    result U0 xfs-heal FAIL - "dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', units '$units' $files"
+fi
 scenario U1 "systemd: enable the monitor for a mount; socket-activated repairer repairs"
 corrupt_dir_image data; mount_img data
-systemctl daemon-reload
 systemctl enable --now xfs-heal-monitor@mnt-data.service >/dev/null 2>&1
-wait_unit() { _n=200; while [ $_n -gt 0 ]; do [ "$(systemctl is-active "$1")" = active ] && return 0; sleep 0.05; _n=$((_n - 1)); done; return 1; }
 wait_unit xfs-heal-monitor@mnt-data.service
 ls /mnt/data/a/b/c >/dev/null 2>&1
 wait_unit xfs-heal-repairer@mnt-data.service && activated=yes || activated=no
@@ -47,8 +71,6 @@ scenario U2 "systemd: repairer killed with events queued; restarted from the fd 
 # Two mounts, one corrupt directory each (a directory repair scans the filesystem and fails
 # while another directory is corrupt, so one image with two would test the kernel instead).
 t0=$(now); since=$(date '+%Y-%m-%d %H:%M:%S')
-wait_entries() { _n=400; while [ $_n -gt 0 ] && [ "$(dir_entries "$1")" != 50 ]; do sleep 0.05; _n=$((_n - 1)); done; [ "$(dir_entries "$1")" = 50 ]; }
-mainpid() { systemctl show -p MainPID --value "$1"; }
 # kill_and_repair UNITS...: mounts a fresh image with one corrupt directory (the monitor
 # instance is still enabled from U1, so mounting alone starts the pair), SIGKILLs the main
 # process of each unit, then makes the kernel see the corruption while they are down.
@@ -92,6 +114,51 @@ if [ $ok = yes ] && [ "$took_back" = 2 ] && [ "$eexist" = 0 ] && [ "$lost" = 0 ]
     result U2 xfs-heal PASS "$(elapsed "$t0" "$t1")" "repairer killed, then repairer+monitor killed, events pending: both repaired via the stored health fd; no EEXIST, nothing lost"
 else
     result U2 xfs-heal FAIL - "repairer only: $first; both: $second; took back $took_back, EEXIST $eexist, lost $lost, SIGSYS $sigsys, after: $states"
+fi
+
+scenario U3 "package upgrade: dpkg -i again restarts the running pair; a corruption is still repaired"
+t0=$(now); since=$(date '+%Y-%m-%d %H:%M:%S')
+corrupt_dir_image data; mount_img data
+wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
+before="$(mainpid xfs-heal-repairer@mnt-data.service)/$(mainpid xfs-heal-monitor@mnt-data.service)"
+dpkg -i /opt/xfs-heal/xfs-heal.deb >/dev/null; dpkg_rc=$?
+wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
+after="$(mainpid xfs-heal-repairer@mnt-data.service)/$(mainpid xfs-heal-monitor@mnt-data.service)"
+ls /mnt/data/a/b/c >/dev/null 2>&1
+wait_entries /mnt/data/a/b/c && repaired=yes || repaired=no
+t1=$(now)
+sleep 1
+journal=$(journalctl --no-pager -o cat -u xfs-heal-repairer@mnt-data.service -u xfs-heal-monitor@mnt-data.service --since "$since")
+took_back=$(echo "$journal" | grep -c "took back the health monitor kept in systemd's fd store")
+eexist=$(echo "$journal" | grep -c "already attached")
+umount /mnt/data; um=$?
+repair_clean /tmp/data.img && clean=yes || clean=no
+say "dpkg -i (upgrade): $dpkg_rc; repairer/monitor pids $before -> $after; took back $took_back, EEXIST $eexist; repaired $repaired, clean $clean, umount $um"
+if [ $dpkg_rc = 0 ] && [ "${before%/*}" != "${after%/*}" ] && [ "${before#*/}" != "${after#*/}" ] && [ "$took_back" = 1 ] \
+   && [ "$eexist" = 0 ] && [ $repaired = yes ] && [ $clean = yes ] && [ $um = 0 ]; then
+    result U3 xfs-heal PASS "$(elapsed "$t0" "$t1")" "postinst restarted both daemons; the repairer took the health fd back; then repaired"
+else
+    result U3 xfs-heal FAIL - "dpkg $dpkg_rc, pids $before -> $after, took back $took_back, EEXIST $eexist, repaired $repaired, clean $clean, umount $um"
+fi
+
+scenario U4 "package purge: dpkg -P stops the running pair and removes the enablement"
+t0=$(now)
+mkfs_img data; mount_img data
+wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
+links_before=$(find /etc/systemd/system -name 'xfs-heal-*@*' | wc -l)
+running=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service | tr '\n' ' ')
+dpkg -P xfs-heal >/dev/null; dpkg_rc=$?
+states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
+links_after=$(find /etc/systemd/system -name 'xfs-heal-*@*' | wc -l)
+left=$(ls /usr/libexec/xfs-heal /usr/lib/systemd/system/xfs-heal* 2>/dev/null | wc -l)
+umount /mnt/data; um=$?
+t1=$(now)
+say "before: $running; dpkg -P: $dpkg_rc; units: $states; enablement links $links_before -> $links_after; files left $left; umount $um"
+if echo " $states" | grep -q ' active '; then stopped=no; else stopped=yes; fi
+if [ "$running" = "active active " ] && [ $dpkg_rc = 0 ] && [ $stopped = yes ] && [ "$links_before" -ge 1 ] && [ "$links_after" = 0 ] && [ "$left" = 0 ] && [ $um = 0 ]; then
+    result U4 xfs-heal PASS "$(elapsed "$t0" "$t1")" "purge stopped the pair, removed files and the per-mount enablement; the mount was untouched"
+else
+    result U4 xfs-heal FAIL - "before: $running, dpkg $dpkg_rc, units $states, links $links_before -> $links_after, files left $left, umount $um"
 fi
 
 echo ALL-DONE
