@@ -1,0 +1,32 @@
+//! The man pages the package ships are rendered from the same clap definitions as `--help`:
+//! every option `--help` lists appears in the page, in section 8.
+
+use std::process::Command;
+
+use xfs_heal_tests::*;
+
+#[test]
+fn man_pages_document_every_option() {
+    let scratch = Scratch::new("man");
+    let dir = scratch.path("man");
+    let out = Command::new(binary("xfs-heal-man")).arg(&dir).output().expect("xfs-heal-man");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for daemon in ["xfs-heal-monitor", "xfs-heal-repairer"] {
+        let page = std::fs::read_to_string(dir.join(format!("{daemon}.8"))).unwrap();
+        assert!(page.contains(&format!(".TH {daemon} 8 ")), "{page}");
+        let help = Command::new(binary(daemon)).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&help.stdout).into_owned();
+        let options: Vec<&str> = help
+            .split_whitespace()
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches([',', '.', ')']))
+            .collect();
+        assert!(options.len() >= 4, "{help}");
+        for option in options {
+            // roff escapes the dashes: --listen is written \-\-listen.
+            let escaped = option.replace('-', "\\-");
+            assert!(page.contains(&escaped), "{daemon}.8 lacks {option}");
+        }
+        assert!(page.contains("Exit status"), "{daemon}.8 has no exit status");
+    }
+}
