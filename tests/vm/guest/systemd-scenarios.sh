@@ -7,6 +7,23 @@ modprobe loop; modprobe xfs
 wait_unit() { _n=200; while [ $_n -gt 0 ]; do [ "$(systemctl is-active "$1")" = active ] && return 0; sleep 0.05; _n=$((_n - 1)); done; return 1; }
 wait_entries() { _n=400; while [ $_n -gt 0 ] && [ "$(dir_entries "$1")" != 50 ]; do sleep 0.05; _n=$((_n - 1)); done; [ "$(dir_entries "$1")" = 50 ]; }
 mainpid() { systemctl show -p MainPID --value "$1"; }
+# /tmp/data.img with one corrupt directory, prepared at /mnt/prep: mounting it at /mnt/data
+# and unmounting it again at once would start and stop the enabled pair around the real mount.
+corrupt_data_image() { corrupt_dir_image prep; mv /tmp/prep.img /tmp/data.img; }
+# Waits until the pair has stopped after an unmount, so the next mount starts it afresh.
+wait_stopped() {
+    _n=200
+    while [ $_n -gt 0 ]; do
+        systemctl is-active -q xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.service || return 0
+        sleep 0.05; _n=$((_n - 1))
+    done
+}
+# On a failure: what systemd thinks of the pair and the mount, and the recent journal.
+diagnose() {
+    systemctl --no-pager status mnt-data.mount xfs-heal-repairer@mnt-data.socket \
+        xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service 2>&1 | grep -v '^ *$' | tail -n 40
+    journalctl --no-pager -o short-monotonic -n 40 | cut -c1-200
+}
 
 scenario U0 "package: dpkg -i installs binaries, units, user, man pages"
 t0=$(now)
@@ -31,8 +48,14 @@ else
     result U0 xfs-heal FAIL - "dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', units '$units' $files"
 fi
 scenario U1 "systemd: enable the monitor for a mount; socket-activated repairer repairs"
-corrupt_dir_image data; mount_img data
-systemctl enable --now xfs-heal-monitor@mnt-data.service >/dev/null 2>&1
+corrupt_data_image; mount_img data
+# As the README says: enable (xfs_healer@ stands down here from now on), stop xfs_healer@,
+# which xfsprogs' xfs_healer_start started for the new mount, then start.
+wait_unit xfs_healer@mnt-data.service && healer_was=active || healer_was=inactive
+systemctl enable xfs-heal-monitor@mnt-data.service >/dev/null 2>&1
+systemctl stop xfs_healer@mnt-data.service
+systemctl start xfs-heal-monitor@mnt-data.service
+say "xfs_healer_start $(systemctl is-enabled xfs_healer_start.service 2>&1)/$(systemctl is-active xfs_healer_start.service 2>&1); xfs_healer@mnt-data before: $healer_was"
 wait_unit xfs-heal-monitor@mnt-data.service
 ls /mnt/data/a/b/c >/dev/null 2>&1
 wait_unit xfs-heal-repairer@mnt-data.service && activated=yes || activated=no
@@ -52,6 +75,15 @@ mon_fields=$(journalctl --no-pager -o cat -u xfs-heal-monitor@mnt-data.service X
 rep_fields=$(journalctl --no-pager -o cat -u xfs-heal-repairer@mnt-data.service XFS_HEAL_INO=$ino XFS_HEAL_KIND=audit XFS_HEAL_VERDICT=issued XFS_HEAL_OUTCOME=repaired | wc -l)
 sick_prio=$(journalctl --no-pager -o cat -p warning -u xfs-heal-monitor@mnt-data.service XFS_HEAL_INO=$ino XFS_HEAL_TYPE=sick | wc -l)
 journalctl --no-pager -o verbose -u xfs-heal-repairer@mnt-data.service XFS_HEAL_KIND=audit | grep -E '^ +(MESSAGE|PRIORITY|XFS_HEAL_)' | head -n 16
+# What xfs_healer_start does on each new mount: it must be skipped and leave ours alone.
+rep_pid=$(mainpid xfs-heal-repairer@mnt-data.service)
+cursor=$(journalctl -n 0 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
+systemctl restart xfs_healer@mnt-data.service 2>/dev/null
+sleep 1
+healer_now=$(systemctl is-active xfs_healer@mnt-data.service)
+rep_same=no; [ "$(mainpid xfs-heal-repairer@mnt-data.service)" = "$rep_pid" ] && rep_same=yes
+healer_starts=$(journalctl --no-pager -o cat -u xfs_healer@mnt-data.service --after-cursor "$cursor" | grep -c '^Starting')
+say "xfs_healer@mnt-data restarted as xfs_healer_start would: now $healer_now, started $healer_starts times; our repairer untouched: $rep_same"
 umount /mnt/data; um=$?
 sleep 2
 states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
@@ -61,13 +93,15 @@ say "journal entries for ino $ino: monitor repair_result/repaired $mon_fields, r
 if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000/0000000000200000/0000000000200000" ] \
    && [ "$mon_caps" = "0000000000000000/0000000000000000/0000000000000000" ] && [ "$audit" -ge 1 ] && [ "$monitor_line" -ge 1 ] \
    && [ $um = 0 ] && [ "$states" = "inactive inactive inactive " ] \
-   && [ "$mon_fields" -ge 1 ] && [ "$rep_fields" -ge 1 ] && [ "$sick_prio" -ge 1 ]; then
-    result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units, with structured fields; repairer CAP_SYS_ADMIN only, monitor none; umount stopped all three units"
+   && [ "$mon_fields" -ge 1 ] && [ "$rep_fields" -ge 1 ] && [ "$sick_prio" -ge 1 ] \
+   && [ "$healer_now" = inactive ] && [ "$healer_starts" = 0 ] && [ $rep_same = yes ]; then
+    result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units, with structured fields; repairer CAP_SYS_ADMIN only, monitor none; xfs_healer@ skipped for this mount; umount stopped all three units"
 else
-    result U1 xfs-heal FAIL - "activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, umount $um, after: $states"
+    diagnose
+    result U1 xfs-heal FAIL - "activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, xfs_healer@ $healer_now (started $healer_starts), repairer untouched $rep_same, umount $um, after: $states"
 fi
 
-scenario U2 "systemd: repairer killed with events queued; restarted from the fd store"
+scenario U2 "systemd: repairer killed or stopped with events queued; the fd store gives it back"
 # Two mounts, one corrupt directory each (a directory repair scans the filesystem and fails
 # while another directory is corrupt, so one image with two would test the kernel instead).
 t0=$(now); since=$(date '+%Y-%m-%d %H:%M:%S')
@@ -76,15 +110,21 @@ t0=$(now); since=$(date '+%Y-%m-%d %H:%M:%S')
 # process of each unit, then makes the kernel see the corruption while they are down.
 # Sets REPAIRED, PIDS (repairer before/after), CLEAN.
 kill_and_repair() {
-    corrupt_dir_image data; mount_img data
+    corrupt_data_image; mount_img data
     wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
     _before=$(mainpid xfs-heal-repairer@mnt-data.service)
-    for _u in "$@"; do kill -9 "$(mainpid "$_u")"; done
+    for _u in "$@"; do
+        case $_u in
+            stop:*) systemctl stop "${_u#stop:}" ;;
+            *) kill -9 "$(mainpid "$_u")" ;;
+        esac
+    done
     ls /mnt/data/a/b/c >/dev/null 2>&1
     wait_entries /mnt/data/a/b/c && REPAIRED=yes || REPAIRED=no
     PIDS="$_before->$(mainpid xfs-heal-repairer@mnt-data.service)"
     sleep 1
     umount /mnt/data || REPAIRED="$REPAIRED, umount failed"
+    wait_stopped
     repair_clean /tmp/data.img && CLEAN=yes || CLEAN=no
 }
 # 1. Only the repairer dies: the monitor reads the event and keeps the request until the
@@ -94,6 +134,10 @@ first="$REPAIRED clean $CLEAN pids $PIDS"
 # 2. Both die: the event waits in the kernel, on the fd only systemd's store holds now.
 kill_and_repair xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service
 second="$REPAIRED clean $CLEAN pids $PIDS"
+# 3. An operator stops the repairer (a stop, not a restart): the fd store is kept
+#    (FileDescriptorStorePreserve=yes), and the monitor's reconnect activates it again.
+kill_and_repair stop:xfs-heal-repairer@mnt-data.service
+third="$REPAIRED clean $CLEAN pids $PIDS"
 t1=$(now)
 sleep 2
 journal=$(journalctl --no-pager -o cat -u xfs-heal-repairer@mnt-data.service -u xfs-heal-monitor@mnt-data.service --since "$since")
@@ -104,21 +148,22 @@ sigsys=$(echo "$journal" | grep -c "status=31/SYS")
 states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
 echo "$journal" | grep -v "cannot be resolved" | grep -E "fd store|reconnect|Repairs|lost|attached|code=" | tail -n 16
 dmesg | grep -E 'type=1326' | tail -n 3
-say "repairer only: $first; both: $second; took back $took_back, EEXIST $eexist, lost $lost, SIGSYS $sigsys; after umount: $states"
-case "$first/$second" in
-    "yes clean yes pids "*"/yes clean yes pids "*) ok=yes ;;
+say "repairer only: $first; both: $second; stopped: $third; took back $took_back, EEXIST $eexist, lost $lost, SIGSYS $sigsys; after umount: $states"
+case "$first/$second/$third" in
+    "yes clean yes pids "*"/yes clean yes pids "*"/yes clean yes pids "*) ok=yes ;;
     *) ok=no ;;
 esac
-if [ $ok = yes ] && [ "$took_back" = 2 ] && [ "$eexist" = 0 ] && [ "$lost" = 0 ] && [ "$sigsys" = 0 ] \
+if [ $ok = yes ] && [ "$took_back" = 3 ] && [ "$eexist" = 0 ] && [ "$lost" = 0 ] && [ "$sigsys" = 0 ] \
    && [ "$states" = "inactive inactive inactive " ]; then
-    result U2 xfs-heal PASS "$(elapsed "$t0" "$t1")" "repairer killed, then repairer+monitor killed, events pending: both repaired via the stored health fd; no EEXIST, nothing lost"
+    result U2 xfs-heal PASS "$(elapsed "$t0" "$t1")" "repairer killed; repairer+monitor killed; repairer stopped; each time with an event pending: repaired via the stored health fd, no EEXIST, nothing lost"
 else
-    result U2 xfs-heal FAIL - "repairer only: $first; both: $second; took back $took_back, EEXIST $eexist, lost $lost, SIGSYS $sigsys, after: $states"
+    diagnose
+    result U2 xfs-heal FAIL - "repairer only: $first; both: $second; stopped: $third; took back $took_back, EEXIST $eexist, lost $lost, SIGSYS $sigsys, after: $states"
 fi
 
 scenario U3 "package upgrade: dpkg -i again restarts the running pair; a corruption is still repaired"
 t0=$(now); since=$(date '+%Y-%m-%d %H:%M:%S')
-corrupt_dir_image data; mount_img data
+corrupt_data_image; mount_img data
 wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
 before="$(mainpid xfs-heal-repairer@mnt-data.service)/$(mainpid xfs-heal-monitor@mnt-data.service)"
 dpkg -i /opt/xfs-heal/xfs-heal.deb >/dev/null; dpkg_rc=$?
@@ -131,13 +176,14 @@ sleep 1
 journal=$(journalctl --no-pager -o cat -u xfs-heal-repairer@mnt-data.service -u xfs-heal-monitor@mnt-data.service --since "$since")
 took_back=$(echo "$journal" | grep -c "took back the health monitor kept in systemd's fd store")
 eexist=$(echo "$journal" | grep -c "already attached")
-umount /mnt/data; um=$?
+umount /mnt/data; um=$?; wait_stopped
 repair_clean /tmp/data.img && clean=yes || clean=no
 say "dpkg -i (upgrade): $dpkg_rc; repairer/monitor pids $before -> $after; took back $took_back, EEXIST $eexist; repaired $repaired, clean $clean, umount $um"
 if [ $dpkg_rc = 0 ] && [ "${before%/*}" != "${after%/*}" ] && [ "${before#*/}" != "${after#*/}" ] && [ "$took_back" = 1 ] \
    && [ "$eexist" = 0 ] && [ $repaired = yes ] && [ $clean = yes ] && [ $um = 0 ]; then
     result U3 xfs-heal PASS "$(elapsed "$t0" "$t1")" "postinst restarted both daemons; the repairer took the health fd back; then repaired"
 else
+    diagnose
     result U3 xfs-heal FAIL - "dpkg $dpkg_rc, pids $before -> $after, took back $took_back, EEXIST $eexist, repaired $repaired, clean $clean, umount $um"
 fi
 
