@@ -49,7 +49,20 @@ fn units_verify_without_a_word() {
         .output()
         .expect("systemd-analyze (package systemd)");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && stderr.is_empty() && stdout.is_empty(), "{stdout}{stderr}");
+    // Debian 12's systemd (252) predates FileDescriptorStorePreserve= (254); that one line is
+    // expected from it, and nothing else. The VM verifies the same units with systemd 262,
+    // where not a word is allowed (scenario U0).
+    let newer_than_host = |line: &str| {
+        systemd_version() < 254
+            && line.ends_with("Unknown key 'FileDescriptorStorePreserve' in section [Service], ignoring.")
+    };
+    let unexpected: Vec<&str> = stderr.lines().filter(|l| !newer_than_host(l)).collect();
+    assert!(out.status.success() && unexpected.is_empty() && stdout.is_empty(), "{stdout}{stderr}");
+}
+
+fn systemd_version() -> u32 {
+    let out = Command::new("systemctl").arg("--version").output().expect("systemctl");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// `systemd-analyze security --offline=true` for one instance of a template.
