@@ -14,12 +14,14 @@ fi
 
 # --- System packages -------------------------------------------------------------------------
 # xfsprogs: mkfs.xfs for the real-filesystem tests. util-linux: mount, losetup, blkid,
-# findmnt. systemd: systemd-socket-activate for the activation test.
+# findmnt. systemd: systemd-socket-activate for the activation test. dpkg-dev:
+# dpkg-shlibdeps, which cargo-deb uses to fill in the package's dependencies.
 need=()
 command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
 command -v findmnt >/dev/null 2>&1 || need+=(util-linux)
 command -v blkid >/dev/null 2>&1 || need+=(util-linux)
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
+command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq
@@ -56,7 +58,8 @@ bash tests/vm/run.sh | tee "$logs/vm.log"
 
 # One closing line for everything: cargo's test counts plus the VM scenarios of xfs-heal.
 sum() { awk -v f="$2" '$0 ~ /^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ "^" f) n += $i } END { print n + 0 }' "$1"; }
-passed=$(( $(sum "$logs/cargo-test.log" "passed") + $(grep -c '^RESULT|[0-9]*|xfs-heal|PASS|' "$logs/vm.log" || true) ))
-failed=$(( $(sum "$logs/cargo-test.log" "failed") + $(grep -c '^RESULT|[0-9]*|xfs-heal|FAIL|' "$logs/vm.log" || true) ))
+# Scenario ids are numbers (daemons started by hand) or U<n> (under systemd, from the package).
+passed=$(( $(sum "$logs/cargo-test.log" "passed") + $(grep -c '^RESULT|U\{0,1\}[0-9]*|xfs-heal|PASS|' "$logs/vm.log" || true) ))
+failed=$(( $(sum "$logs/cargo-test.log" "failed") + $(grep -c '^RESULT|U\{0,1\}[0-9]*|xfs-heal|FAIL|' "$logs/vm.log" || true) ))
 echo
 echo "total: $passed passed, $failed failed"
