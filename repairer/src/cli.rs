@@ -7,15 +7,12 @@ use clap::Parser;
 const LONG_ABOUT: &str = "\
 Serve online repairs of one XFS filesystem to its xfs-heal monitor.
 
-The privileged half of xfs-heal, normally started by socket activation \
-(xfs-heal-repairer@INSTANCE.socket). At startup it checks that MOUNTPOINT is the root of a \
-mounted XFS filesystem, records its identity (unique mount ID and root file handle), \
-geometry and autofsck property, opens the kernel health monitor (or takes back the one \
-kept in systemd's fd store), then keeps CAP_SYS_ADMIN alone and seals itself with Landlock \
-and a seccomp allow-list. It hands the monitor the health fd and answers repair requests: \
-each is re-validated, the filesystem's identity re-verified, and only then is \
-XFS_IOC_SCRUB_METADATA issued with the repair flag. Every request leaves one audit line \
-(with structured journal fields under systemd).";
+The privileged half of xfs-heal, normally socket-activated (xfs-heal-repairer@INSTANCE.socket). \
+It records the identity and shape of the XFS filesystem mounted at MOUNTPOINT, opens its \
+health monitor (or takes back the one kept in systemd's fd store), keeps CAP_SYS_ADMIN alone, \
+seals itself with Landlock and seccomp, hands the monitor the health fd and answers repair \
+requests: each is re-validated and the filesystem re-verified before XFS_IOC_SCRUB_METADATA \
+is issued with the repair flag. Every request leaves one audit line.";
 
 const AFTER_LONG_HELP: &str = "\
 Exit status: 0 when the filesystem is gone (unmounted or replaced); 1 when a startup step \

@@ -29,12 +29,9 @@ pub use xfs_heal_protocol::journal::Priority;
 
 /// Logs `message` at `priority`; under the journal, with the fields `fields` adds.
 pub fn log_entry(priority: Priority, message: &str, fields: impl FnOnce(Entry) -> Entry) {
-    if systemd::journal_connected()
-        && systemd::journal_send(fields(Entry::new("xfs-heal-repairer", priority, message)))
-    {
-        return;
+    if !systemd::journal_send(|| fields(Entry::new("xfs-heal-repairer", priority, message))) {
+        use std::io::Write;
+        // Nowhere to report a failure to report; the process carries on.
+        let _ = std::io::stderr().lock().write_all(format!("xfs-heal-repairer: {message}\n").as_bytes());
     }
-    use std::io::Write;
-    // Nowhere to report a failure to report; the process carries on.
-    let _ = std::io::stderr().lock().write_all(format!("xfs-heal-repairer: {message}\n").as_bytes());
 }

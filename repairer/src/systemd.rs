@@ -116,13 +116,10 @@ static JOURNAL: OnceLock<UnixDatagram> = OnceLock::new();
 /// log lines, audit lines above all, carry structured fields. Connected before the sandbox
 /// closes; after it, an entry is one write(2) on this socket.
 pub fn connect_journal() {
-    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
-        return;
-    };
-    let Ok(st) = nix::sys::stat::fstat(std::io::stderr()) else {
-        return;
-    };
-    if !journal::is_journal_stream(&stream.to_string_lossy(), st.st_dev, st.st_ino) {
+    let stream = std::env::var_os("JOURNAL_STREAM").unwrap_or_default();
+    let stderr_is_journal = nix::sys::stat::fstat(std::io::stderr())
+        .is_ok_and(|st| journal::is_journal_stream(&stream.to_string_lossy(), st.st_dev, st.st_ino));
+    if !stderr_is_journal {
         return;
     }
     match UnixDatagram::unbound().and_then(|sock| sock.connect(journal::SOCKET).map(|()| sock)) {
@@ -131,13 +128,10 @@ pub fn connect_journal() {
     }
 }
 
-pub fn journal_connected() -> bool {
-    JOURNAL.get().is_some()
-}
-
-/// Sends one entry; false if that failed, and the caller writes the plain line instead.
-pub fn journal_send(entry: Entry) -> bool {
-    JOURNAL.get().is_some_and(|sock| nix::unistd::write(sock.as_fd(), &entry.into_bytes()).is_ok())
+/// Sends the entry `entry` builds, if connected; false if not sent (the caller then writes
+/// the plain line).
+pub fn journal_send(entry: impl FnOnce() -> Entry) -> bool {
+    JOURNAL.get().is_some_and(|sock| nix::unistd::write(sock.as_fd(), &entry().into_bytes()).is_ok())
 }
 
 /// sd_notify(3) without libsystemd: one datagram per state change.

@@ -43,6 +43,9 @@ fn units_verify_without_a_word() {
     let root = private_root(&scratch);
     let out = Command::new("systemd-analyze")
         .arg("verify")
+        // The Documentation= man pages come with the package (tests/tests/man_pages.rs renders
+        // them); `man` would look for them on this host, not in the private root.
+        .arg("--man=no")
         .arg(format!("--root={}", root.display()))
         .args(["mnt-data.mount", "xfs-heal-repairer@mnt-data.socket", "xfs-heal-repairer@mnt-data.service"])
         .args(["xfs-heal-monitor@mnt-data.service", "xfs-heal.slice"])
