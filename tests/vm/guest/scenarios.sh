@@ -78,7 +78,9 @@ repair_scenario() {
     $setup $name
     start_daemon $name $d || { result $id $d FAIL - "daemon did not start"; show_logs $name; cleanup $name; return; }
     t0=$(now)
-    if $trigger $name; then result $id $d FAIL - "the corruption was not seen"; unmount_and_exit $name $d; return; fi
+    if $trigger $name; then
+        result $id $d FAIL - "the corruption was not seen"; unmount_and_exit $name $d; cleanup $name; return
+    fi
     ok=no; i=0
     while [ $i -lt 400 ]; do
         if $check $name; then ok=yes; break; fi
@@ -127,8 +129,11 @@ check_core() { [ "$(cat /mnt/$1/f 2>/dev/null)" = hello ]; }
 # AG scope: the root block of AG 1's inode btree; a bulkstat of AG 1 reads it.
 setup_inobt() {
     mkfs_img $1; mount_img $1
-    for i in 0 1 2 3 4 5; do mkdir /mnt/$1/d$i; : > /mnt/$1/d$i/x; done
+    # New directories rotate over the AGs; 24 of them leave inodes in AG 1 whatever the
+    # rotor's start. Bulkstat skips an AG without inodes and would never read the root.
+    i=0; while [ $i -lt 24 ]; do mkdir /mnt/$1/d$i; : > /mnt/$1/d$i/x; i=$((i + 1)); done
     umount /mnt/$1
+    say "AG 1 inodes before the fuzz: $(xfs_db -r -c 'agi 1' -c 'print count' /tmp/$1.img 2>&1)"
     xfs_db -x -c 'agi 1' -c 'addr root' -c 'fuzz -d magic ones' /tmp/$1.img >/dev/null 2>&1
     mount_img $1
     TARGET_PAT="agno 0x1 inobt"; TARGET_KIND=inobt; REPAIR_ARGS=
