@@ -6,6 +6,7 @@
 //! to build streams and to prove the decoder loses nothing.
 
 use xfs_heal_protocol::uapi::{self, event_offsets as off};
+use xfs_heal_protocol::Scope;
 
 /// Declares a validated bit-mask type with a name per defined bit.
 macro_rules! mask_type {
@@ -150,13 +151,15 @@ pub enum MetadataObject {
 }
 
 impl MetadataObject {
+    /// The same keys as a repair target's scope, so events and repairs of one object match.
     pub const fn domain_name(&self) -> &'static str {
-        match self {
-            Self::Fs { .. } => "fs",
-            Self::Ag { .. } => "ag",
-            Self::RtGroup { .. } => "rtgroup",
-            Self::Inode { .. } => "inode",
-        }
+        let scope = match self {
+            Self::Fs { .. } => Scope::Fs,
+            Self::Ag { .. } => Scope::Ag,
+            Self::RtGroup { .. } => Scope::RtGroup,
+            Self::Inode { .. } => Scope::Inode,
+        };
+        scope.key()
     }
     /// The names of the structures in the mask, lowest bit first.
     pub fn structure_names(&self) -> Vec<&'static str> {

@@ -39,11 +39,18 @@ impl Journal {
     }
 }
 
-/// The journal entry for one report: MESSAGE is the line `--format` would print.
+/// The journal entry for one report: MESSAGE is the line `--format` would print. The JSON
+/// object is built once and serves both the fields and the message (its "message" is the
+/// text line).
 pub fn entry(report: &Report, mount: &str, format: Format) -> Entry {
-    let entry = Entry::new("xfs-heal-monitor", report.priority(), &report.render(mount, format));
-    match report.json(mount) {
-        Value::Object(fields) => flatten(entry, &fields),
+    let json = report.json(mount);
+    let message = match format {
+        Format::Json => json.to_string(),
+        Format::Text => json.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+    };
+    let entry = Entry::new("xfs-heal-monitor", report.priority(), &message);
+    match &json {
+        Value::Object(fields) => flatten(entry, fields),
         _ => entry,
     }
 }

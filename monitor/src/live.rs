@@ -48,12 +48,6 @@ impl<W: Write> Output<W> {
     }
 }
 
-/// The identity of the object behind an fd: a re-sent fd for the same queue keeps the
-/// position of the one already held, so no event is read twice.
-pub fn fd_identity(fd: &OwnedFd) -> Option<(u64, u64)> {
-    crate::sys::fd_identity(fd.as_fd())
-}
-
 /// Non-blocking reads, so a drained queue ends a read burst instead of blocking the loop.
 pub fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
@@ -227,7 +221,10 @@ impl<W: Write> Live<W> {
     fn reconnect(&mut self) -> bool {
         match Connection::open(&self.socket) {
             Ok((conn, hello, fd)) => {
-                let same = fd_identity(&fd).is_some() && fd_identity(&fd) == fd_identity(&self.health);
+                // A re-sent fd for the same queue (same object) keeps the position of the one
+                // already held, so no event is read twice.
+                let resent = crate::sys::fd_identity(fd.as_fd());
+                let same = resent.is_some() && resent == crate::sys::fd_identity(self.health.as_fd());
                 if !same {
                     let _ = set_nonblocking(&fd);
                     if self.everything && hello.event_source == EventSource::KernelMonitor {

@@ -358,7 +358,7 @@ fn event_json(o: &mut Map<String, Value>, e: &HealthEvent) {
 
 fn target_json(t: &RepairTarget) -> Value {
     let mut o = json!({
-        "scope": t.scope_name(),
+        "scope": t.scope().key(),
         "structure": t.structure_name(),
         "scrub_type": t.scrub_type(),
     });

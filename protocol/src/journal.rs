@@ -66,7 +66,7 @@ impl Entry {
     /// scrub_type and agno, rgno or ino and gen.
     pub fn target(self, target: &RepairTarget) -> Self {
         let entry = self
-            .field("scope", target.scope_name())
+            .field("scope", target.scope().key())
             .field("structure", target.structure_name())
             .field("scrub_type", target.scrub_type());
         match target {

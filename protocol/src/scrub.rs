@@ -54,6 +54,18 @@ pub enum Scope {
     Inode,
 }
 
+impl Scope {
+    /// The scope's key in JSON reports and journal fields: fs, ag, rtgroup or inode.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::Fs => "fs",
+            Self::Ag => "ag",
+            Self::RtGroup => "rtgroup",
+            Self::Inode => "inode",
+        }
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -298,16 +310,6 @@ impl RepairTarget {
             Self::Ag { .. } => Scope::Ag,
             Self::RtGroup { .. } => Scope::RtGroup,
             Self::Inode { .. } => Scope::Inode,
-        }
-    }
-
-    /// The scope's key in JSON reports and journal fields: fs, ag, rtgroup or inode.
-    pub const fn scope_name(&self) -> &'static str {
-        match self {
-            Self::Fs { .. } => "fs",
-            Self::Ag { .. } => "ag",
-            Self::RtGroup { .. } => "rtgroup",
-            Self::Inode { .. } => "inode",
         }
     }
 
