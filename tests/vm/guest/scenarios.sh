@@ -78,8 +78,16 @@ repair_scenario() {
     $setup $name
     start_daemon $name $d || { result $id $d FAIL - "daemon did not start"; show_logs $name; cleanup $name; return; }
     t0=$(now)
+    # The trigger must meet the corruption. About one run in eight of scenario 3, bulkstat
+    # succeeds although the kernel has just logged the corrupt block and the daemon has
+    # already reported the target: the trigger lost a race with the repair. Only when the
+    # daemon never heard of the target either was there nothing to find.
     if $trigger $name; then
-        result $id $d FAIL - "the corruption was not seen"; unmount_and_exit $name $d; cleanup $name; return
+        if wait_for "$(daemon_log $name $d)" "$TARGET_PAT" 2; then
+            say "the trigger succeeded, but the daemon had already seen $TARGET_KIND sick"
+        else
+            result $id $d FAIL - "the corruption was not seen"; unmount_and_exit $name $d; cleanup $name; return
+        fi
     fi
     ok=no; i=0
     while [ $i -lt 400 ]; do
