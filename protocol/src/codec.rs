@@ -144,3 +144,137 @@ pub fn decode_frame<M: Message>(buf: &[u8]) -> Result<(M, usize), CodecError> {
     let payload = rest.get(..length).ok_or_else(|| CodecError::Incomplete { needed: length - rest.len() })?;
     Ok((decode_payload(payload)?, LENGTH_PREFIX + length))
 }
+
+/// Reassembles frames from a byte stream, and notices a peer that stops in the middle of one.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+    partial_since_ns: Option<u64>,
+}
+
+/// Why a stream of frames cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamError {
+    /// A malformed frame: nothing after it can be trusted to start a frame.
+    Frame(CodecError),
+    /// Part of a frame arrived and nothing more for too long.
+    Stalled { bytes: usize, secs: u64 },
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Frame(e) => write!(f, "rejected frame: {e}"),
+            Self::Stalled { bytes, secs } => {
+                write!(f, "sent {bytes} bytes of a frame and nothing more for {secs} s")
+            }
+        }
+    }
+}
+
+impl FrameReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes read from the peer.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes received that do not yet make a frame.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next complete message, if one is buffered. A partial frame that has waited
+    /// `stall_ns` for the rest is an error, as is any malformed frame.
+    pub fn next<M: Message>(&mut self, now_ns: u64, stall_ns: u64) -> Result<Option<M>, StreamError> {
+        match decode_frame::<M>(&self.buf) {
+            Ok((message, used)) => {
+                self.buf.drain(..used);
+                self.partial_since_ns = None;
+                Ok(Some(message))
+            }
+            Err(CodecError::Incomplete { .. }) if self.buf.is_empty() => {
+                self.partial_since_ns = None;
+                Ok(None)
+            }
+            Err(CodecError::Incomplete { .. }) => {
+                let since = *self.partial_since_ns.get_or_insert(now_ns);
+                if now_ns.saturating_sub(since) >= stall_ns {
+                    return Err(StreamError::Stalled {
+                        bytes: self.buf.len(),
+                        secs: stall_ns / 1_000_000_000,
+                    });
+                }
+                Ok(None)
+            }
+            Err(e) => Err(StreamError::Frame(e)),
+        }
+    }
+
+    /// When a partial frame now buffered times out, if one is.
+    pub fn stall_deadline(&self, stall_ns: u64) -> Option<u64> {
+        self.partial_since_ns.map(|t| t.saturating_add(stall_ns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AgNumber, AgScrub, RepairRequest, RepairTarget, RequestId};
+
+    fn request(id: u64) -> Vec<u8> {
+        let target = RepairTarget::Ag { agno: AgNumber::try_from(1).unwrap(), kind: AgScrub::Agi };
+        encode(&MonitorToRepairer::Repair(RepairRequest { id: RequestId(id), target })).unwrap()
+    }
+
+    #[test]
+    fn frames_split_anywhere_come_out_whole_and_in_order() {
+        let bytes: Vec<u8> = [request(1), request(2)].concat();
+        for cut in 0..bytes.len() {
+            let mut r = FrameReader::new();
+            let mut got = Vec::new();
+            for part in [&bytes[..cut], &bytes[cut..]] {
+                r.push(part);
+                while let Some(MonitorToRepairer::Repair(req)) = r.next::<MonitorToRepairer>(0, 10).unwrap() {
+                    got.push(req.id.0);
+                }
+            }
+            assert_eq!(got, [1, 2], "cut at {cut}");
+            assert_eq!(r.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn a_partial_frame_times_out_from_when_it_was_first_seen() {
+        let mut r = FrameReader::new();
+        r.push(&request(1)[..2]);
+        assert_eq!(r.next::<MonitorToRepairer>(100, 50), Ok(None));
+        assert_eq!(r.stall_deadline(50), Some(150));
+        assert_eq!(r.next::<MonitorToRepairer>(149, 50), Ok(None));
+        assert_eq!(r.next::<MonitorToRepairer>(150, 50), Err(StreamError::Stalled { bytes: 2, secs: 0 }));
+        // The rest arriving in time resets the clock.
+        let mut r = FrameReader::new();
+        r.push(&request(1)[..2]);
+        assert_eq!(r.next::<MonitorToRepairer>(100, 50), Ok(None));
+        r.push(&request(1)[2..]);
+        assert!(matches!(r.next::<MonitorToRepairer>(149, 50), Ok(Some(_))));
+        assert_eq!(r.stall_deadline(50), None);
+        assert_eq!(
+            StreamError::Stalled { bytes: 2, secs: 5 }.to_string(),
+            "sent 2 bytes of a frame and nothing more for 5 s"
+        );
+    }
+
+    #[test]
+    fn a_malformed_frame_is_an_error() {
+        let mut r = FrameReader::new();
+        r.push(&[0xff, 0xff, 0, 0, 1, 0]);
+        assert!(matches!(
+            r.next::<MonitorToRepairer>(0, 10),
+            Err(StreamError::Frame(CodecError::FrameTooLarge { .. }))
+        ));
+    }
+}

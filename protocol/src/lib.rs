@@ -7,15 +7,19 @@
 //! - [`message`]: `Hello`, `RepairRequest`, `RepairReply` and the two direction enums.
 //! - [`codec`]: the size-capped, versioned bincode framing.
 //! - [`journal`]: journal entries with the structured fields both daemons log under systemd.
+//! - [`host`]: mountinfo and systemd's LISTEN_FDS, parsed for the repairer's startup.
+//! - [`throttle`]: the repairer's rate limits on requests and log lines.
 //!
 //! This crate performs no I/O and forbids `unsafe_code`; it is linked into both the
 //! privileged repairer and the unprivileged monitor, so both sides agree by construction.
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod host;
 pub mod journal;
 pub mod message;
 pub mod scrub;
+pub mod throttle;
 pub mod uapi;
 
 pub use codec::{CodecError, PROTOCOL_VERSION};

@@ -473,7 +473,7 @@ pub struct XfsFsopHandlereq {
 }
 
 /// The extended attribute holding the autofsck filesystem property.
-pub const AUTOFSCK_XATTR_NAME: &str = "trusted.xfs:autofsck";
+pub const AUTOFSCK_XATTR_NAME: &std::ffi::CStr = c"trusted.xfs:autofsck";
 
 #[cfg(test)]
 mod tests {

@@ -37,6 +37,11 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub events_from: Option<PathBuf>,
 
+    /// Serve even when this kernel enforces the Landlock ruleset only in part or not at all
+    /// (seccomp still applies). Off by default, and never set by the shipped unit.
+    #[arg(long)]
+    pub allow_partial_landlock: bool,
+
     /// The mount point of the XFS filesystem to serve.
     pub mountpoint: PathBuf,
 }

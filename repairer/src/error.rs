@@ -1,96 +1,65 @@
-//! One error variant per startup step, so every failure names the step that broke.
+//! One error variant per startup step, so every failure names the step that broke, with the
+//! cause as its typed source.
 
-use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-#[derive(Debug)]
+use xfs_heal_protocol::{CodecError, InvalidValue};
+
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Step 1: closing inherited fds, reading the environment.
-    Sanitize(io::Error),
-    /// Step 1: the socket handed over by systemd is missing or not what we serve on.
+    #[error("step 1 (sanitize): {0}")]
+    Sanitize(#[source] io::Error),
+    /// The socket handed over by systemd is missing or not what we serve on.
+    #[error("step 1 (socket activation): {0}")]
     Activation(String),
-    /// Step 1: binding `--listen PATH`.
-    Listen {
-        path: PathBuf,
-        source: io::Error,
-    },
-    /// Step 1: no `--monitor-uid` and no `xfs-heal` user.
-    NoMonitorUser,
-    /// Step 2.
-    OpenMount {
-        path: PathBuf,
-        source: io::Error,
-    },
-    NotXfs {
-        path: PathBuf,
-    },
-    NotMountRoot {
-        path: PathBuf,
-        detail: String,
-    },
-    /// Step 3.
-    Identity(io::Error),
-    Geometry(String),
-    /// Step 4.
-    NoHealthMonitor {
-        path: PathBuf,
-    },
-    MonitorAlreadyAttached {
-        path: PathBuf,
-    },
-    HealthMonitor {
-        path: PathBuf,
-        source: io::Error,
-    },
-    EventsFrom {
-        path: PathBuf,
-        source: io::Error,
-    },
-    /// Step 6.
-    Capabilities(String),
-    /// Step 7.
-    Landlock(String),
-    /// Step 8.
-    Seccomp(String),
-    /// Serving: the listening socket failed.
-    Serve(io::Error),
+    #[error("step 1 (listen): {}: {source}", path.display())]
+    Listen { path: PathBuf, source: io::Error },
+    #[error("step 1 (peer): no --monitor-uid given and there is no 'xfs-heal' user")]
+    NoXfsHealUser,
+    #[error("step 1 (peer): --monitor-uid {0} has no passwd entry (its primary group owns the socket)")]
+    NoPasswdEntry(u32),
+    #[error("step 2 (open mount): {}: {source}", path.display())]
+    OpenMount { path: PathBuf, source: io::Error },
+    #[error("step 2 (open mount): {}: not an XFS mount point", path.display())]
+    NotXfs { path: PathBuf },
+    #[error("step 2 (open mount): {}: {detail}", path.display())]
+    NotMountRoot { path: PathBuf, detail: String },
+    #[error("step 3 (record identity): {0}")]
+    Identity(#[source] io::Error),
+    #[error("step 3 (record geometry): XFS_IOC_FSGEOMETRY: {0}")]
+    GeometryIoctl(#[source] io::Error),
+    #[error("step 3 (record geometry): {0}")]
+    Geometry(#[source] InvalidValue),
+    #[error("step 4 (health monitor): {}: this kernel has no XFS health monitor (Linux 7.0+ needed; --events-from FILE replays a capture instead)", path.display())]
+    NoHealthMonitor { path: PathBuf },
+    #[error("step 4 (health monitor): another health monitor is already attached to {} (xfs_healer, or a monitor still holding the one an earlier repairer opened outside systemd's fd store)", path.display())]
+    MonitorAlreadyAttached { path: PathBuf },
+    #[error("step 4 (health monitor): {}: {source}", path.display())]
+    HealthMonitor { path: PathBuf, source: io::Error },
+    #[error("step 4 (--events-from): {}: {source}", path.display())]
+    EventsFrom { path: PathBuf, source: io::Error },
+    #[error("step 6 (drop capabilities): {0}")]
+    Capabilities(#[source] caps::errors::CapsError),
+    #[error("step 6 (drop capabilities): CAP_SYS_ADMIN is not in the permitted set: run as root")]
+    NotPrivileged,
+    #[error("step 6 (drop capabilities): no_new_privs: {0}")]
+    NoNewPrivs(#[source] nix::Error),
+    #[error("step 7 (landlock): {0}")]
+    Landlock(#[source] landlock::RulesetError),
+    #[error("step 7 (landlock): {0}")]
+    LandlockPath(#[source] landlock::PathFdError),
+    #[error("step 7 (landlock): {0:?}: this kernel cannot enforce the whole ruleset; refusing to serve (--allow-partial-landlock accepts it)")]
+    LandlockNotEnforced(landlock::RulesetStatus),
+    #[error("step 7 (hello): the mount path: {0}")]
+    HelloPath(#[source] InvalidValue),
+    #[error("step 7 (hello): {0}")]
+    HelloEncode(#[source] CodecError),
+    #[error("step 8 (seccomp): compiling the allow-list: {0}")]
+    SeccompCompile(String),
+    #[error("step 8 (seccomp): {0}")]
+    Seccomp(#[source] seccompiler::Error),
+    /// The listening socket failed while serving.
+    #[error("serving: {0}")]
+    Serve(#[source] io::Error),
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Sanitize(e) => write!(f, "step 1 (sanitize): {e}"),
-            Self::Activation(why) => write!(f, "step 1 (socket activation): {why}"),
-            Self::Listen { path, source } => write!(f, "step 1 (listen): {}: {source}", path.display()),
-            Self::NoMonitorUser => {
-                write!(f, "step 1 (peer): no --monitor-uid given and there is no 'xfs-heal' user")
-            }
-            Self::OpenMount { path, source } => write!(f, "step 2 (open mount): {}: {source}", path.display()),
-            Self::NotXfs { path } => write!(f, "step 2 (open mount): {}: not an XFS mount point", path.display()),
-            Self::NotMountRoot { path, detail } => write!(f, "step 2 (open mount): {}: {detail}", path.display()),
-            Self::Identity(e) => write!(f, "step 3 (record identity): {e}"),
-            Self::Geometry(e) => write!(f, "step 3 (record geometry): {e}"),
-            Self::NoHealthMonitor { path } => write!(
-                f,
-                "step 4 (health monitor): {}: this kernel has no XFS health monitor (Linux 7.0+ needed; --events-from FILE replays a capture instead)",
-                path.display()
-            ),
-            Self::MonitorAlreadyAttached { path } => write!(
-                f,
-                "step 4 (health monitor): another health monitor is already attached to {} (xfs_healer, or a monitor still holding the one an earlier repairer opened outside systemd's fd store)",
-                path.display()
-            ),
-            Self::HealthMonitor { path, source } => {
-                write!(f, "step 4 (health monitor): {}: {source}", path.display())
-            }
-            Self::EventsFrom { path, source } => write!(f, "step 4 (--events-from): {}: {source}", path.display()),
-            Self::Capabilities(e) => write!(f, "step 6 (drop capabilities): {e}"),
-            Self::Landlock(e) => write!(f, "step 7 (landlock): {e}"),
-            Self::Seccomp(e) => write!(f, "step 8 (seccomp): {e}"),
-            Self::Serve(e) => write!(f, "serving: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}

@@ -4,13 +4,16 @@
 //! step 8 the process can make only the syscalls in `seccomp.rs`.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use landlock::RulesetStatus;
+use nix::fcntl::{open, openat2, AtFlags, OFlag, OpenHow, ResolveFlag, AT_FDCWD};
+use nix::sys::stat::{fstat, fstatat, umask, Mode, SFlag};
+use nix::unistd::{fchdir, fchownat, unlinkat, Gid, Uid, UnlinkatFlags, User};
+use xfs_heal_protocol::host;
 use xfs_heal_protocol::uapi::XfsHealthMonitor;
 use xfs_heal_protocol::{codec, EventSource, Hello, MountPath, RepairerToMonitor, PROTOCOL_VERSION};
 use xfs_heal_repairer::cli::Cli;
@@ -38,23 +41,17 @@ fn run(cli: &Cli) -> Result<(), Error> {
     //    inherited fd, clear the environment.
     let passed = systemd::passed_fds()?;
     sys::close_fds_from(passed.first_unused).map_err(Error::Sanitize)?;
+    xfs_heal_repairer::nonblocking_stderr().map_err(|e| Error::Sanitize(e.into()))?;
     // Opened after the close: close_fds_from would take their fds, and the numbers reused.
     systemd::connect_journal();
     let notifier = systemd::Notifier::from_env();
     for (key, _) in std::env::vars_os() {
         std::env::remove_var(key);
     }
-    let monitor_uid = match cli.monitor_uid {
-        Some(uid) => uid,
-        None => nix::unistd::User::from_name("xfs-heal")
-            .ok()
-            .flatten()
-            .map(|u| u.uid.as_raw())
-            .ok_or(Error::NoMonitorUser)?,
-    };
+    let (monitor_uid, monitor_gid) = monitor_user(cli)?;
     let listener = match (passed.listener, &cli.listen) {
         (Some(l), _) => l,
-        (None, Some(path)) => bind(path, monitor_uid)?,
+        (None, Some(path)) => bind(path, monitor_gid)?,
         (None, None) => {
             return Err(Error::Activation("no socket from systemd (LISTEN_FDS) and no --listen PATH".into()))
         }
@@ -78,20 +75,17 @@ fn run(cli: &Cli) -> Result<(), Error> {
 
     // 7. Landlock: no filesystem access but reopening the mount point.
     let status = sandbox::landlock(&cli.mountpoint)?;
-    match status.ruleset {
-        RulesetStatus::FullyEnforced => {
+    match (status.ruleset, cli.allow_partial_landlock) {
+        (RulesetStatus::FullyEnforced, _) => {
             log!("landlock: fully enforced (ABI {:?})", sandbox::LANDLOCK_ABI)
         }
-        RulesetStatus::PartiallyEnforced => {
-            log!("landlock: partially enforced: this kernel lacks part of ABI {:?}", sandbox::LANDLOCK_ABI)
+        (partly, true) => {
+            log!("landlock: {partly:?} (--allow-partial-landlock); relying on seccomp for the rest")
         }
-        RulesetStatus::NotEnforced => {
-            log!("landlock: NOT enforced: this kernel has no Landlock; relying on seccomp")
-        }
+        (partly, false) => return Err(Error::LandlockNotEnforced(partly)),
     }
 
-    let mountpoint = MountPath::try_from(cli.mountpoint.display().to_string())
-        .map_err(|e| Error::Geometry(e.to_string()))?;
+    let mountpoint = MountPath::try_from(cli.mountpoint.display().to_string()).map_err(Error::HelloPath)?;
     let hello = Hello {
         protocol_version: PROTOCOL_VERSION,
         mountpoint,
@@ -102,8 +96,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         autofsck: recorded.autofsck,
         event_source: source,
     };
-    let hello =
-        codec::encode(&RepairerToMonitor::Hello(hello)).map_err(|e| Error::Geometry(e.to_string()))?;
+    let hello = codec::encode(&RepairerToMonitor::Hello(hello)).map_err(Error::HelloEncode)?;
     let server = Server {
         listener,
         monitor_uid,
@@ -131,20 +124,65 @@ fn run(cli: &Cli) -> Result<(), Error> {
     server.run(&notifier).map_err(Error::Serve)
 }
 
-/// Binds `--listen PATH`: replaces a stale socket (never any other kind of file) and lets
-/// only the served uid connect.
-fn bind(path: &Path, uid: u32) -> Result<UnixListener, Error> {
-    let err = |source| Error::Listen { path: path.to_owned(), source };
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
-            return Err(err(std::io::Error::other("exists and is not a socket; not replacing it")));
+/// The uid served and the group given the `--listen` socket: `--monitor-uid` and its primary
+/// group, or the `xfs-heal` user's.
+fn monitor_user(cli: &Cli) -> Result<(u32, Gid), Error> {
+    let user = match cli.monitor_uid {
+        Some(uid) => User::from_uid(Uid::from_raw(uid)).ok().flatten().ok_or(Error::NoPasswdEntry(uid))?,
+        None => User::from_name("xfs-heal").ok().flatten().ok_or(Error::NoXfsHealUser)?,
+    };
+    Ok((user.uid.as_raw(), user.gid))
+}
+
+/// Binds `--listen PATH` as root, group `group`, mode 0660, so that nothing after the bind
+/// follows a path: the parent directory is opened once and must be root's and writable by
+/// root alone; the socket is created (mode from the umask), replaced and given its group
+/// relative to that open directory, never through a name someone else could swap.
+fn bind(path: &Path, group: Gid) -> Result<UnixListener, Error> {
+    let err = |source: std::io::Error| Error::Listen { path: path.to_owned(), source };
+    let nix_err = |e: nix::Error| err(e.into());
+    let name = path.file_name().ok_or_else(|| err(std::io::Error::other("names no file")))?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = open(parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(nix_err)?;
+    let st = fstat(&dir).map_err(nix_err)?;
+    host::check_socket_dir(st.st_uid, st.st_mode).map_err(|why| err(std::io::Error::other(why)))?;
+    match fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFSOCK => {
+            unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).map_err(nix_err)?
         }
-        std::fs::remove_file(path).map_err(err)?;
+        Ok(_) => return Err(err(std::io::Error::other("exists and is not a socket; not replacing it"))),
+        Err(nix::Error::ENOENT) => {}
+        Err(e) => return Err(nix_err(e)),
     }
-    let listener = UnixListener::bind(path).map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
-    std::os::unix::fs::chown(path, Some(uid), None).map_err(err)?;
+    // bind(2) takes a path: make it relative to the checked directory, then return.
+    let cwd =
+        open(".", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).map_err(nix_err)?;
+    fchdir(&dir).map_err(nix_err)?;
+    let old_umask = umask(Mode::from_bits_truncate(0o117));
+    let bound = UnixListener::bind(name);
+    umask(old_umask);
+    fchdir(&cwd).map_err(nix_err)?;
+    let listener = bound.map_err(err)?;
+    fchownat(&dir, name, Some(Uid::from_raw(0)), Some(group), AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(nix_err)?;
     Ok(listener)
+}
+
+/// `--events-from PATH`, opened as root for the monitor to read: no symlink anywhere in the
+/// path, and only a root-owned file or FIFO nobody else can write (`host::check_capture`).
+fn open_capture(path: &Path) -> Result<OwnedFd, Error> {
+    let err = |source: std::io::Error| Error::EventsFrom { path: path.to_owned(), source };
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+    let fd = openat2(AT_FDCWD, path, how).map_err(|e| match e {
+        nix::Error::ELOOP => err(std::io::Error::other("a symlink in the path; give the file itself")),
+        e => err(e.into()),
+    })?;
+    let st = fstat(&fd).map_err(|e| err(e.into()))?;
+    host::check_capture(st.st_mode, st.st_uid, st.st_nlink).map_err(|why| err(std::io::Error::other(why)))?;
+    Ok(fd)
 }
 
 /// Step 4: the kernel's monitor on the mount root, or the file given by --events-from.
@@ -167,9 +205,7 @@ fn open_events(
             "--events-from: handing the monitor {} instead of the kernel health monitor (test/replay mode)",
             events.display()
         );
-        let file = std::fs::File::open(events)
-            .map_err(|source| Error::EventsFrom { path: events.clone(), source })?;
-        return Ok((file.into(), EventSource::File));
+        return Ok((open_capture(events)?, EventSource::File));
     }
     if let Some(stored) = stored {
         match sys::fd_on_monitored_fs(stored.as_fd(), root.as_fd()) {

@@ -1,13 +1,13 @@
 //! The one filesystem this repairer serves: opened and checked once at startup, then
 //! reopened and re-identified before every repair.
 
-use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::statfs::{fstatfs, XFS_SUPER_MAGIC};
+use xfs_heal_protocol::host;
 use xfs_heal_protocol::uapi::{self, XFS_SCRUB_IFLAG_REPAIR, XFS_SCRUB_TYPE_PROBE};
 use xfs_heal_protocol::{Autofsck, Errno, FsHandle, FsIdentity, Geometry, OnlineRepair};
 
@@ -32,56 +32,9 @@ pub fn open_checked(path: &Path) -> Result<OwnedFd, Error> {
     let old_id = sys::name_to_handle(fd.as_fd(), 0).map_err(Error::Identity)?.mount_id;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(open_err)?;
     let canonical = std::fs::canonicalize(path).map_err(open_err)?;
-    check_mount_root(&mountinfo, old_id, &canonical)
+    host::check_mount_root(&mountinfo, old_id, &canonical)
         .map_err(|detail| Error::NotMountRoot { path: path.to_owned(), detail })?;
     Ok(fd)
-}
-
-/// Finds mount `id` in mountinfo text and checks that `path` is its mount point and that
-/// the mount shows the whole XFS filesystem, not a bind-mounted subdirectory.
-pub fn check_mount_root(mountinfo: &str, id: u64, path: &Path) -> Result<(), String> {
-    let line = mountinfo
-        .lines()
-        .find(|l| l.split(' ').next().and_then(|f| f.parse::<u64>().ok()) == Some(id))
-        .ok_or_else(|| format!("mount {id} is not in /proc/self/mountinfo"))?;
-    let fields: Vec<&str> = line.split(' ').collect();
-    let (root, mount_point) =
-        (fields.get(3).copied().unwrap_or(""), unescape(fields.get(4).copied().unwrap_or("")));
-    let fstype = line.split(" - ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or("");
-    if fstype != "xfs" {
-        return Err(format!("not an XFS mount point (the mount at {mount_point} is {fstype})"));
-    }
-    if Path::new(&mount_point) != path {
-        return Err(format!("not the root of the filesystem: it lies inside the XFS mount at {mount_point}"));
-    }
-    if root != "/" {
-        return Err(format!("not the root of the filesystem: it is a bind mount of {}", unescape(root)));
-    }
-    Ok(())
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
-    let mut out = Vec::with_capacity(field.len());
-    let b = field.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u8::from_str_radix(d, 8).ok());
-        match (b[i], octal) {
-            (b'\\', Some(byte)) => {
-                out.push(byte);
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The identity re-checked before every repair (see `FsIdentity`).
@@ -104,11 +57,10 @@ pub struct Recorded {
 /// Step 3: identity, geometry, the autofsck property, and whether repair works.
 pub fn record(fd: &OwnedFd) -> Result<Recorded, Error> {
     let identity = identity(fd).map_err(Error::Identity)?;
-    let geom = sys::fs_geometry(fd.as_fd()).map_err(|e| Error::Geometry(e.to_string()))?;
-    let geometry = Geometry::from_fsop_geom(&geom).map_err(|e| Error::Geometry(e.to_string()))?;
-    let name = CString::new(uapi::AUTOFSCK_XATTR_NAME).map_err(|e| Error::Geometry(e.to_string()))?;
+    let geom = sys::fs_geometry(fd.as_fd()).map_err(Error::GeometryIoctl)?;
+    let geometry = Geometry::from_fsop_geom(&geom).map_err(Error::Geometry)?;
     let mut value = [0u8; 64];
-    let autofsck = match sys::fgetxattr(fd.as_fd(), &name, &mut value) {
+    let autofsck = match sys::fgetxattr(fd.as_fd(), uapi::AUTOFSCK_XATTR_NAME, &mut value) {
         Ok(n) => Autofsck::from_xattr_value(&value[..n]),
         // Unset (ENODATA), unsupported, or too long to be a known value: all mean "unset".
         Err(_) => Autofsck::Unset,
@@ -162,36 +114,5 @@ impl Mount {
             })?;
         }
         Ok(fd)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MOUNTINFO: &str = "\
-22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
-90 22 7:0 / /mnt/data rw,relatime shared:40 - xfs /dev/loop0 rw,attr2
-91 22 7:0 /sub /mnt/bind rw,relatime shared:40 - xfs /dev/loop0 rw,attr2
-92 22 7:1 / /mnt/with\\040space rw - xfs /dev/loop1 rw
-";
-
-    #[test]
-    fn mount_root_checks() {
-        assert_eq!(check_mount_root(MOUNTINFO, 90, Path::new("/mnt/data")), Ok(()));
-        assert_eq!(check_mount_root(MOUNTINFO, 92, Path::new("/mnt/with space")), Ok(()));
-        assert_eq!(
-            check_mount_root(MOUNTINFO, 90, Path::new("/mnt/data/dir")),
-            Err("not the root of the filesystem: it lies inside the XFS mount at /mnt/data".into())
-        );
-        assert_eq!(
-            check_mount_root(MOUNTINFO, 91, Path::new("/mnt/bind")),
-            Err("not the root of the filesystem: it is a bind mount of /sub".into())
-        );
-        assert_eq!(
-            check_mount_root(MOUNTINFO, 22, Path::new("/")),
-            Err("not an XFS mount point (the mount at / is ext4)".into())
-        );
-        assert!(check_mount_root(MOUNTINFO, 7, Path::new("/")).is_err());
     }
 }

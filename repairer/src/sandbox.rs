@@ -19,10 +19,10 @@ pub const KEPT_CAPABILITY: Capability = Capability::CAP_SYS_ADMIN;
 /// Step 6: CAP_SYS_ADMIN alone in the bounding, permitted and effective sets; nothing
 /// inheritable or ambient; no_new_privs, so nothing exec'd could regain more.
 pub fn drop_capabilities() -> Result<(), Error> {
-    let err = |e: caps::errors::CapsError| Error::Capabilities(e.to_string());
+    let err = Error::Capabilities;
     let kept: CapsHashSet = [KEPT_CAPABILITY].into_iter().collect();
     if !caps::has_cap(None, CapSet::Permitted, KEPT_CAPABILITY).map_err(err)? {
-        return Err(Error::Capabilities("CAP_SYS_ADMIN is not in the permitted set: run as root".into()));
+        return Err(Error::NotPrivileged);
     }
     // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next. Under
     // systemd (CapabilityBoundingSet=CAP_SYS_ADMIN) there is nothing left to drop, and no
@@ -36,7 +36,7 @@ pub fn drop_capabilities() -> Result<(), Error> {
     caps::clear(None, CapSet::Inheritable).map_err(err)?;
     caps::set(None, CapSet::Effective, &kept).map_err(err)?;
     caps::set(None, CapSet::Permitted, &kept).map_err(err)?;
-    nix::sys::prctl::set_no_new_privs().map_err(|e| Error::Capabilities(format!("no_new_privs: {e}")))
+    nix::sys::prctl::set_no_new_privs().map_err(Error::NoNewPrivs)
 }
 
 /// The Landlock ABI this ruleset was written and tested against.
@@ -57,8 +57,8 @@ pub fn allowed_beneath_mount() -> BitFlags<AccessFs> {
 /// abstract Unix sockets and signals to the sandbox. Best effort: an older kernel enforces
 /// what it knows, and the returned status says how much that was.
 pub fn landlock(mountpoint: &Path) -> Result<RestrictionStatus, Error> {
-    let err = |e: landlock::RulesetError| Error::Landlock(e.to_string());
-    let mount = PathFd::new(mountpoint).map_err(|e| Error::Landlock(e.to_string()))?;
+    let err = Error::Landlock;
+    let mount = PathFd::new(mountpoint).map_err(Error::LandlockPath)?;
     Ruleset::default()
         .handle_access(handled_fs())
         .map_err(err)?
@@ -76,6 +76,6 @@ pub fn landlock(mountpoint: &Path) -> Result<RestrictionStatus, Error> {
 
 /// Step 8: load the allow-list of `seccomp.rs`; from here on any other syscall kills.
 pub fn seccomp() -> Result<(), Error> {
-    let program = crate::seccomp::program().map_err(Error::Seccomp)?;
-    seccompiler::apply_filter(&program).map_err(|e| Error::Seccomp(e.to_string()))
+    let program = crate::seccomp::program().map_err(Error::SeccompCompile)?;
+    seccompiler::apply_filter_all_threads(&program).map_err(Error::Seccomp)
 }

@@ -22,7 +22,7 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_sendmsg,           "sendmsg",           "serve: Hello with the health fd attached (SCM_RIGHTS)"),
     (libc::SYS_read,              "read",              "serve: read request frames"),
     (libc::SYS_write,             "write",             "serve: replies; log lines to stderr; sd_notify datagrams"),
-    (libc::SYS_openat,            "openat",            "verify: reopen the mount point (Landlock allows nothing else)"),
+    (libc::SYS_openat,            "openat",            "verify: reopen the mount point (Landlock allows nothing else): only the flags in OPENAT_FLAGS"),
     (libc::SYS_name_to_handle_at, "name_to_handle_at", "verify: unique mount ID and root handle"),
     (libc::SYS_ioctl,             "ioctl",             "repair and verify: only the request numbers in IOCTLS"),
     (libc::SYS_close,             "close",             "serve and verify: drop connections and reopened fds"),
@@ -30,6 +30,7 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_brk,               "brk",               "allocator: grow the heap"),
     (libc::SYS_mmap,              "mmap",              "allocator: large allocations"),
     (libc::SYS_munmap,            "munmap",            "allocator: release large allocations; runtime exit"),
+    (libc::SYS_clock_gettime,     "clock_gettime",     "serve: rate limits and the partial-frame timeout (the vDSO answers unless it is missing)"),
     (libc::SYS_restart_syscall,   "restart_syscall",   "the kernel resumes a poll interrupted by SIGSTOP/SIGCONT or ptrace"),
     (libc::SYS_sigaltstack,       "sigaltstack",       "Rust runtime: returning from main disables the signal stack"),
     (libc::SYS_exit_group,        "exit_group",        "exit when the filesystem is gone"),
@@ -45,12 +46,22 @@ pub const IOCTLS: &[(u32, &str, &str)] = &[
 /// The only fcntl commands allowed: reading an fd's own close-on-exec flag grants nothing.
 pub const FCNTLS: &[(u32, &str)] = &[(libc::F_GETFD.unsigned_abs(), "F_GETFD")];
 
-/// One rule per allowed value of argument 1 (the ioctl request, the fcntl command).
-fn arg1_in(values: impl Iterator<Item = u32>) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+/// The only flags `openat` may carry: `mount::open_dir`'s read-only directory open.
+pub const OPENAT_FLAGS: &[(u32, &str)] = &[(
+    (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC).unsigned_abs(),
+    "O_RDONLY|O_DIRECTORY|O_CLOEXEC",
+)];
+
+/// One rule per allowed value of argument `index` (the ioctl request, the fcntl command, the
+/// openat flags).
+fn arg_in(
+    index: u8,
+    values: impl Iterator<Item = u32>,
+) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     values
         .map(|v| {
             SeccompRule::new(vec![SeccompCondition::new(
-                1,
+                index,
                 SeccompCmpArgLen::Dword,
                 SeccompCmpOp::Eq,
                 u64::from(v),
@@ -63,10 +74,10 @@ fn arg1_in(values: impl Iterator<Item = u32>) -> Result<Vec<SeccompRule>, seccom
 pub fn program() -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
-    let ioctls = arg1_in(IOCTLS.iter().map(|(request, _, _)| *request)).map_err(|e| e.to_string())?;
-    let fcntls = arg1_in(FCNTLS.iter().map(|(cmd, _)| *cmd)).map_err(|e| e.to_string())?;
-    rules.insert(libc::SYS_ioctl, ioctls);
-    rules.insert(libc::SYS_fcntl, fcntls);
+    let e = |e: seccompiler::BackendError| e.to_string();
+    rules.insert(libc::SYS_ioctl, arg_in(1, IOCTLS.iter().map(|(request, _, _)| *request)).map_err(e)?);
+    rules.insert(libc::SYS_fcntl, arg_in(1, FCNTLS.iter().map(|(cmd, _)| *cmd)).map_err(e)?);
+    rules.insert(libc::SYS_openat, arg_in(2, OPENAT_FLAGS.iter().map(|(flags, _)| *flags)).map_err(e)?);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::KillProcess,

@@ -1,14 +1,16 @@
-//! The sealed serving loop: one monitor at a time, every request re-validated, every
-//! request and outcome written to the audit log.
+//! The sealed serving loop: one monitor at a time, every request re-validated and held to the
+//! rate limits of `protocol::throttle`, every request and outcome written to the audit log.
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
+use std::time::Instant;
 
 use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, UnixCredentials};
-use xfs_heal_protocol::codec::{self, CodecError, MAX_FRAME};
+use xfs_heal_protocol::codec::{self, FrameReader};
+use xfs_heal_protocol::throttle::{self, Bucket, Gate, Tally};
 use xfs_heal_protocol::{
     Geometry, MonitorToRepairer, Refusal, RepairOutcome, RepairReply, RepairRequest, RepairerToMonitor,
     ScrubOutFlags,
@@ -18,6 +20,10 @@ use crate::mount::{errno_of, Mount};
 use crate::sys;
 use crate::systemd::Notifier;
 use crate::{log, Priority};
+
+/// A peer that sends part of a frame and then nothing for this long (5 s) is dropped: it
+/// would otherwise hold the one connection slot.
+pub const STALL_NS: u64 = 5_000_000_000;
 
 /// What has been served, for systemd's STATUS=.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +37,7 @@ struct Connection {
     fd: OwnedFd,
     pid: i32,
     uid: u32,
-    buf: Vec<u8>,
+    frames: FrameReader,
 }
 
 /// Everything the loop needs, fixed at startup.
@@ -49,19 +55,48 @@ pub struct Server {
     pub hello: Vec<u8>,
 }
 
+/// The loop's changing state: the connection, the limits and what they held back.
+struct State {
+    conn: Option<Connection>,
+    counts: Counts,
+    gate: Gate,
+    refusal_lines: Bucket,
+    refusals_unlogged: Tally,
+    epoch: Instant,
+}
+
+impl State {
+    /// Nanoseconds since the loop started: the clock of the rate limits.
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
 impl Server {
     /// Serves until the filesystem is gone (returns Ok) or the listener fails. After each
     /// request, systemd's STATUS= shows the counters (`systemctl status`).
     pub fn run(&self, notifier: &Notifier) -> std::io::Result<()> {
-        let mut conn: Option<Connection> = None;
-        let mut counts = Counts::default();
+        let mut st = State {
+            conn: None,
+            counts: Counts::default(),
+            gate: Gate::new(0),
+            refusal_lines: Bucket::full(throttle::REFUSAL_LINES, 0),
+            refusals_unlogged: Tally::default(),
+            epoch: Instant::now(),
+        };
         loop {
+            self.summarise(&mut st, false);
             let (listen_ready, conn_ready) = {
                 let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
-                if let Some(c) = &conn {
+                // While a request is held by the rate limit, its connection is not read.
+                if let Some(c) = st.conn.as_ref().filter(|_| st.gate.held_until().is_none()) {
                     fds.push(PollFd::new(c.fd.as_fd(), PollFlags::POLLIN));
                 }
-                match poll(&mut fds, PollTimeout::NONE) {
+                let timeout = self.next_deadline(&st).map_or(PollTimeout::NONE, |at| {
+                    let ms = at.saturating_sub(st.now_ns()).div_ceil(1_000_000);
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+                });
+                match poll(&mut fds, timeout) {
                     Err(NixErrno::EINTR) => continue,
                     Err(e) => return Err(e.into()),
                     Ok(_) => {}
@@ -69,22 +104,25 @@ impl Server {
                 let ready = |p: &PollFd| p.revents().is_some_and(|r| !r.is_empty());
                 (ready(&fds[0]), fds.get(1).is_some_and(ready))
             };
-            if let (true, Some(c)) = (conn_ready, conn.as_mut()) {
-                let before = counts;
-                let served = self.service(c, &mut counts);
-                if counts != before {
+            if st.conn.is_some() {
+                let before = st.counts;
+                let served = self.service(&mut st, conn_ready);
+                if st.counts != before {
                     notifier.notify(&format!(
-                        "STATUS=serving {}: {} requests, {} repairs issued, {} refused",
+                        "STATUS=serving {}: {} requests, {} repairs issued, {} refused; {} log lines dropped",
                         self.mount.path.display(),
-                        counts.requests,
-                        counts.issued,
-                        counts.requests - counts.issued
+                        st.counts.requests,
+                        st.counts.issued,
+                        st.counts.requests - st.counts.issued,
+                        crate::dropped_log_lines()
                     ));
                 }
                 if let Err(reason) = served {
-                    log!("monitor pid {} disconnected: {reason}", c.pid);
-                    conn = None;
+                    st.gate.drop_held();
+                    let pid = st.conn.take().map_or(0, |c| c.pid);
+                    log!("monitor pid {pid} disconnected: {reason}");
                     if let Err(why) = self.mount.reopen_verified(self.monitor()) {
+                        self.summarise(&mut st, true);
                         log!("the filesystem is gone ({}); exiting", why.0);
                         return Ok(());
                     }
@@ -92,7 +130,7 @@ impl Server {
             }
             if listen_ready {
                 match sys::accept(self.listener.as_fd()) {
-                    Ok(fd) => self.admit(fd, &mut conn),
+                    Ok(fd) => self.admit(fd, &mut st),
                     // The peer gave up before we got to it; nothing to serve.
                     Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
                     Err(e) => return Err(e),
@@ -105,24 +143,55 @@ impl Server {
         self.kernel_monitor.then_some(&self.health)
     }
 
-    /// Checks a new peer; if it is the one monitor we serve and nobody else is connected,
-    /// greets it with `Hello` and the health fd.
-    fn admit(&self, fd: OwnedFd, conn: &mut Option<Connection>) {
+    /// The earliest moment the loop must wake without input: a held request, a partial
+    /// frame's timeout, a summary.
+    fn next_deadline(&self, st: &State) -> Option<u64> {
+        [
+            st.gate.held_until(),
+            st.conn.as_ref().and_then(|c| c.frames.stall_deadline(STALL_NS)),
+            st.refusals_unlogged.due_at(),
+            st.gate.tally.due_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The counted summaries of what the limits held back, when due (or now, with `force`).
+    fn summarise(&self, st: &mut State, force: bool) {
+        let now = st.now_ns();
+        if let Some(n) = st.refusals_unlogged.take_due(now, force) {
+            log!("refused {n} more connections in the last minute without a line each (rate limit)");
+        }
+        if let Some(n) = st.gate.tally.take_due(now, force) {
+            log!("rate limit: {n} repair requests were held back in the last minute before being served");
+        }
+    }
+
+    /// Logs one refused connection, or counts it once over the line limit.
+    fn refused(&self, st: &mut State, message: std::fmt::Arguments<'_>) {
+        let now = st.now_ns();
+        match st.refusal_lines.take(now) {
+            Ok(()) => log!("{message}"),
+            Err(_) => st.refusals_unlogged.add(now),
+        }
+    }
+
+    /// Checks a new peer; if it is the monitor we serve, greets it with `Hello` and the
+    /// health fd. A newer connection of the served peer replaces the current one: the
+    /// identity checks make them equally trusted, and a peer that connected and fell silent
+    /// must not lock the restarted monitor out.
+    fn admit(&self, fd: OwnedFd, st: &mut State) {
         let cred: UnixCredentials = match getsockopt(&fd, sockopt::PeerCredentials) {
             Ok(c) => c,
-            Err(e) => return log!("refused a connection: SO_PEERCRED failed: {e}"),
+            Err(e) => return self.refused(st, format_args!("refused a connection: SO_PEERCRED failed: {e}")),
         };
         let (pid, uid) = (cred.pid(), cred.uid());
         if uid != self.monitor_uid {
-            return log!(
-                "refused connection from pid {pid} uid {uid}: only uid {} is served",
-                self.monitor_uid
-            );
-        }
-        if let Some(current) = conn {
-            return log!(
-                "refused connection from pid {pid}: monitor pid {} is already connected",
-                current.pid
+            let served = self.monitor_uid;
+            return self.refused(
+                st,
+                format_args!("refused connection from pid {pid} uid {uid}: only uid {served} is served"),
             );
         }
         let fds = [self.health.as_raw_fd()];
@@ -130,49 +199,53 @@ impl Server {
         let cmsg = [ControlMessage::ScmRights(&fds)];
         match sendmsg::<()>(fd.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
             Ok(n) if n == self.hello.len() => {
+                if let Some(old) = st.conn.take() {
+                    st.gate.drop_held();
+                    log!("monitor pid {pid} replaces monitor pid {}, whose connection is closed", old.pid);
+                }
                 log!("monitor pid {pid} uid {uid} connected; handed over the health fd");
-                *conn = Some(Connection { fd, pid, uid, buf: Vec::with_capacity(MAX_FRAME) });
+                st.conn = Some(Connection { fd, pid, uid, frames: FrameReader::new() });
             }
             Ok(n) => log!("dropped monitor pid {pid}: Hello cut short after {n} bytes"),
             Err(e) => log!("dropped monitor pid {pid}: cannot send Hello: {e}"),
         }
     }
 
-    /// Reads what the monitor sent and answers every complete request. An error ends the
-    /// connection; the loop goes on serving the next one.
-    fn service(&self, c: &mut Connection, counts: &mut Counts) -> Result<(), String> {
-        let mut chunk = [0u8; 4096];
-        let n = match nix::unistd::read(c.fd.as_fd(), &mut chunk) {
-            Ok(0) if c.buf.is_empty() => return Err("connection closed".into()),
-            Ok(0) => {
-                return Err(format!(
-                    "connection closed inside a frame ({} bytes of it received)",
-                    c.buf.len()
-                ))
-            }
-            Ok(n) => n,
-            Err(NixErrno::EAGAIN | NixErrno::EINTR) => return Ok(()),
-            Err(e) => return Err(format!("read failed: {e}")),
-        };
-        c.buf.extend_from_slice(&chunk[..n]);
-        loop {
-            match codec::decode_frame::<MonitorToRepairer>(&c.buf) {
-                Ok((MonitorToRepairer::Repair(request), used)) => {
-                    c.buf.drain(..used);
-                    let reply = self.handle_repair(c, request);
-                    counts.requests += 1;
-                    counts.issued += u64::from(!matches!(reply.outcome, RepairOutcome::Refused(_)));
-                    let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(|e| e.to_string())?;
-                    match nix::unistd::write(&c.fd, &frame) {
-                        Ok(n) if n == frame.len() => {}
-                        Ok(_) | Err(NixErrno::EAGAIN) => {
-                            return Err("monitor is not reading its replies".into())
-                        }
-                        Err(e) => return Err(format!("cannot send reply: {e}")),
-                    }
+    /// Reads what the monitor sent (when `readable`) and answers every complete request the
+    /// limits let through. An error ends the connection; the loop goes on serving the next.
+    fn service(&self, st: &mut State, readable: bool) -> Result<(), String> {
+        let now = st.now_ns();
+        let Some(c) = st.conn.as_mut() else { return Ok(()) };
+        if readable {
+            let mut chunk = [0u8; 4096];
+            match nix::unistd::read(c.fd.as_fd(), &mut chunk) {
+                Ok(0) if c.frames.buffered() == 0 => return Err("connection closed".into()),
+                Ok(0) => {
+                    let n = c.frames.buffered();
+                    return Err(format!("connection closed inside a frame ({n} bytes of it received)"));
                 }
-                Err(CodecError::Incomplete { .. }) => return Ok(()),
-                Err(e) => return Err(format!("rejected frame: {e}")),
+                Ok(n) => c.frames.push(&chunk[..n]),
+                Err(NixErrno::EAGAIN | NixErrno::EINTR) => {}
+                Err(e) => return Err(format!("read failed: {e}")),
+            }
+        }
+        loop {
+            let Some(c) = st.conn.as_mut() else { return Ok(()) };
+            let frames = &mut c.frames;
+            let next = || match frames.next::<MonitorToRepairer>(now, STALL_NS) {
+                Ok(Some(MonitorToRepairer::Repair(request))) => Ok(Some(request)),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            };
+            let Some(request) = st.gate.pass(now, next)? else { return Ok(()) };
+            let reply = self.handle_repair(c, request);
+            st.counts.requests += 1;
+            st.counts.issued += u64::from(!matches!(reply.outcome, RepairOutcome::Refused(_)));
+            let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(|e| e.to_string())?;
+            match nix::unistd::write(&c.fd, &frame) {
+                Ok(n) if n == frame.len() => {}
+                Ok(_) | Err(NixErrno::EAGAIN) => return Err("monitor is not reading its replies".into()),
+                Err(e) => return Err(format!("cannot send reply: {e}")),
             }
         }
     }

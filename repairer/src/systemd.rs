@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, SockType, UnixAddr};
 
+use xfs_heal_protocol::host::{self, PassedFd, HEALTH_FD_NAME};
 use xfs_heal_protocol::journal::{self, Entry};
 
 use crate::error::Error;
@@ -19,11 +20,6 @@ use crate::sys;
 
 /// The first fd systemd passes (`SD_LISTEN_FDS_START`).
 pub const LISTEN_FDS_START: RawFd = 3;
-/// The name the health fd has in systemd's fd store (`FDNAME=`), and in `LISTEN_FDNAMES`
-/// when systemd hands it back.
-pub const HEALTH_FD_NAME: &str = "health";
-/// More passed fds than this is a misconfigured unit, not something to adopt.
-const MAX_PASSED_FDS: usize = 8;
 
 /// The fds systemd passed to this process.
 #[derive(Debug, Default)]
@@ -39,7 +35,8 @@ pub struct Passed {
 /// Adopts what systemd passed, if the environment says it passed anything to us.
 pub fn passed_fds() -> Result<Passed, Error> {
     let var = |name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
-    let plan = plan(var("LISTEN_PID"), var("LISTEN_FDS"), var("LISTEN_FDNAMES"), std::process::id())
+    let (pid, fds, names) = (var("LISTEN_PID"), var("LISTEN_FDS"), var("LISTEN_FDNAMES"));
+    let plan = host::listen_fds_plan(pid.as_deref(), fds.as_deref(), names.as_deref(), std::process::id())
         .map_err(Error::Activation)?;
     let mut passed = Passed { first_unused: LISTEN_FDS_START, ..Passed::default() };
     for role in plan {
@@ -47,9 +44,9 @@ pub fn passed_fds() -> Result<Passed, Error> {
         passed.first_unused += 1;
         let owned = sys::adopt_fd(fd);
         match role {
-            Role::Health if passed.stored_health.is_none() => passed.stored_health = Some(owned),
-            Role::Health => crate::log!("fd {fd}: a second stored health fd; closing it"),
-            Role::Listener => {
+            PassedFd::Health if passed.stored_health.is_none() => passed.stored_health = Some(owned),
+            PassedFd::Health => crate::log!("fd {fd}: a second stored health fd; closing it"),
+            PassedFd::Listener => {
                 check_listener(fd, &owned).map_err(Error::Activation)?;
                 if passed.listener.replace(UnixListener::from(owned)).is_some() {
                     return Err(Error::Activation("systemd passed more than one listening socket".into()));
@@ -58,45 +55,6 @@ pub fn passed_fds() -> Result<Passed, Error> {
         }
     }
     Ok(passed)
-}
-
-/// What a passed fd is, by its name in `LISTEN_FDNAMES`.
-#[derive(Debug, PartialEq, Eq)]
-enum Role {
-    Listener,
-    Health,
-}
-
-/// The role of each passed fd, from the environment; empty when nothing was passed to us.
-fn plan(
-    pid: Option<String>,
-    fds: Option<String>,
-    names: Option<String>,
-    me: u32,
-) -> Result<Vec<Role>, String> {
-    let (Some(pid), Some(fds)) = (pid, fds) else {
-        return Ok(Vec::new());
-    };
-    if pid.parse::<u32>().ok() != Some(me) {
-        // Meant for another process (e.g. our parent); not ours to take.
-        return Ok(Vec::new());
-    }
-    let count = fds
-        .parse::<usize>()
-        .ok()
-        .filter(|n| (1..=MAX_PASSED_FDS).contains(n))
-        .ok_or_else(|| format!("LISTEN_FDS={fds:?}: expected 1 to {MAX_PASSED_FDS} fds"))?;
-    let names: Vec<&str> = match &names {
-        Some(names) => names.split(':').collect(),
-        // Without names (e.g. systemd-socket-activate without --fdname) only a lone socket
-        // is unambiguous.
-        None if count == 1 => vec![""],
-        None => return Err(format!("LISTEN_FDS={count} without LISTEN_FDNAMES: cannot tell the fds apart")),
-    };
-    if names.len() != count {
-        return Err(format!("LISTEN_FDS={count} but LISTEN_FDNAMES has {} names", names.len()));
-    }
-    Ok(names.into_iter().map(|n| if n == HEALTH_FD_NAME { Role::Health } else { Role::Listener }).collect())
 }
 
 fn check_listener(fd: RawFd, owned: &OwnedFd) -> Result<(), String> {
@@ -122,7 +80,9 @@ pub fn connect_journal() {
     if !stderr_is_journal {
         return;
     }
-    match UnixDatagram::unbound().and_then(|sock| sock.connect(journal::SOCKET).map(|()| sock)) {
+    let connect =
+        |sock: UnixDatagram| sock.connect(journal::SOCKET).and(sock.set_nonblocking(true)).map(|()| sock);
+    match UnixDatagram::unbound().and_then(connect) {
         Ok(sock) => drop(JOURNAL.set(sock)),
         Err(e) => crate::log!("cannot connect to {}: {e}; logging plain lines", journal::SOCKET),
     }
@@ -158,6 +118,7 @@ impl Notifier {
                 None => SocketAddr::from_pathname(path)?,
             };
             sock.connect_addr(&addr)?;
+            sock.set_nonblocking(true)?;
             Ok(sock)
         };
         match connect() {
@@ -213,38 +174,6 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plan_of(pid: Option<&str>, fds: Option<&str>, names: Option<&str>) -> Result<Vec<Role>, String> {
-        plan(pid.map(str::to_owned), fds.map(str::to_owned), names.map(str::to_owned), 42)
-    }
-
-    #[test]
-    fn adopts_only_fds_passed_to_this_process() {
-        assert_eq!(plan_of(None, None, None), Ok(vec![]));
-        assert_eq!(plan_of(Some("41"), Some("1"), None), Ok(vec![]));
-        assert_eq!(plan_of(Some("42"), Some("1"), None), Ok(vec![Role::Listener]));
-        assert_eq!(plan_of(Some("42"), Some("1"), Some("repairer")), Ok(vec![Role::Listener]));
-    }
-
-    #[test]
-    fn tells_the_socket_from_the_stored_health_fd_by_name() {
-        // What systemd passes a restarted repairer: the socket unit's fd, then the store's.
-        assert_eq!(
-            plan_of(Some("42"), Some("2"), Some("repairer:health")),
-            Ok(vec![Role::Listener, Role::Health])
-        );
-        assert_eq!(
-            plan_of(Some("42"), Some("2"), Some("health:repairer")),
-            Ok(vec![Role::Health, Role::Listener])
-        );
-    }
-
-    #[test]
-    fn refuses_ambiguous_or_absurd_counts() {
-        for (fds, names) in [("2", None), ("2", Some("repairer")), ("0", None), ("x", None), ("9", None)] {
-            assert!(plan_of(Some("42"), Some(fds), names).is_err(), "{fds} {names:?}");
-        }
-    }
 
     #[test]
     fn sends_the_health_fd_to_the_store_with_its_name() {

@@ -9,11 +9,12 @@ pub fn adopt_received_fd(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-/// Makes raw syscall `nr` with harmless arguments: -1 where an fd goes, `arg1` second.
-pub fn raw_syscall(nr: i64, arg0: i64, arg1: i64) -> i64 {
+/// Makes raw syscall `nr` with harmless arguments: -1 where an fd goes, `arg1` and `arg2`
+/// next.
+pub fn raw_syscall(nr: i64, arg0: i64, arg1: i64, arg2: i64) -> i64 {
     // SAFETY: every argument is an integer; pointer arguments are 0 or -1 with zero lengths,
     // so the kernel rejects them (EBADF, EFAULT, EINVAL) before touching memory.
-    unsafe { libc::syscall(nr, arg0, arg1, 0, 0, 0, 0) }
+    unsafe { libc::syscall(nr, arg0, arg1, arg2, 0, 0, 0) }
 }
 
 /// Makes `cmd`'s child receive `fds` as fds 3, 4, ... (how systemd passes LISTEN_FDS).

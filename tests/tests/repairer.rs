@@ -178,22 +178,22 @@ fn hostile_frames_close_the_connection_and_the_next_client_is_served() {
 }
 
 #[test]
-fn one_monitor_at_a_time() {
+fn one_monitor_at_a_time_the_newest_wins() {
     let Some(mut s) = setup("second") else { return };
-    let first = Client::served(&s.repairer.socket);
-    assert!(matches!(Client::connect(&s.repairer.socket), Greeting::Refused));
-    let line = s.repairer.wait_for_log("is already connected");
-    assert!(line.contains(&format!("monitor pid {} is already connected", std::process::id())), "{line}");
-    drop(first);
-    s.repairer.wait_for_log("disconnected");
-    let mut again = Client::served(&s.repairer.socket);
-    assert_eq!(again.request(request(1, ag(0, AgScrub::Agf))).id, RequestId(1));
+    let mut first = Client::served(&s.repairer.socket);
+    let mut second = Client::served(&s.repairer.socket);
+    let line = s.repairer.wait_for_log("replaces monitor pid");
+    let me = std::process::id();
+    assert!(line.contains(&format!("monitor pid {me} replaces monitor pid {me}")), "{line}");
+    assert!(first.read_message().is_none(), "the first connection is closed");
+    assert_eq!(second.request(request(1, ag(0, AgScrub::Agf))).id, RequestId(1));
 }
 
 #[test]
 fn a_peer_with_another_uid_is_refused() {
     let Some(mut s) = setup("uid") else { return };
-    // The socket file is the monitor uid's only (0600); to test SO_PEERCRED itself, open it up.
+    // The socket file is root's and the monitor group's (0660); to test SO_PEERCRED itself,
+    // open it up.
     std::fs::set_permissions(&s.repairer.socket, std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .unwrap();
     std::fs::set_permissions(&s.scratch.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -271,7 +271,7 @@ fn readiness_and_counters_reach_systemd() {
         let n = notify.recv(&mut buf).expect("STATUS= after each request");
         last = String::from_utf8_lossy(&buf[..n]).into_owned();
     }
-    assert!(last.ends_with(": 2 requests, 1 repairs issued, 1 refused"), "{last}");
+    assert!(last.ends_with(": 2 requests, 1 repairs issued, 1 refused; 0 log lines dropped"), "{last}");
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -29,6 +29,7 @@ fn pinned_syscall_list() {
             "brk",
             "mmap",
             "munmap",
+            "clock_gettime",
             "restart_syscall",
             "sigaltstack",
             "exit_group"
@@ -44,6 +45,7 @@ fn pinned_syscall_list() {
         [(0xC040_583C, "XFS_IOC_SCRUB_METADATA"), (0x4008_5845, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS")]
     );
     assert_eq!(seccomp::FCNTLS, [(1, "F_GETFD")]);
+    assert_eq!(seccomp::OPENAT_FLAGS, [(0o2_200_000, "O_RDONLY|O_DIRECTORY|O_CLOEXEC")]);
 }
 
 #[test]
@@ -78,8 +80,12 @@ fn pinned_landlock_sets() {
 
 /// Runs the probe in seccomp mode; returns (exit code, signal, stdout).
 fn probe(nr: i64, arg1: i64) -> (Option<i32>, Option<i32>, String) {
+    probe3(nr, arg1, 0)
+}
+
+fn probe3(nr: i64, arg1: i64, arg2: i64) -> (Option<i32>, Option<i32>, String) {
     let out = Command::new(binary("xfs-heal-sandbox-probe"))
-        .args(["seccomp", &nr.to_string(), &arg1.to_string()])
+        .args(["seccomp", &nr.to_string(), &arg1.to_string(), &arg2.to_string()])
         .output()
         .expect("spawn probe");
     (out.status.code(), out.status.signal(), String::from_utf8_lossy(&out.stdout).into_owned())
@@ -88,12 +94,13 @@ fn probe(nr: i64, arg1: i64) -> (Option<i32>, Option<i32>, String) {
 #[test]
 fn every_allowed_syscall_is_usable() {
     for (nr, name, _) in seccomp::ALLOWED {
-        let arg1 = match *name {
-            "ioctl" => i64::from(seccomp::IOCTLS[0].0),
-            "fcntl" => i64::from(libc::F_GETFD),
-            _ => 0,
+        let (arg1, arg2) = match *name {
+            "ioctl" => (i64::from(seccomp::IOCTLS[0].0), 0),
+            "fcntl" => (i64::from(libc::F_GETFD), 0),
+            "openat" => (0, i64::from(seccomp::OPENAT_FLAGS[0].0)),
+            _ => (0, 0),
         };
-        let (code, signal, stdout) = probe(*nr, arg1);
+        let (code, signal, stdout) = probe3(*nr, arg1, arg2);
         assert_eq!(signal, None, "{name} was killed");
         assert_eq!(code, Some(0), "{name}");
         if *name != "exit_group" {
@@ -146,6 +153,29 @@ fn other_ioctls_and_fcntls_are_killed() {
         let (code, signal, _) = probe(libc::SYS_fcntl, i64::from(cmd));
         assert_eq!((code, signal), (None, Some(libc::SIGSYS)), "fcntl {cmd} must be killed");
     }
+    // openat may only open a directory read-only: writing, creating or O_PATH is killed.
+    for flags in [
+        libc::O_RDONLY | libc::O_CLOEXEC,
+        libc::O_WRONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+    ] {
+        let (code, signal, _) = probe3(libc::SYS_openat, 0, i64::from(flags));
+        assert_eq!((code, signal), (None, Some(libc::SIGSYS)), "openat flags {flags:#o} must be killed");
+    }
+}
+
+#[test]
+fn the_filter_covers_threads_started_before_it() {
+    let run = |nr: i64| {
+        let out = Command::new(binary("xfs-heal-sandbox-probe"))
+            .args(["seccomp-thread", &nr.to_string()])
+            .output()
+            .expect("spawn probe");
+        (out.status.code(), out.status.signal())
+    };
+    assert_eq!(run(libc::SYS_getpid), (None, Some(libc::SIGSYS)), "getpid in the other thread");
+    assert_eq!(run(libc::SYS_close), (Some(0), None), "an allowed call in the other thread");
 }
 
 fn landlock_probe(mount: &std::path::Path, path: &std::path::Path, how: &str) -> String {

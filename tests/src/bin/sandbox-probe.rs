@@ -1,8 +1,11 @@
 //! Enters one of the repairer's sandboxes (its real code, not a copy) and then tries one
 //! thing, so a test can watch whether the kernel allows it or kills the process.
 //!
-//! `xfs-heal-sandbox-probe seccomp SYSCALL_NR ARG1` — load the repairer's seccomp program,
-//!   then make syscall SYSCALL_NR with harmless arguments; print `survived`.
+//! `xfs-heal-sandbox-probe seccomp SYSCALL_NR ARG1 [ARG2]` — load the repairer's seccomp
+//!   program (as step 8 does), then make syscall SYSCALL_NR with harmless arguments; print
+//!   `survived`.
+//! `xfs-heal-sandbox-probe seccomp-thread SYSCALL_NR` — start a thread, load the repairer's
+//!   program from the main thread, then make the syscall in the other thread.
 //! `xfs-heal-sandbox-probe landlock MOUNTPOINT PATH (dir|read|write)` — apply the repairer's
 //!   Landlock ruleset for MOUNTPOINT, then open PATH; print `allowed` or `denied: ERROR`.
 //! `xfs-heal-sandbox-probe monitor-seccomp SYSCALL_NR ARG0 ARG1` — the same with the monitor's
@@ -20,13 +23,40 @@ fn main() {
         Some("seccomp") => {
             let nr: i64 = args[2].parse().expect("syscall number");
             let arg1: i64 = args[3].parse().expect("arg1");
+            let arg2: i64 = args.get(4).map_or(0, |a| a.parse().expect("arg2"));
             let arg0: i64 = if nr == libc::SYS_exit_group { 0 } else { -1 };
             nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
-            let program = xfs_heal_repairer::seccomp::program().expect("program");
-            seccompiler::apply_filter(&program).expect("apply");
-            let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1);
+            xfs_heal_repairer::sandbox::seccomp().expect("seccomp");
+            let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1, arg2);
             // A killed process never gets here.
             println!("survived ({ret})");
+        }
+        Some("seccomp-thread") => {
+            // Both threads spin instead of waiting on a lock: a futex is not on the list.
+            use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+            static GO: AtomicBool = AtomicBool::new(false);
+            static DONE: AtomicBool = AtomicBool::new(false);
+            let nr: i64 = args[2].parse().expect("syscall number");
+            std::thread::spawn(move || {
+                while !GO.load(SeqCst) {
+                    std::hint::spin_loop();
+                }
+                xfs_heal_tests::sys::raw_syscall(nr, -1, 0, 0);
+                // Not println!: its first allocation in this thread would make an arena
+                // (mprotect), which the single-threaded repairer's list rightly lacks.
+                let _ = nix::unistd::write(std::io::stdout(), b"survived\n");
+                DONE.store(true, SeqCst);
+                loop {
+                    std::hint::spin_loop();
+                }
+            });
+            nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
+            xfs_heal_repairer::sandbox::seccomp().expect("seccomp");
+            GO.store(true, SeqCst);
+            while !DONE.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+            std::process::exit(0);
         }
         Some("monitor-seccomp") => {
             let nr: i64 = args[2].parse().expect("syscall number");
@@ -34,7 +64,7 @@ fn main() {
             let arg1: i64 = args[4].parse().expect("arg1");
             nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
             xfs_heal_monitor::sandbox::seccomp().expect("seccomp");
-            let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1);
+            let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1, 0);
             println!("survived ({ret})");
         }
         Some("monitor-landlock") => {

@@ -305,8 +305,8 @@ if selected 10; then
     systemd-socket-activate --listen /run/xfs-heal/$name.sock $BIN/xfs-heal-repairer /mnt/$name 2>/tmp/$name.rep &
     ACT=$!
     wait_for /tmp/$name.rep "Listening on" 10
-    # What the socket unit's SocketUser=xfs-heal / SocketMode=0600 do in production.
-    chown $MONITOR_UID /run/xfs-heal/$name.sock; chmod 0600 /run/xfs-heal/$name.sock
+    # What the socket unit's SocketUser=root / SocketGroup=xfs-heal / SocketMode=0660 do.
+    chown root:$MONITOR_UID /run/xfs-heal/$name.sock; chmod 0660 /run/xfs-heal/$name.sock
     sleep 0.5
     before=$(count /tmp/$name.rep "serving ")
     start_monitor $name

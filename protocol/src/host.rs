@@ -1,0 +1,230 @@
+//! What the host tells a daemon at startup, parsed without I/O: `/proc/self/mountinfo` lines
+//! and systemd's `LISTEN_FDS`/`LISTEN_FDNAMES` (sd_listen_fds(3)). The repairer reads the
+//! text and the environment; the decisions are made here, where they are tested.
+
+use std::path::Path;
+
+/// The name the health fd has in systemd's fd store (`FDNAME=`), and in `LISTEN_FDNAMES`
+/// when systemd hands it back.
+pub const HEALTH_FD_NAME: &str = "health";
+/// More passed fds than this is a misconfigured unit, not something to adopt.
+pub const MAX_PASSED_FDS: usize = 8;
+
+/// What a passed fd is, by its name in `LISTEN_FDNAMES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassedFd {
+    Listener,
+    Health,
+}
+
+/// The role of each passed fd (from fd 3 up), from the environment; empty when nothing was
+/// passed to process `me`.
+pub fn listen_fds_plan(
+    pid: Option<&str>,
+    fds: Option<&str>,
+    names: Option<&str>,
+    me: u32,
+) -> Result<Vec<PassedFd>, String> {
+    let (Some(pid), Some(fds)) = (pid, fds) else {
+        return Ok(Vec::new());
+    };
+    if pid.parse::<u32>().ok() != Some(me) {
+        // Meant for another process (e.g. our parent); not ours to take.
+        return Ok(Vec::new());
+    }
+    let count = fds
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_PASSED_FDS).contains(n))
+        .ok_or_else(|| format!("LISTEN_FDS={fds:?}: expected 1 to {MAX_PASSED_FDS} fds"))?;
+    let names: Vec<&str> = match names {
+        Some(names) => names.split(':').collect(),
+        // Without names (e.g. systemd-socket-activate without --fdname) only a lone socket
+        // is unambiguous.
+        None if count == 1 => vec![""],
+        None => return Err(format!("LISTEN_FDS={count} without LISTEN_FDNAMES: cannot tell the fds apart")),
+    };
+    if names.len() != count {
+        return Err(format!("LISTEN_FDS={count} but LISTEN_FDNAMES has {} names", names.len()));
+    }
+    Ok(names
+        .into_iter()
+        .map(|n| if n == HEALTH_FD_NAME { PassedFd::Health } else { PassedFd::Listener })
+        .collect())
+}
+
+/// Finds mount `id` in mountinfo text and checks that `path` is its mount point and that
+/// the mount shows the whole XFS filesystem, not a bind-mounted subdirectory.
+pub fn check_mount_root(mountinfo: &str, id: u64, path: &Path) -> Result<(), String> {
+    let line = mountinfo
+        .lines()
+        .find(|l| l.split(' ').next().and_then(|f| f.parse::<u64>().ok()) == Some(id))
+        .ok_or_else(|| format!("mount {id} is not in /proc/self/mountinfo"))?;
+    let fields: Vec<&str> = line.split(' ').collect();
+    let (root, mount_point) =
+        (fields.get(3).copied().unwrap_or(""), unescape(fields.get(4).copied().unwrap_or("")));
+    let fstype = line.split(" - ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or("");
+    if fstype != "xfs" {
+        return Err(format!("not an XFS mount point (the mount at {mount_point} is {fstype})"));
+    }
+    if Path::new(&mount_point) != path {
+        return Err(format!("not the root of the filesystem: it lies inside the XFS mount at {mount_point}"));
+    }
+    if root != "/" {
+        return Err(format!("not the root of the filesystem: it is a bind mount of {}", unescape(root)));
+    }
+    Ok(())
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape(field: &str) -> String {
+    let mut out = Vec::with_capacity(field.len());
+    let b = field.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
+        match (b[i], octal) {
+            (b'\\', Some(byte)) => {
+                out.push(byte);
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const S_IFMT: u32 = 0o170_000;
+const S_IFREG: u32 = 0o100_000;
+const S_IFIFO: u32 = 0o010_000;
+const WRITABLE_BY_OTHERS: u32 = 0o022;
+
+/// Whether a directory may hold the repairer's `--listen` socket: root's, and writable by
+/// root alone. Anyone else who could write there could swap the socket for a link between
+/// its creation and the calls that set its owner and mode.
+pub fn check_socket_dir(owner: u32, mode: u32) -> Result<(), String> {
+    if owner != 0 || mode & WRITABLE_BY_OTHERS != 0 {
+        return Err(format!(
+            "its directory must belong to root and be writable by root alone (it has owner uid {owner}, mode {:o})",
+            mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a file may be handed to the monitor as its event source (`--events-from`): a
+/// regular file with one link, or a FIFO; root's; writable by root alone. A link planted by
+/// someone else, or a file someone else can rewrite, is refused: the repairer opens it as
+/// root and gives the monitor a readable fd.
+pub fn check_capture(mode: u32, owner: u32, links: u64) -> Result<(), String> {
+    match mode & S_IFMT {
+        S_IFREG if links == 1 => {}
+        S_IFREG => {
+            return Err(format!("a regular file with {links} hard links; only a file with one is used"))
+        }
+        S_IFIFO => {}
+        _ => return Err("not a regular file or FIFO".into()),
+    }
+    if owner != 0 || mode & WRITABLE_BY_OTHERS != 0 {
+        return Err(format!(
+            "must belong to root and be writable by root alone (it has owner uid {owner}, mode {:o})",
+            mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+90 22 7:0 / /mnt/data rw,relatime shared:40 - xfs /dev/loop0 rw,attr2
+91 22 7:0 /sub /mnt/bind rw,relatime shared:40 - xfs /dev/loop0 rw,attr2
+92 22 7:1 / /mnt/with\\040space rw - xfs /dev/loop1 rw
+";
+
+    #[test]
+    fn mount_root_checks() {
+        assert_eq!(check_mount_root(MOUNTINFO, 90, Path::new("/mnt/data")), Ok(()));
+        assert_eq!(check_mount_root(MOUNTINFO, 92, Path::new("/mnt/with space")), Ok(()));
+        assert_eq!(
+            check_mount_root(MOUNTINFO, 90, Path::new("/mnt/data/dir")),
+            Err("not the root of the filesystem: it lies inside the XFS mount at /mnt/data".into())
+        );
+        assert_eq!(
+            check_mount_root(MOUNTINFO, 91, Path::new("/mnt/bind")),
+            Err("not the root of the filesystem: it is a bind mount of /sub".into())
+        );
+        assert_eq!(
+            check_mount_root(MOUNTINFO, 22, Path::new("/")),
+            Err("not an XFS mount point (the mount at / is ext4)".into())
+        );
+        assert!(check_mount_root(MOUNTINFO, 7, Path::new("/")).is_err());
+    }
+
+    fn plan_of(pid: Option<&str>, fds: Option<&str>, names: Option<&str>) -> Result<Vec<PassedFd>, String> {
+        listen_fds_plan(pid, fds, names, 42)
+    }
+
+    #[test]
+    fn adopts_only_fds_passed_to_this_process() {
+        assert_eq!(plan_of(None, None, None), Ok(vec![]));
+        assert_eq!(plan_of(Some("41"), Some("1"), None), Ok(vec![]));
+        assert_eq!(plan_of(Some("42"), Some("1"), None), Ok(vec![PassedFd::Listener]));
+        assert_eq!(plan_of(Some("42"), Some("1"), Some("repairer")), Ok(vec![PassedFd::Listener]));
+    }
+
+    #[test]
+    fn tells_the_socket_from_the_stored_health_fd_by_name() {
+        // What systemd passes a restarted repairer: the socket unit's fd, then the store's.
+        assert_eq!(
+            plan_of(Some("42"), Some("2"), Some("repairer:health")),
+            Ok(vec![PassedFd::Listener, PassedFd::Health])
+        );
+        assert_eq!(
+            plan_of(Some("42"), Some("2"), Some("health:repairer")),
+            Ok(vec![PassedFd::Health, PassedFd::Listener])
+        );
+    }
+
+    #[test]
+    fn refuses_ambiguous_or_absurd_counts() {
+        for (fds, names) in [("2", None), ("2", Some("repairer")), ("0", None), ("x", None), ("9", None)] {
+            assert!(plan_of(Some("42"), Some(fds), names).is_err(), "{fds} {names:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_root_only_directory_may_hold_the_socket() {
+        assert_eq!(check_socket_dir(0, 0o040_755), Ok(()));
+        assert_eq!(check_socket_dir(0, 0o040_700), Ok(()));
+        for (owner, mode) in [(0, 0o041_777), (0, 0o040_775), (0, 0o040_757), (1000, 0o040_755)] {
+            let err = check_socket_dir(owner, mode).unwrap_err();
+            assert!(err.contains("writable by root alone"), "{err}");
+        }
+    }
+
+    #[test]
+    fn only_a_root_owned_file_or_fifo_is_a_capture() {
+        assert_eq!(check_capture(0o100_644, 0, 1), Ok(()));
+        assert_eq!(check_capture(0o010_600, 0, 1), Ok(()));
+        assert_eq!(
+            check_capture(0o100_644, 0, 2),
+            Err("a regular file with 2 hard links; only a file with one is used".into())
+        );
+        assert_eq!(check_capture(0o040_755, 0, 1), Err("not a regular file or FIFO".into()));
+        assert_eq!(check_capture(0o020_666, 0, 1), Err("not a regular file or FIFO".into()));
+        assert_eq!(check_capture(0o120_777, 0, 1), Err("not a regular file or FIFO".into()));
+        assert!(check_capture(0o100_644, 65534, 1).unwrap_err().contains("owner uid 65534"));
+        assert!(check_capture(0o100_646, 0, 1).unwrap_err().contains("mode 646"));
+        assert!(check_capture(0o010_620, 0, 1).unwrap_err().contains("mode 620"));
+    }
+}

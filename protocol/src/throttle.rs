@@ -1,0 +1,313 @@
+//! The repairer's rate limits, as arithmetic on a monotonic clock the caller reads
+//! (nanoseconds), so each limit is tested here without sleeping.
+//!
+//! A request over its limit is not refused: the repairer stops reading that connection until
+//! a token is due, so a flood backs up into the sender's socket buffer and the ioctl rate
+//! stays bounded. Log lines over their limit are counted and summarised instead.
+
+use crate::{RepairRequest, RepairTarget, Scope};
+
+/// A token bucket's shape: up to `burst` at once, then one every `every_ns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub burst: u32,
+    pub every_ns: u64,
+}
+
+const MS: u64 = 1_000_000;
+
+/// Every repair request. An escalation sweep of a large filesystem (every AG structure, ten
+/// per AG) stays well inside this; 49,000 requests in three seconds does not.
+pub const REQUESTS: Rate = Rate { burst: 64, every_ns: 10 * MS };
+/// Whole-filesystem scrubs (fscounters, quotacheck, nlinks, ...) walk every inode: the eight
+/// kinds a sweep asks for at once, then one every two seconds.
+pub const WHOLE_FS_REQUESTS: Rate = Rate { burst: 8, every_ns: 2_000 * MS };
+/// Lines naming one refused connection each: ten a minute, the rest counted.
+pub const REFUSAL_LINES: Rate = Rate { burst: 10, every_ns: 6_000 * MS };
+/// How long after the first held-back item its summary line is written.
+pub const SUMMARY_AFTER_NS: u64 = 60_000 * MS;
+
+/// The limits a request is subject to: all requests, and whole-filesystem ones again.
+pub fn classes(target: &RepairTarget) -> &'static [Class] {
+    match target.scope() {
+        Scope::Fs => &[Class::Request, Class::WholeFs],
+        Scope::Ag | Scope::RtGroup | Scope::Inode => &[Class::Request],
+    }
+}
+
+/// Which bucket a request draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Request,
+    WholeFs,
+}
+
+/// A token bucket.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    rate: Rate,
+    tokens: u32,
+    stamp_ns: u64,
+}
+
+impl Bucket {
+    /// A full bucket at `now_ns`.
+    pub const fn full(rate: Rate, now_ns: u64) -> Self {
+        Self { rate, tokens: rate.burst, stamp_ns: now_ns }
+    }
+
+    fn refill(&mut self, now_ns: u64) {
+        let due = now_ns.saturating_sub(self.stamp_ns) / self.rate.every_ns.max(1);
+        if due == 0 {
+            return;
+        }
+        let room = u64::from(self.rate.burst - self.tokens);
+        if due >= room {
+            self.tokens = self.rate.burst;
+            self.stamp_ns = now_ns;
+        } else {
+            // `due < room <= burst`, so it fits in a u32.
+            self.tokens += u32::try_from(due).unwrap_or(0);
+            self.stamp_ns += due * self.rate.every_ns;
+        }
+    }
+
+    /// Whether a token is there now; if not, how long until one is.
+    pub fn check(&mut self, now_ns: u64) -> Result<(), u64> {
+        self.refill(now_ns);
+        if self.tokens > 0 {
+            Ok(())
+        } else {
+            Err((self.stamp_ns + self.rate.every_ns).saturating_sub(now_ns).max(1))
+        }
+    }
+
+    /// Takes a token if one is there; if not, says how long until one is.
+    pub fn take(&mut self, now_ns: u64) -> Result<(), u64> {
+        self.check(now_ns)?;
+        self.tokens -= 1;
+        Ok(())
+    }
+}
+
+/// The repairer's request buckets.
+#[derive(Debug, Clone)]
+pub struct RequestLimits {
+    requests: Bucket,
+    whole_fs: Bucket,
+}
+
+impl RequestLimits {
+    pub const fn new(now_ns: u64) -> Self {
+        Self { requests: Bucket::full(REQUESTS, now_ns), whole_fs: Bucket::full(WHOLE_FS_REQUESTS, now_ns) }
+    }
+
+    fn bucket(&mut self, class: Class) -> &mut Bucket {
+        match class {
+            Class::Request => &mut self.requests,
+            Class::WholeFs => &mut self.whole_fs,
+        }
+    }
+
+    /// Admits `target` now (taking a token from each of its buckets), or says how long to
+    /// wait; nothing is taken unless every bucket has a token.
+    pub fn admit(&mut self, target: &RepairTarget, now_ns: u64) -> Result<(), u64> {
+        let classes = classes(target);
+        let wait = classes.iter().filter_map(|c| self.bucket(*c).check(now_ns).err()).max();
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        for c in classes {
+            // Each had a token a moment ago, at the same `now_ns`.
+            let _ = self.bucket(*c).take(now_ns);
+        }
+        Ok(())
+    }
+}
+
+/// The repairer's request gate: a request the limits do not let through now is held (with
+/// the time it may go), and the connection is not read meanwhile, so a flood backs up into
+/// the sender's socket buffer. Held requests are counted for the summary.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    limits: RequestLimits,
+    held: Option<(RepairRequest, u64)>,
+    /// Requests held back since the last summary.
+    pub tally: Tally,
+}
+
+impl Gate {
+    pub const fn new(now_ns: u64) -> Self {
+        Self { limits: RequestLimits::new(now_ns), held: None, tally: Tally { count: 0, first_ns: None } }
+    }
+
+    /// The request to serve now: the held one once it is due, else `next()` if the limits
+    /// let it through (otherwise it is held). `None`: nothing to serve now.
+    pub fn pass<E>(
+        &mut self,
+        now_ns: u64,
+        next: impl FnOnce() -> Result<Option<RepairRequest>, E>,
+    ) -> Result<Option<RepairRequest>, E> {
+        let request = match self.held.take() {
+            Some((request, at)) if at <= now_ns => request,
+            Some(held) => {
+                self.held = Some(held);
+                return Ok(None);
+            }
+            None => match next()? {
+                Some(request) => request,
+                None => return Ok(None),
+            },
+        };
+        match self.limits.admit(&request.target, now_ns) {
+            Ok(()) => Ok(Some(request)),
+            Err(wait) => {
+                self.held = Some((request, now_ns.saturating_add(wait)));
+                self.tally.add(now_ns);
+                Ok(None)
+            }
+        }
+    }
+
+    /// When the held request may go, if one is held.
+    pub fn held_until(&self) -> Option<u64> {
+        self.held.as_ref().map(|(_, at)| *at)
+    }
+
+    /// Forgets the held request (its connection is gone).
+    pub fn drop_held(&mut self) {
+        self.held = None;
+    }
+}
+
+/// Counts items held back by a limit and says when their summary is due.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    count: u64,
+    first_ns: Option<u64>,
+}
+
+impl Tally {
+    pub fn add(&mut self, now_ns: u64) {
+        self.count += 1;
+        self.first_ns.get_or_insert(now_ns);
+    }
+
+    /// When the summary is due, if anything is counted.
+    pub fn due_at(&self) -> Option<u64> {
+        self.first_ns.map(|t| t + SUMMARY_AFTER_NS)
+    }
+
+    /// The count to report, once due (or at once with `force`); the tally starts again.
+    pub fn take_due(&mut self, now_ns: u64, force: bool) -> Option<u64> {
+        let due = self.due_at().is_some_and(|at| force || now_ns >= at);
+        due.then(|| std::mem::take(self).count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AgNumber, AgScrub, FsScrub};
+
+    const S: u64 = 1_000 * MS;
+
+    #[test]
+    fn a_bucket_gives_its_burst_then_one_per_interval() {
+        let rate = Rate { burst: 3, every_ns: 10 };
+        let mut b = Bucket::full(rate, 1000);
+        assert_eq!((0..3).map(|_| b.take(1000)).collect::<Vec<_>>(), vec![Ok(()); 3]);
+        assert_eq!(b.take(1000), Err(10));
+        assert_eq!(b.take(1004), Err(6));
+        assert_eq!(b.take(1010), Ok(()));
+        assert_eq!(b.take(1019), Err(1));
+        // A long pause refills to the burst, never beyond it.
+        assert_eq!((0..4).map(|_| b.take(5000)).collect::<Vec<_>>(), vec![Ok(()), Ok(()), Ok(()), Err(10)]);
+    }
+
+    #[test]
+    fn a_refill_keeps_the_fraction_of_an_interval_already_served() {
+        let mut b = Bucket::full(Rate { burst: 2, every_ns: 10 }, 0);
+        assert!(b.take(0).is_ok() && b.take(0).is_ok());
+        // 15 ns later one token is due and half of the next interval has passed.
+        assert_eq!(b.take(15), Ok(()));
+        assert_eq!(b.take(15), Err(5));
+        assert_eq!(b.take(20), Ok(()));
+    }
+
+    #[test]
+    fn a_flood_of_requests_is_held_to_the_documented_rate() {
+        let agi = RepairTarget::Ag { agno: AgNumber::try_from(0).unwrap(), kind: AgScrub::Agi };
+        let mut limits = RequestLimits::new(0);
+        // Three seconds of a sender that never waits: the burst plus one per interval.
+        let mut admitted = 0u64;
+        let mut now = 0;
+        while now <= 3 * S {
+            match limits.admit(&agi, now) {
+                Ok(()) => admitted += 1,
+                Err(wait) => now += wait,
+            }
+        }
+        assert_eq!(admitted, u64::from(REQUESTS.burst) + 3 * S / REQUESTS.every_ns);
+    }
+
+    #[test]
+    fn whole_filesystem_scrubs_have_their_own_tighter_limit() {
+        let nlinks = RepairTarget::Fs { kind: FsScrub::NLinks };
+        let agi = RepairTarget::Ag { agno: AgNumber::try_from(0).unwrap(), kind: AgScrub::Agi };
+        let mut limits = RequestLimits::new(0);
+        for _ in 0..WHOLE_FS_REQUESTS.burst {
+            assert_eq!(limits.admit(&nlinks, 0), Ok(()));
+        }
+        assert_eq!(limits.admit(&nlinks, 0), Err(WHOLE_FS_REQUESTS.every_ns));
+        // Group-level requests still go through, and the refusal took no token from them.
+        let left = REQUESTS.burst - WHOLE_FS_REQUESTS.burst;
+        for _ in 0..left {
+            assert_eq!(limits.admit(&agi, 0), Ok(()));
+        }
+        assert_eq!(limits.admit(&agi, 0), Err(REQUESTS.every_ns));
+        assert_eq!(limits.admit(&nlinks, WHOLE_FS_REQUESTS.every_ns), Ok(()));
+    }
+
+    #[test]
+    fn the_gate_holds_what_the_limits_refuse_and_releases_it_when_due() {
+        let nlinks = |id| RepairRequest {
+            id: crate::RequestId(id),
+            target: RepairTarget::Fs { kind: FsScrub::NLinks },
+        };
+        let mut gate = Gate::new(0);
+        let pulled = std::cell::Cell::new(0);
+        let next = |id| {
+            pulled.set(pulled.get() + 1);
+            Ok::<_, ()>(Some(nlinks(id)))
+        };
+        for id in 0..u64::from(WHOLE_FS_REQUESTS.burst) {
+            assert_eq!(gate.pass(0, || next(id)), Ok(Some(nlinks(id))));
+        }
+        assert_eq!(gate.pass(0, || next(99)), Ok(None));
+        assert_eq!(gate.held_until(), Some(WHOLE_FS_REQUESTS.every_ns));
+        // While one is held, nothing more is pulled from the connection.
+        assert_eq!(gate.pass(1, || next(100)), Ok(None));
+        assert_eq!(gate.pass(WHOLE_FS_REQUESTS.every_ns, || next(101)), Ok(Some(nlinks(99))));
+        assert_eq!(pulled.get(), WHOLE_FS_REQUESTS.burst + 1);
+        assert_eq!(gate.tally.take_due(0, true), Some(1));
+        gate.pass(WHOLE_FS_REQUESTS.every_ns, || next(7)).unwrap();
+        gate.drop_held();
+        assert_eq!(gate.held_until(), None);
+    }
+
+    #[test]
+    fn a_tally_reports_once_a_minute_after_its_first_item() {
+        let mut t = Tally::default();
+        assert_eq!(t.due_at(), None);
+        assert_eq!(t.take_due(0, true), None);
+        t.add(5 * S);
+        t.add(6 * S);
+        assert_eq!(t.due_at(), Some(65 * S));
+        assert_eq!(t.take_due(64 * S, false), None);
+        assert_eq!(t.take_due(65 * S, false), Some(2));
+        assert_eq!(t.take_due(200 * S, false), None);
+        t.add(201 * S);
+        assert_eq!(t.take_due(202 * S, true), Some(1));
+    }
+}

@@ -1,0 +1,399 @@
+//! The external audit's findings against the repairer, each replayed as the attack against
+//! the real binary (ARCHITECTURE.md, "Threat model"). Every test here failed before its fix.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xfs_heal_protocol::*;
+use xfs_heal_tests::*;
+
+/// Runs the repairer, which must exit by itself within 20 s (one that serves is killed and
+/// reported as such); returns (exit code, stderr).
+fn start_fails(args: &[&str]) -> (Option<i32>, String) {
+    let scratch = Scratch::new("start-fails");
+    let log = scratch.path("stderr");
+    let mut child = Command::new(binary("xfs-heal-repairer"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the repairer started serving:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (status.code(), std::fs::read_to_string(&log).unwrap().trim().to_owned())
+}
+
+/// Reads what `pipe` has within 20 s (an empty string when nothing came).
+fn read_within(pipe: &std::process::ChildStderr, buf: &mut [u8]) -> usize {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(pipe.as_fd(), nix::poll::PollFlags::POLLIN)];
+    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(20_000u16)) {
+        Ok(1) => nix::unistd::read(pipe, buf).unwrap(),
+        _ => 0,
+    }
+}
+
+fn agf(id: u64) -> RepairRequest {
+    RepairRequest {
+        id: RequestId(id),
+        target: RepairTarget::Ag { agno: AgNumber::try_from(0).unwrap(), kind: AgScrub::Agf },
+    }
+}
+
+fn frame(request: RepairRequest) -> Vec<u8> {
+    codec::encode(&MonitorToRepairer::Repair(request)).unwrap()
+}
+
+// --- 1 and 6: the --listen socket ------------------------------------------------------------
+
+#[test]
+fn listen_refuses_a_directory_anyone_but_root_can_write() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("listen-dir");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let events = data("sample.v0");
+    for (name, mode, owner) in [("sticky", 0o1777, 0), ("group", 0o775, 0), ("nobody", 0o755, 65534)] {
+        let dir = scratch.path(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(owner), None).unwrap();
+        let sock = dir.join("r.sock");
+        let (code, err) = start_fails(&[
+            "--listen",
+            sock.to_str().unwrap(),
+            "--monitor-uid",
+            "65534",
+            "--events-from",
+            events.to_str().unwrap(),
+            fs.mountpoint.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(1), "{name}: {err}");
+        assert!(
+            err.contains(&format!("step 1 (listen): {}: its directory must belong to root and be writable by root alone (it has owner uid {owner}, mode {mode:o})", sock.display())),
+            "{name}: {err}"
+        );
+        assert!(!sock.exists(), "{name}: nothing is created there");
+    }
+}
+
+#[test]
+fn the_socket_is_roots_with_the_monitor_group_and_mode_0660() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("listen-owner");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let r = Repairer::start_with_uid(
+        &scratch,
+        &fs.mountpoint,
+        65534,
+        &["--events-from", data("sample.v0").to_str().unwrap()],
+    );
+    let meta = std::fs::symlink_metadata(&r.socket).unwrap();
+    let nogroup = nix::unistd::User::from_uid(65534.into()).unwrap().unwrap().gid.as_raw();
+    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (0, nogroup, 0o660));
+    // So the monitor's uid cannot open it to everyone.
+    let chmod = Command::new("chmod")
+        .args(["0666", r.socket.to_str().unwrap()])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(!chmod.status.success());
+    assert_eq!(std::fs::symlink_metadata(&r.socket).unwrap().mode() & 0o7777, 0o660);
+}
+
+#[test]
+fn a_symlink_raced_over_the_socket_never_changes_its_target() {
+    // The attack: swap the freshly bound socket for a symlink to a root file before the
+    // repairer sets owner and mode. Here root races (the directory is root's alone, as the
+    // repairer now demands), for a bounded number of starts; the target must never change.
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("listen-race");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let victim = scratch.path("victim");
+    std::fs::write(&victim, b"root's").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let sock = scratch.path("r.sock");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let racer = {
+        let (stop, sock, victim, link) = (stop.clone(), sock.clone(), victim.clone(), scratch.path("link"));
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::os::unix::fs::symlink(&victim, &link);
+                if std::fs::symlink_metadata(&sock).is_ok() && std::fs::rename(&link, &sock).is_ok() {
+                    swaps += 1;
+                }
+            }
+            swaps
+        })
+    };
+    let events = data("sample.v0");
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut starts = 0;
+    while Instant::now() < deadline && starts < 300 {
+        let mut child = Command::new(binary("xfs-heal-repairer"))
+            .args(["--listen", sock.to_str().unwrap(), "--monitor-uid", "65534", "--events-from"])
+            .arg(&events)
+            .arg(&fs.mountpoint)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let _ = child.kill();
+        let _ = child.wait();
+        starts += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = racer.join().unwrap();
+    let meta = std::fs::metadata(&victim).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (0, 0, 0o644),
+        "after {starts} starts, {swaps} swaps"
+    );
+    assert!(swaps > 0, "the racer never got in");
+}
+
+// --- 3: --events-from --------------------------------------------------------------------------
+
+#[test]
+fn events_from_refuses_links_and_files_others_control() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("events-from");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    // A directory the monitor's uid owns, as in the audit.
+    let theirs = scratch.path("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let secret = scratch.path("secret");
+    std::fs::write(&secret, b"root only").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&secret, theirs.join("events")).unwrap();
+    std::os::unix::fs::symlink(&scratch.0, theirs.join("dirlink")).unwrap();
+    let owned = theirs.join("owned");
+    std::fs::write(&owned, data_bytes()).unwrap();
+    std::os::unix::fs::chown(&owned, Some(65534), Some(65534)).unwrap();
+    let open = scratch.path("open");
+    std::fs::write(&open, data_bytes()).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let linked = theirs.join("hardlink");
+    std::fs::hard_link(&secret, &linked).unwrap();
+    let sock = scratch.path("r.sock");
+    let cases = [
+        (theirs.join("events"), "a symlink in the path; give the file itself"),
+        (theirs.join("dirlink/secret"), "a symlink in the path; give the file itself"),
+        (
+            owned.clone(),
+            "must belong to root and be writable by root alone (it has owner uid 65534, mode 644)",
+        ),
+        (open.clone(), "must belong to root and be writable by root alone (it has owner uid 0, mode 666)"),
+        (linked.clone(), "a regular file with 2 hard links; only a file with one is used"),
+        (scratch.0.clone(), "not a regular file or FIFO"),
+    ];
+    for (path, why) in cases {
+        let (code, err) = start_fails(&[
+            "--listen",
+            sock.to_str().unwrap(),
+            "--monitor-uid",
+            "65534",
+            "--events-from",
+            path.to_str().unwrap(),
+            fs.mountpoint.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(1), "{}: {err}", path.display());
+        assert!(err.ends_with(&format!("step 4 (--events-from): {}: {why}", path.display())), "{err}");
+    }
+}
+
+fn data_bytes() -> Vec<u8> {
+    std::fs::read(data("sample.v0")).unwrap()
+}
+
+// --- 2: throttling and a log nobody reads ---------------------------------------------------
+
+#[test]
+fn a_flood_of_requests_is_served_at_the_rate_limit() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("flood");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let r =
+        Repairer::start(&scratch, &fs.mountpoint, &["--events-from", data("sample.v0").to_str().unwrap()]);
+    let mut c = Client::served(&r.socket);
+    // 5,000 requests written as fast as the socket takes them, from another thread.
+    let mut writer = c.stream.try_clone().unwrap();
+    let flood = std::thread::spawn(move || {
+        use std::io::Write;
+        for id in 0..5_000 {
+            if writer.write_all(&frame(agf(id))).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut replies = 0u64;
+    while start.elapsed() < Duration::from_secs(2) {
+        match c.read_message() {
+            Some(RepairerToMonitor::Reply(_)) => replies += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let limit = throttle::REQUESTS;
+    let most = f64::from(limit.burst) + secs * 1e9 / limit.every_ns as f64 + 1.0;
+    assert!((replies as f64) <= most, "{replies} replies in {secs:.2} s; the limit allows {most:.0}");
+    assert!(replies >= u64::from(limit.burst), "{replies}");
+    drop(c);
+    drop(flood);
+    // Whole-filesystem scrubs have their own, tighter bucket.
+    let mut c = Client::served(&r.socket);
+    let counters =
+        |id| RepairRequest { id: RequestId(id), target: RepairTarget::Fs { kind: FsScrub::FsCounters } };
+    for id in 0..20 {
+        c.send_raw(&frame(counters(id)));
+    }
+    let start = Instant::now();
+    let mut replies = 0u64;
+    while replies < 20 {
+        c.read_message().expect("reply");
+        replies += 1;
+        if replies == u64::from(throttle::WHOLE_FS_REQUESTS.burst) + 1 {
+            // The one after the burst waited for its token.
+            assert!(start.elapsed() >= Duration::from_nanos(throttle::WHOLE_FS_REQUESTS.every_ns / 2));
+            break;
+        }
+    }
+    let text = r.log_text();
+    assert!(!text.contains("rate limit:"), "the summary comes a minute after the first held request");
+}
+
+#[test]
+fn refused_connections_are_logged_ten_a_minute_then_counted() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("refusals");
+    let mut fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let mut r =
+        Repairer::start(&scratch, &fs.mountpoint, &["--events-from", data("sample.v0").to_str().unwrap()]);
+    std::fs::set_permissions(&r.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = Command::new(binary("xfs-heal-raw-client"))
+        .arg(&r.socket)
+        .arg("500")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "served 0 refused 500");
+    // Served, then the filesystem goes: the repairer exits and writes the summary first.
+    let c = Client::served(&r.socket);
+    fs.unmount().unwrap();
+    drop(c);
+    assert!(r.wait_exit().success());
+    assert_eq!(
+        r.count("refused connection from pid"),
+        usize::try_from(throttle::REFUSAL_LINES.burst).unwrap(),
+        "{}",
+        r.log_text()
+    );
+    let summary = r.wait_for_log("more connections in the last minute");
+    assert!(summary.contains("refused 490 more connections"), "{summary}");
+}
+
+#[test]
+fn a_log_nobody_reads_never_stops_the_answers() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("stuck-log");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let sock = scratch.path("r.sock");
+    let mut child = Command::new(binary("xfs-heal-repairer"))
+        .args(["--listen", sock.to_str().unwrap(), "--monitor-uid", "0", "--events-from"])
+        .arg(data("sample.v0"))
+        .arg(&fs.mountpoint)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Read up to "serving", then never again while requests flow: the pipe fills up.
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("serving ") {
+        let mut b = [0u8; 256];
+        let n = read_within(&stderr, &mut b);
+        assert!(n > 0, "exited: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&b[..n]);
+    }
+    let mut c = Client::served(&sock);
+    // Audit lines are about 150 bytes: 1,500 requests are well over a 64 KiB pipe.
+    for id in 0..1_500 {
+        let reply = c.request(agf(id));
+        assert_eq!(reply.id, RequestId(id));
+    }
+    // Drain what got through, then one more request: its line says how many were dropped.
+    let mut drained = vec![0u8; 1 << 20];
+    let n = read_within(&stderr, &mut drained);
+    assert!(n >= 60_000, "{n}");
+    c.request(agf(9_999));
+    let mut tail = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !tail.contains("request=9999") && Instant::now() < deadline {
+        let mut b = [0u8; 4096];
+        let n = read_within(&stderr, &mut b);
+        tail.push_str(&String::from_utf8_lossy(&b[..n]));
+    }
+    let line =
+        tail.lines().find(|l| l.contains("log lines were dropped")).unwrap_or_else(|| panic!("{tail}"));
+    let dropped: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(dropped > 500, "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+// --- 7: the connection slot -----------------------------------------------------------------
+
+#[test]
+fn a_stalled_partial_frame_is_dropped_and_a_silent_peer_is_replaced() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("slot");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let mut r =
+        Repairer::start(&scratch, &fs.mountpoint, &["--events-from", data("sample.v0").to_str().unwrap()]);
+    // Two bytes of a frame, then nothing: dropped after the partial-frame timeout.
+    let mut stalled = Client::served(&r.socket);
+    stalled.send_raw(&[0x1e, 0x00]);
+    let line = r.wait_for_log("of a frame and nothing more");
+    assert!(line.contains("sent 2 bytes of a frame and nothing more for 5 s"), "{line}");
+    assert!(stalled.read_message().is_none());
+    // A peer that connects and says nothing holds the slot only until the next one comes.
+    let mut silent = Client::served(&r.socket);
+    let mut next = Client::served(&r.socket);
+    assert!(silent.read_message().is_none(), "the older connection is closed");
+    r.wait_for_log("replaces monitor pid");
+    assert_eq!(next.request(agf(1)).id, RequestId(1));
+}
