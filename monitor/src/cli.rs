@@ -63,6 +63,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
+    /// When started as root: the user to switch to, with every capability dropped, before
+    /// the first byte is read (a name, or a numeric uid).
+    #[arg(long, value_name = "USER", default_value = "xfs-heal")]
+    pub user: String,
+
     /// Dry run: decode a capture of V0 binary records, report it and print the repairs that
     /// would be requested. Needs no privilege and no kernel support.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["replay_json", "connect", "repair", "no_autofsck", "everything"])]

@@ -6,7 +6,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, UnixAddr};
 use xfs_heal_protocol::codec::{self, CodecError, MAX_FRAME};
 use xfs_heal_protocol::{
     Hello, MonitorToRepairer, RepairReply, RepairRequest, RepairerToMonitor, PROTOCOL_VERSION,
@@ -38,10 +43,24 @@ pub fn systemd_escape_path(path: &str) -> String {
     out
 }
 
+/// How long the repairer has to send its Hello once connected: a listener that accepts and
+/// never sends must not hang the monitor.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Why the repairer connection failed.
 #[derive(Debug)]
 pub enum ClientError {
-    Connect(std::io::Error),
+    Connect(Errno),
+    /// The socket is served by a process that is not root: not a repairer of ours.
+    NotRoot {
+        uid: u32,
+        pid: i32,
+    },
+    HelloTimeout,
+    /// The Hello describes another mount than the one this monitor was started for.
+    WrongMount {
+        hello: String,
+    },
     Receive(sys::ReceiveError),
     Frame(CodecError),
     NotHello,
@@ -54,6 +73,15 @@ impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Connect(e) => write!(f, "cannot connect: {e}"),
+            Self::NotRoot { uid, pid } => {
+                write!(f, "the socket is served by pid {pid} uid {uid}, not by root: not a repairer; refused")
+            }
+            Self::HelloTimeout => {
+                write!(f, "no Hello within {} s of connecting; refused", HELLO_TIMEOUT.as_secs())
+            }
+            Self::WrongMount { hello } => {
+                write!(f, "the repairer serves {hello}, not this monitor's mount; refused")
+            }
             Self::Receive(e) => write!(f, "{e}"),
             Self::Frame(e) => write!(f, "bad frame from the repairer: {e}"),
             Self::NotHello => f.write_str("the repairer's first message is not a Hello"),
@@ -74,15 +102,33 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects, and accepts the Hello and its one fd.
-    pub fn open(socket: &Path) -> Result<(Self, Hello, OwnedFd), ClientError> {
-        let stream = UnixStream::connect(socket).map_err(ClientError::Connect)?;
+    /// Connects without ever blocking on the peer, checks that root serves the socket, and
+    /// accepts the Hello (within [`HELLO_TIMEOUT`]) and its one fd, for `mountpoint` only.
+    pub fn open(socket: &Path, mountpoint: &Path) -> Result<(Self, Hello, OwnedFd), ClientError> {
+        let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+        let fd = socket::socket(AddressFamily::Unix, SockType::Stream, flags, None)
+            .map_err(ClientError::Connect)?;
+        let addr = UnixAddr::new(socket).map_err(ClientError::Connect)?;
+        socket::connect(fd.as_raw_fd(), &addr).map_err(ClientError::Connect)?;
+        let stream = UnixStream::from(fd);
+        let peer = socket::getsockopt(&stream, sockopt::PeerCredentials).map_err(ClientError::Io)?;
+        if peer.uid() != 0 {
+            return Err(ClientError::NotRoot { uid: peer.uid(), pid: peer.pid() });
+        }
+        let mut ready = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+        let ms = u16::try_from(HELLO_TIMEOUT.as_millis()).unwrap_or(u16::MAX);
+        if poll(&mut ready, PollTimeout::from(ms)).map_err(ClientError::Io)? == 0 {
+            return Err(ClientError::HelloTimeout);
+        }
         let mut buf = vec![0u8; MAX_FRAME];
         let (n, fd) = sys::receive_hello(stream.as_fd(), &mut buf).map_err(ClientError::Receive)?;
         let (msg, used) = codec::decode_frame::<RepairerToMonitor>(&buf[..n]).map_err(ClientError::Frame)?;
         let RepairerToMonitor::Hello(hello) = msg else { return Err(ClientError::NotHello) };
         if hello.protocol_version != PROTOCOL_VERSION {
             return Err(ClientError::Version(hello.protocol_version));
+        }
+        if Path::new(hello.mountpoint.as_str()) != mountpoint {
+            return Err(ClientError::WrongMount { hello: hello.mountpoint.as_str().to_owned() });
         }
         let rest = buf[used..n].to_vec();
         Ok((Self { stream, buf: rest }, hello, fd))

@@ -70,6 +70,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Live<W: Write> {
     pub socket: PathBuf,
+    /// The mount this monitor serves: a Hello for any other is refused.
+    pub mountpoint: PathBuf,
     pub conn: Option<Connection>,
     pub health: OwnedFd,
     pub hello: Hello,
@@ -219,7 +221,7 @@ impl<W: Write> Live<W> {
     /// One reconnect attempt. The re-sent fd replaces ours only if it is another object:
     /// for the same queue we keep reading where we are.
     fn reconnect(&mut self) -> bool {
-        match Connection::open(&self.socket) {
+        match Connection::open(&self.socket, &self.mountpoint) {
             Ok((conn, hello, fd)) => {
                 // A re-sent fd for the same queue (same object) keeps the position of the one
                 // already held, so no event is read twice.
@@ -245,7 +247,13 @@ impl<W: Write> Live<W> {
                 self.output.say(&Report::Status(format!("reconnected to the repairer; {kept}")));
                 true
             }
-            Err(_) => false,
+            Err(e) => {
+                // A wrong peer is worth a line each time; a repairer still starting is not.
+                if !matches!(e, crate::client::ClientError::Connect(_)) {
+                    self.output.say(&Report::Status(format!("reconnecting: {e}")));
+                }
+                false
+            }
         }
     }
 }

@@ -47,9 +47,17 @@ fn main() -> ExitCode {
         journal,
     };
 
-    // 2. Connect to the repairer, 3. and accept its Hello with exactly one fd.
+    // 2. No capability, whoever started us, before the first byte is read; then connect to
+    //    the repairer, 3. and accept its Hello with exactly one fd.
+    match sandbox::drop_privileges(&cli.user) {
+        Ok(None) => {}
+        Ok(Some(user)) => {
+            output.say(&Report::Status(format!("started as root: now {user}, with no capability")))
+        }
+        Err(e) => return fail(e),
+    }
     let socket = cli.connect.clone().unwrap_or_else(|| client::default_socket(&mountpoint));
-    let (conn, hello, health) = match connect_with_retry(&socket) {
+    let (conn, hello, health) = match connect_with_retry(&socket, &mountpoint) {
         Ok(c) => c,
         Err(e) => return fail(format!("repairer at {}: {e}", socket.display())),
     };
@@ -108,7 +116,16 @@ fn main() -> ExitCode {
     // 5. Read, decode, report, repair; 6. end on EOF or UNMOUNT.
     let policy = Policy { repair, sweep_on_lost: !cli.everything, ..Policy::default() };
     let engine = Engine::new(policy, hello.geometry);
-    let live = Live { socket, conn: Some(conn), health, hello, engine, output, everything: cli.everything };
+    let live = Live {
+        socket,
+        mountpoint,
+        conn: Some(conn),
+        health,
+        hello,
+        engine,
+        output,
+        everything: cli.everything,
+    };
     drop(live.run());
     ExitCode::SUCCESS
 }
@@ -148,11 +165,14 @@ fn complain(msg: &str) {
 }
 
 /// The repairer may still be starting (or restarting): retry for a while, then give up.
-fn connect_with_retry(socket: &std::path::Path) -> Result<(Connection, Hello, OwnedFd), client::ClientError> {
+fn connect_with_retry(
+    socket: &std::path::Path,
+    mountpoint: &std::path::Path,
+) -> Result<(Connection, Hello, OwnedFd), client::ClientError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut wait = Duration::from_millis(50);
     loop {
-        match Connection::open(socket) {
+        match Connection::open(socket, mountpoint) {
             Ok(c) => return Ok(c),
             Err(client::ClientError::Connect(_)) if Instant::now() + wait < deadline => {
                 std::thread::sleep(wait);

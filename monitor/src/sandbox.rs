@@ -12,6 +12,53 @@ use xfs_heal_protocol::uapi::XFS_IOC_HEALTH_MONITOR;
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!("the seccomp allow-list is written and tested for x86_64 only");
 
+/// Step 2: no capability survives, whoever started the monitor. As root: every capability
+/// leaves the bounding set (while CAP_SETPCAP is still held), then supplementary groups, gid
+/// and uid become `user`'s, which empties the other sets. Otherwise: whatever came along
+/// (file capabilities, ambient ones) is dropped. Checked afterwards; returns the user
+/// switched to, if any.
+pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
+    use caps::{CapSet, Capability};
+    use nix::unistd::{setgroups, setresgid, setresuid, Uid, User};
+    let err = |e: caps::errors::CapsError| format!("dropping capabilities: {e}");
+    let root = Uid::current().is_root() || Uid::effective().is_root();
+    if root || caps::has_cap(None, CapSet::Permitted, Capability::CAP_SETPCAP).map_err(err)? {
+        for cap in caps::all() {
+            if caps::has_cap(None, CapSet::Bounding, cap).map_err(err)? {
+                caps::drop(None, CapSet::Bounding, cap).map_err(err)?;
+            }
+        }
+    }
+    let switched = if root {
+        let by_name = User::from_name(user).ok().flatten();
+        let target = by_name
+            .or_else(|| user.parse().ok().and_then(|uid| User::from_uid(Uid::from_raw(uid)).ok().flatten()));
+        let target = target.ok_or_else(|| {
+            format!("started as root, and there is no user {user:?} to switch to: create it (the package does) or give --user")
+        })?;
+        if target.uid.is_root() {
+            return Err(format!("--user {user} is root: the monitor never runs as root"));
+        }
+        let failed = |e: nix::Error| format!("switching to {user}: {e}");
+        setgroups(&[]).map_err(failed)?;
+        setresgid(target.gid, target.gid, target.gid).map_err(failed)?;
+        setresuid(target.uid, target.uid, target.uid).map_err(failed)?;
+        Some(format!("{} (uid {}, gid {})", target.name, target.uid, target.gid))
+    } else {
+        None
+    };
+    for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
+        caps::clear(None, set).map_err(err)?;
+    }
+    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Ambient] {
+        let left = caps::read(None, set).map_err(err)?;
+        if !left.is_empty() {
+            return Err(format!("capabilities left in the {set:?} set after dropping them all: {left:?}"));
+        }
+    }
+    Ok(switched)
+}
+
 /// The Landlock ABI this ruleset was written and tested against.
 pub const LANDLOCK_ABI: ABI = ABI::V7;
 
@@ -41,6 +88,7 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_socket,      "socket",      "reconnect to the repairer: AF_UNIX only, see SOCKET_DOMAINS"),
     (libc::SYS_connect,     "connect",     "reconnect to the repairer's socket"),
     (libc::SYS_recvmsg,     "recvmsg",     "the Hello and its health fd after a reconnect"),
+    (libc::SYS_getsockopt,  "getsockopt",  "a reconnected repairer must be root: SO_PEERCRED only, see SOCKOPTS"),
     (libc::SYS_fstat,       "fstat",       "is a re-sent health fd the same queue? (sys::fd_identity, never via libc)"),
     (libc::SYS_fcntl,       "fcntl",       "make a re-sent health fd non-blocking: see FCNTLS"),
     (libc::SYS_ioctl,       "ioctl",       "re-apply --everything on a re-sent health fd: see IOCTLS"),
@@ -50,6 +98,7 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_munmap,      "munmap",      "allocator: release large buffers; runtime exit"),
     (libc::SYS_mremap,      "mremap",      "allocator: grow large buffers in place"),
     (libc::SYS_madvise,     "madvise",     "allocator: return freed memory"),
+    (libc::SYS_clock_gettime, "clock_gettime", "the engine's clock and timeouts (the vDSO answers unless it is missing)"),
     (libc::SYS_restart_syscall, "restart_syscall", "the kernel resumes a poll interrupted by SIGSTOP/SIGCONT or ptrace"),
     (libc::SYS_sigaltstack, "sigaltstack", "Rust runtime: returning from main disables the signal stack"),
     (libc::SYS_exit_group,  "exit_group",  "exit at unmount or end of events"),
@@ -65,6 +114,10 @@ pub const FCNTLS: &[(u32, &str)] = &[
     (libc::F_GETFL.unsigned_abs(), "F_GETFL"),
     (libc::F_SETFL.unsigned_abs(), "F_SETFL"),
 ];
+
+/// The only socket option read: (level, option).
+pub const SOCKOPTS: &[(u32, u32, &str)] =
+    &[(libc::SOL_SOCKET.unsigned_abs(), libc::SO_PEERCRED.unsigned_abs(), "SOL_SOCKET/SO_PEERCRED")];
 
 /// The only ioctl: reconfiguring the health monitor fd (needs no privilege).
 pub const IOCTLS: &[(u32, &str)] = &[(XFS_IOC_HEALTH_MONITOR, "XFS_IOC_HEALTH_MONITOR")];
@@ -93,6 +146,13 @@ pub fn seccomp() -> Result<(), String> {
     rules.insert(libc::SYS_socket, arg_in(0, SOCKET_DOMAINS.iter().map(|(d, _)| *d)).map_err(e)?);
     rules.insert(libc::SYS_fcntl, arg_in(1, FCNTLS.iter().map(|(c, _)| *c)).map_err(e)?);
     rules.insert(libc::SYS_ioctl, arg_in(1, IOCTLS.iter().map(|(r, _)| *r)).map_err(e)?);
+    let sockopt = |&(level, name, _): &(u32, u32, &str)| {
+        let eq = |index, value| {
+            SeccompCondition::new(index, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, u64::from(value))
+        };
+        SeccompRule::new(vec![eq(1, level)?, eq(2, name)?])
+    };
+    rules.insert(libc::SYS_getsockopt, SOCKOPTS.iter().map(sockopt).collect::<Result<_, _>>().map_err(e)?);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::KillProcess,
@@ -101,5 +161,5 @@ pub fn seccomp() -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let program: seccompiler::BpfProgram = filter.try_into().map_err(e)?;
-    seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+    seccompiler::apply_filter_all_threads(&program).map_err(|e| e.to_string())
 }

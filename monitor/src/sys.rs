@@ -41,8 +41,8 @@ pub fn receive_hello(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Own
     // Room for two fds, so that a second one is seen and refused rather than truncated away.
     let mut space = nix::cmsg_space!([RawFd; 2]);
     let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(ReceiveError::Io)?;
+    let flags = MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT;
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), flags).map_err(ReceiveError::Io)?;
     let mut rights: Vec<Vec<OwnedFd>> = Vec::new();
     let mut other = 0;
     for cmsg in msg.cmsgs().map_err(ReceiveError::Io)? {

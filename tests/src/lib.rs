@@ -378,6 +378,10 @@ impl Client {
     }
 }
 
+/// The user a monitor started as root by these tests switches to, and its uid.
+pub const MONITOR_USER: &str = "nobody";
+pub const MONITOR_UID: u32 = 65534;
+
 /// A running monitor whose stdout and stderr go to files.
 #[derive(Debug)]
 pub struct Monitor {
@@ -387,9 +391,12 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts `xfs-heal-monitor --connect SOCKET [args] MOUNTPOINT`.
+    /// Starts `xfs-heal-monitor --connect SOCKET [args] MOUNTPOINT` as root, which makes it
+    /// switch to [`MONITOR_USER`] (`--user`) before it connects: serve [`MONITOR_UID`].
     pub fn start(scratch: &Scratch, socket: &Path, mountpoint: &Path, args: &[&str]) -> Self {
-        Self::start_as(scratch, socket, mountpoint, args, None)
+        let mut with_user = vec!["--user", MONITOR_USER];
+        with_user.extend_from_slice(args);
+        Self::start_as(scratch, socket, mountpoint, &with_user, None)
     }
 
     /// The same, as another uid.

@@ -397,3 +397,125 @@ fn a_stalled_partial_frame_is_dropped_and_a_silent_peer_is_replaced() {
     r.wait_for_log("replaces monitor pid");
     assert_eq!(next.request(agf(1)).id, RequestId(1));
 }
+
+// --- 5 and 9: the monitor's trust in its peer, and its own privileges ------------------------
+
+#[test]
+fn the_monitor_refuses_a_repairer_that_is_not_root() {
+    if !require_root() {
+        return;
+    }
+    // The audit's attack: another uid serves a forged Hello and a pipe of records (here a
+    // real capture that ends in a shutdown) at the path the monitor connects to.
+    let scratch = Scratch::new("forged-peer");
+    std::fs::set_permissions(&scratch.0, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let socket = scratch.path("fake.sock");
+    let mut forger = Command::new(binary("xfs-heal-raw-client"))
+        .args(["--forge", socket.to_str().unwrap(), "/mnt", data("sample.v0").to_str().unwrap()])
+        .uid(65534)
+        .gid(65534)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut m = Monitor::start(&scratch, &socket, "/mnt".as_ref(), &["--repair"]);
+    assert_eq!(m.wait_exit(20).code(), Some(1));
+    let err = m.stderr();
+    assert!(
+        err.contains("the socket is served by pid")
+            && err.contains("uid 65534, not by root: not a repairer; refused"),
+        "{err}"
+    );
+    assert!(!m.output().contains("shut down"), "{}", m.output());
+    let _ = forger.kill();
+    let _ = forger.wait();
+}
+
+#[test]
+fn the_monitor_refuses_a_hello_for_another_mount() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("wrong-mount");
+    let socket = scratch.path("fake.sock");
+    let mut forger = Command::new(binary("xfs-heal-raw-client"))
+        .args(["--forge", socket.to_str().unwrap(), "/mnt/other", data("sample.v0").to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut m = Monitor::start(&scratch, &socket, "/mnt/data".as_ref(), &["--repair"]);
+    assert_eq!(m.wait_exit(20).code(), Some(1));
+    let err = m.stderr();
+    assert!(err.contains("the repairer serves /mnt/other, not this monitor's mount; refused"), "{err}");
+    assert!(!m.output().contains("shut down"));
+    let _ = forger.kill();
+    let _ = forger.wait();
+}
+
+/// A listener that accepts and never says anything.
+fn silent_listener(socket: &std::path::Path) -> std::thread::JoinHandle<()> {
+    let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::thread::spawn(move || {
+        let (_conn, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(8));
+    })
+}
+
+#[test]
+fn a_silent_listener_times_out_and_the_root_started_monitor_holds_nothing_meanwhile() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("silent");
+    let socket = scratch.path("fake.sock");
+    let listener = silent_listener(&socket);
+    // Started as root, it switches to the test user and drops every capability before it
+    // connects: while it waits for the Hello, /proc shows what it holds.
+    let mut m = Monitor::start(&scratch, &socket, "/mnt".as_ref(), &["--repair"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", m.child.id())).unwrap();
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().nth(1).unwrap().to_owned()
+    };
+    for cap in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
+        assert_eq!(field(cap), "0000000000000000", "{cap} of the root-started monitor");
+    }
+    assert_eq!(field("Uid:"), MONITOR_UID.to_string());
+    assert_eq!(field("Gid:"), MONITOR_UID.to_string());
+    assert_eq!(m.wait_exit(20).code(), Some(1));
+    assert!(m.stderr().contains("no Hello within 5 s of connecting; refused"), "{}", m.stderr());
+    assert!(
+        m.output().contains("started as root: now nobody (uid 65534, gid 65534), with no capability"),
+        "{}",
+        m.output()
+    );
+    listener.join().unwrap();
+}
+
+#[test]
+fn a_root_started_monitor_without_its_user_refuses_to_run() {
+    let out = Command::new(binary("xfs-heal-monitor"))
+        .args(["--user", "no-such-user-xfs-heal", "--connect", "/nonexistent.sock", "/mnt"])
+        .output()
+        .unwrap();
+    if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI must run this as root");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("started as root, and there is no user \"no-such-user-xfs-heal\" to switch to: create it (the package does) or give --user"),
+        "{err}"
+    );
+    let out = Command::new(binary("xfs-heal-monitor")).args(["--user", "root", "/mnt"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--user root is root: the monitor never runs as root")
+    );
+}

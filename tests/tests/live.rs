@@ -54,7 +54,12 @@ fn pair(tag: &str, events: &[u8]) -> Option<Pair> {
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     std::fs::write(scratch.path("events.v0"), events).unwrap();
     let ev = scratch.path("events.v0");
-    let repairer = Repairer::start(&scratch, &fs.mountpoint, &["--events-from", ev.to_str().unwrap()]);
+    let repairer = Repairer::start_with_uid(
+        &scratch,
+        &fs.mountpoint,
+        MONITOR_UID,
+        &["--events-from", ev.to_str().unwrap()],
+    );
     Some(Pair { scratch, fs, repairer })
 }
 
@@ -138,7 +143,7 @@ fn a_killed_repairer_is_replaced_and_nothing_is_lost_or_read_twice() {
     // The test is the writer; open read-write so opening never waits for a reader.
     let mut writer = std::fs::OpenOptions::new().read(true).write(true).custom_flags(0).open(&fifo).unwrap();
     let args = ["--events-from", fifo.to_str().unwrap()];
-    let mut repairer = Repairer::start(&scratch, &fs.mountpoint, &args);
+    let mut repairer = Repairer::start_with_uid(&scratch, &fs.mountpoint, MONITOR_UID, &args);
     let mut m = Monitor::start(&scratch, &repairer.socket, &fs.mountpoint, &["--repair"]);
     let t = now_ns();
     let ag =
@@ -154,7 +159,7 @@ fn a_killed_repairer_is_replaced_and_nothing_is_lost_or_read_twice() {
     std::thread::sleep(Duration::from_millis(300));
     let log1 = repairer.log_text();
     drop(repairer);
-    let mut repairer = Repairer::start(&scratch, &fs.mountpoint, &args);
+    let mut repairer = Repairer::start_with_uid(&scratch, &fs.mountpoint, MONITOR_UID, &args);
     m.wait_for("reconnected to the repairer; kept reading the same event queue", 20);
     repairer.wait_for_log("target=\"agno 0x1 agf\"");
     writer.write_all(&v0(&[ag(2, now_ns())])).unwrap();
@@ -182,7 +187,12 @@ fn a_repair_that_keeps_failing_is_retried_a_few_times_and_escalated_once() {
     let fifo = scratch.path("events.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let mut writer = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
-    let repairer = Repairer::start(&scratch, &fs.mountpoint, &["--events-from", fifo.to_str().unwrap()]);
+    let repairer = Repairer::start_with_uid(
+        &scratch,
+        &fs.mountpoint,
+        MONITOR_UID,
+        &["--events-from", fifo.to_str().unwrap()],
+    );
     let mut m = Monitor::start(&scratch, &repairer.socket, &fs.mountpoint, &["--repair"]);
     writer.write_all(&v0(&[ev(EventKind::Running, now_ns())])).unwrap();
     // Eight seconds of a sick report every 50 ms, as an application hitting a directory the
@@ -297,6 +307,7 @@ fn the_monitor_runs_without_privilege() {
 fn fake_repairer(socket: &std::path::Path, fds: usize) -> std::thread::JoinHandle<()> {
     use std::os::fd::AsRawFd;
     let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+    std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
     std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
         let hello = Hello {

@@ -222,6 +222,7 @@ fn pinned_monitor_syscall_list() {
             "socket",
             "connect",
             "recvmsg",
+            "getsockopt",
             "fstat",
             "fcntl",
             "ioctl",
@@ -231,6 +232,7 @@ fn pinned_monitor_syscall_list() {
             "munmap",
             "mremap",
             "madvise",
+            "clock_gettime",
             "restart_syscall",
             "sigaltstack",
             "exit_group"
@@ -239,12 +241,17 @@ fn pinned_monitor_syscall_list() {
     assert_eq!(m::SOCKET_DOMAINS, [(1, "AF_UNIX")]);
     assert_eq!(m::FCNTLS, [(1, "F_GETFD"), (3, "F_GETFL"), (4, "F_SETFL")]);
     assert_eq!(m::IOCTLS, [(0x4020_5844, "XFS_IOC_HEALTH_MONITOR")]);
+    assert_eq!(m::SOCKOPTS, [(1, 17, "SOL_SOCKET/SO_PEERCRED")]);
     assert_eq!(m::LANDLOCK_ABI, ABI::V7);
 }
 
 fn monitor_probe(nr: i64, arg0: i64, arg1: i64) -> (Option<i32>, Option<i32>) {
+    monitor_probe3(nr, arg0, arg1, 0)
+}
+
+fn monitor_probe3(nr: i64, arg0: i64, arg1: i64, arg2: i64) -> (Option<i32>, Option<i32>) {
     let out = Command::new(binary("xfs-heal-sandbox-probe"))
-        .args(["monitor-seccomp", &nr.to_string(), &arg0.to_string(), &arg1.to_string()])
+        .args(["monitor-seccomp", &nr.to_string(), &arg0.to_string(), &arg1.to_string(), &arg2.to_string()])
         .output()
         .expect("spawn probe");
     (out.status.code(), out.status.signal())
@@ -254,20 +261,32 @@ fn monitor_probe(nr: i64, arg0: i64, arg1: i64) -> (Option<i32>, Option<i32>) {
 fn the_monitor_can_make_its_syscalls_and_nothing_else() {
     use xfs_heal_monitor::sandbox as m;
     for (nr, name, _) in m::ALLOWED {
-        let (arg0, arg1) = match *name {
-            "socket" => (i64::from(libc::AF_UNIX), 0),
-            "fcntl" => (-1, i64::from(libc::F_GETFL)),
-            "ioctl" => (-1, i64::from(m::IOCTLS[0].0)),
-            "exit_group" => (0, 0),
-            _ => (-1, 0),
+        let (arg0, arg1, arg2) = match *name {
+            "socket" => (i64::from(libc::AF_UNIX), 0, 0),
+            "fcntl" => (-1, i64::from(libc::F_GETFL), 0),
+            "ioctl" => (-1, i64::from(m::IOCTLS[0].0), 0),
+            "getsockopt" => (-1, i64::from(libc::SOL_SOCKET), i64::from(libc::SO_PEERCRED)),
+            "exit_group" => (0, 0, 0),
+            _ => (-1, 0, 0),
         };
-        assert_eq!(monitor_probe(*nr, arg0, arg1), (Some(0), None), "{name}");
+        assert_eq!(monitor_probe3(*nr, arg0, arg1, arg2), (Some(0), None), "{name}");
     }
     let killed = (None, Some(libc::SIGSYS));
     assert_eq!(monitor_probe(libc::SYS_socket, i64::from(libc::AF_INET), 0), killed, "AF_INET socket");
     assert_eq!(monitor_probe(libc::SYS_socket, i64::from(libc::AF_NETLINK), 0), killed, "netlink socket");
     assert_eq!(monitor_probe(libc::SYS_ioctl, -1, 0xC040_583C), killed, "XFS_IOC_SCRUB_METADATA");
     assert_eq!(monitor_probe(libc::SYS_fcntl, -1, i64::from(libc::F_DUPFD)), killed, "F_DUPFD");
+    let sol = i64::from(libc::SOL_SOCKET);
+    assert_eq!(
+        monitor_probe3(libc::SYS_getsockopt, -1, sol, i64::from(libc::SO_PEERSEC)),
+        killed,
+        "SO_PEERSEC"
+    );
+    assert_eq!(
+        monitor_probe3(libc::SYS_getsockopt, -1, 6, i64::from(libc::SO_PEERCRED)),
+        killed,
+        "IPPROTO_TCP"
+    );
     for (nr, name) in [
         (libc::SYS_openat, "openat"),
         (libc::SYS_execve, "execve"),

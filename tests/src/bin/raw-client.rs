@@ -1,16 +1,28 @@
-//! A minimal client for tests that must connect as another user: connects to the socket in
-//! argv[1] (argv[2] times, default once) and prints `served` or `refused` for one connection
-//! (Hello and one fd received, or not), or `served N refused M` for several.
+//! A minimal peer for tests that must act as another user.
+//!
+//! `xfs-heal-raw-client SOCKET [TIMES]`: connects (TIMES times, default once) and prints
+//! `served` or `refused` for one connection (Hello and one fd received, or not), or
+//! `served N refused M` for several.
+//! `xfs-heal-raw-client --forge SOCKET MOUNTPOINT EVENTS`: plays a repairer: binds SOCKET
+//! (mode 0666), accepts one connection and sends a Hello for MOUNTPOINT with a pipe that
+//! carries the bytes of EVENTS, then waits a few seconds.
 #![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
 
 use xfs_heal_tests::{Client, Greeting};
 
 fn main() {
-    let socket = std::env::args_os().nth(1).expect("usage: xfs-heal-raw-client SOCKET [TIMES]");
-    let times: usize = std::env::args().nth(2).map_or(1, |n| n.parse().expect("TIMES"));
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--forge") {
+        return forge(&args[2], &args[3], &args[4]);
+    }
+    let socket = args.get(1).expect("usage: xfs-heal-raw-client SOCKET [TIMES]");
+    let times: usize = args.get(2).map_or(1, |n| n.parse().expect("TIMES"));
     let (mut served, mut refused) = (0, 0);
     for _ in 0..times {
-        match Client::connect(std::path::Path::new(&socket)) {
+        match Client::connect(std::path::Path::new(socket)) {
             Greeting::Served(_) => served += 1,
             Greeting::Refused => refused += 1,
         }
@@ -20,4 +32,34 @@ fn main() {
         (1, _) => println!("refused"),
         _ => println!("served {served} refused {refused}"),
     }
+}
+
+fn forge(socket: &str, mountpoint: &str, events: &str) {
+    use xfs_heal_protocol::*;
+    let listener = std::os::unix::net::UnixListener::bind(socket).expect("bind");
+    std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o666)).expect("chmod");
+    let (conn, _) = listener.accept().expect("accept");
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        mountpoint: MountPath::try_from(mountpoint.to_string()).expect("mount path"),
+        identity: FsIdentity { mount_id: 1, root: FsHandle::new(1, &[1, 2, 3, 4]).expect("handle") },
+        uuid: [0; 16],
+        geometry: Geometry::new(4, 0, 0).expect("geometry"),
+        online_repair: OnlineRepair::Supported,
+        autofsck: Autofsck::Repair,
+        event_source: EventSource::File,
+    };
+    let frame = codec::encode(&RepairerToMonitor::Hello(hello)).expect("encode");
+    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    std::fs::File::from(write_end).write_all(&std::fs::read(events).expect("events")).expect("fill the pipe");
+    let fds = [read_end.as_raw_fd()];
+    // A monitor that refuses us hangs up first: that is the test passing, not a failure here.
+    let _ = nix::sys::socket::sendmsg::<()>(
+        conn.as_raw_fd(),
+        &[std::io::IoSlice::new(&frame)],
+        &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
 }

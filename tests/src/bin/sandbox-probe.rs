@@ -8,8 +8,8 @@
 //!   program from the main thread, then make the syscall in the other thread.
 //! `xfs-heal-sandbox-probe landlock MOUNTPOINT PATH (dir|read|write)` — apply the repairer's
 //!   Landlock ruleset for MOUNTPOINT, then open PATH; print `allowed` or `denied: ERROR`.
-//! `xfs-heal-sandbox-probe monitor-seccomp SYSCALL_NR ARG0 ARG1` — the same with the monitor's
-//!   seccomp program (ARG0 too, for socket's domain).
+//! `xfs-heal-sandbox-probe monitor-seccomp SYSCALL_NR ARG0 ARG1 [ARG2]` — the same with the
+//!   monitor's seccomp program (ARG0 too, for socket's domain).
 //! `xfs-heal-sandbox-probe monitor-landlock PATH (dir|read|write|connect)` — the monitor's
 //!   Landlock ruleset, then open (or connect to) PATH.
 #![forbid(unsafe_code)]
@@ -34,10 +34,13 @@ fn main() {
         Some("seccomp-thread") => {
             // Both threads spin instead of waiting on a lock: a futex is not on the list.
             use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+            static READY: AtomicBool = AtomicBool::new(false);
             static GO: AtomicBool = AtomicBool::new(false);
             static DONE: AtomicBool = AtomicBool::new(false);
             let nr: i64 = args[2].parse().expect("syscall number");
             std::thread::spawn(move || {
+                // The thread's own start-up calls are done once its closure runs.
+                READY.store(true, SeqCst);
                 while !GO.load(SeqCst) {
                     std::hint::spin_loop();
                 }
@@ -50,6 +53,9 @@ fn main() {
                     std::hint::spin_loop();
                 }
             });
+            while !READY.load(SeqCst) {
+                std::hint::spin_loop();
+            }
             nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
             xfs_heal_repairer::sandbox::seccomp().expect("seccomp");
             GO.store(true, SeqCst);
@@ -62,9 +68,10 @@ fn main() {
             let nr: i64 = args[2].parse().expect("syscall number");
             let arg0: i64 = args[3].parse().expect("arg0");
             let arg1: i64 = args[4].parse().expect("arg1");
+            let arg2: i64 = args.get(5).map_or(0, |a| a.parse().expect("arg2"));
             nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
             xfs_heal_monitor::sandbox::seccomp().expect("seccomp");
-            let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1, 0);
+            let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1, arg2);
             println!("survived ({ret})");
         }
         Some("monitor-landlock") => {
