@@ -39,16 +39,39 @@ done
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
+# Everything with every feature (the tests drive --replay-json), and the monitor as packaged.
 log "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo clippy -p xfs-heal-monitor --all-targets --locked -- -D warnings
 
-log "building the binaries the integration tests run"
-cargo build --workspace --bins --locked
-
-log "cargo test"
+log "supply chain: the packaged monitor links no JSON schema validator; cargo deny"
+if cargo tree -p xfs-heal-monitor -e normal --locked | grep -q jsonschema; then
+    echo "the daemon's dependency tree has jsonschema: json-replay must stay an opt-in feature" >&2
+    exit 1
+fi
+if ! cargo deny --version 2>/dev/null | grep -q "0.20.2"; then
+    log "installing cargo-deny 0.20.2"
+    cargo install --locked --quiet cargo-deny --version 0.20.2
+fi
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$logs/cargo-test.log"
+snapshot=$(cd .. && pwd)/shared/advisory-db.tar.gz
+if [ -f "$snapshot" ]; then
+    # Offline: the RustSec snapshot from shared/, unpacked where cargo-deny's db-path wants it.
+    mkdir -p "$logs/advisory-dbs"
+    tar xzf "$snapshot" -C "$logs/advisory-dbs"
+    sed "s|^\[advisories\]|[advisories]\ndb-path = \"$logs/advisory-dbs\"|" deny.toml > "$logs/deny.toml"
+    cargo fetch --locked -q
+    cargo deny --offline --log-level error --config "$logs/deny.toml" check
+else
+    cargo deny --log-level error check
+fi
+
+log "building the binaries the integration tests run"
+cargo build --workspace --bins --all-features --locked
+
+log "cargo test"
+cargo test --workspace --all-features --locked 2>&1 | tee "$logs/cargo-test.log"
 
 log "fuzzing every untrusted-input decoder (${XFS_HEAL_FUZZ_SECS:-10}s each)"
 bash tests/fuzz/run.sh "${XFS_HEAL_FUZZ_SECS:-10}"

@@ -73,7 +73,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["replay_json", "connect", "repair", "no_autofsck", "everything"])]
     pub replay: Option<PathBuf>,
 
-    /// Like --replay, for a capture of JSON-format events (the pre-7.0 format).
+    /// Like --replay, for a capture of JSON-format events (the pre-7.0 format). Needs a build
+    /// with the `json-replay` feature: the packaged daemon links no JSON schema validator.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["connect", "repair", "no_autofsck", "everything"])]
     pub replay_json: Option<PathBuf>,
 

@@ -51,6 +51,10 @@ pub struct Policy {
     pub sweep_interval_ns: u64,
     /// Most targets waiting at once; beyond it, a sweep replaces spot repairs.
     pub max_queued: usize,
+    /// Most targets tracked one by one (queued, in flight, settled within the echo grace,
+    /// failing within the attempt window). Beyond it new ones are counted, not tracked, and
+    /// a sweep is asked for: memory stays bounded whatever the kernel reports.
+    pub max_tracked: usize,
     /// How often suppressed-report summaries are printed.
     pub summary_interval_ns: u64,
 }
@@ -66,6 +70,7 @@ impl Default for Policy {
             echo_grace_ns: 2 * SEC,
             sweep_interval_ns: 600 * SEC,
             max_queued: 4096,
+            max_tracked: 16_384,
             summary_interval_ns: 60 * SEC,
         }
     }
@@ -127,6 +132,8 @@ pub struct Stats {
     /// SICK reports for failing targets, counted instead of printed.
     pub suppressed: u64,
     pub sweeps: u64,
+    /// SICK reports for new targets while [`Policy::max_tracked`] were tracked.
+    pub untracked: u64,
 }
 
 /// The monitor's decisions.
@@ -146,6 +153,9 @@ pub struct Engine {
     absorbed: BTreeMap<RepairTarget, u64>,
     suppressed: BTreeMap<RepairTarget, u64>,
     last_summary_ns: u64,
+    last_prune_ns: u64,
+    /// Untracked reports not yet summarised.
+    untracked_unreported: u64,
     reports: Vec<Report>,
     pub stats: Stats,
 }
@@ -167,6 +177,8 @@ impl Engine {
             absorbed: BTreeMap::new(),
             suppressed: BTreeMap::new(),
             last_summary_ns: 0,
+            last_prune_ns: 0,
+            untracked_unreported: 0,
             reports: Vec::new(),
             stats: Stats::default(),
         }
@@ -240,6 +252,19 @@ impl Engine {
             *engine.absorbed.entry(target).or_default() += 1;
             false
         };
+        if !self.states.contains_key(&target) && self.states.len() >= self.policy.max_tracked {
+            // At most one pass a second: in a flood of new targets, the rest is counted.
+            if now_ns.saturating_sub(self.last_prune_ns) >= SEC {
+                self.prune(now_ns);
+            }
+            if self.states.len() >= self.policy.max_tracked {
+                self.stats.untracked += 1;
+                self.untracked_unreported += 1;
+                let why = format!("more than {} structures are outstanding at once", self.policy.max_tracked);
+                self.escalate(why, now_ns);
+                return true;
+            }
+        }
         match self.states.get_mut(&target) {
             None => self.enqueue(target, now_ns),
             Some(State::Queued) => absorb(self),
@@ -479,12 +504,47 @@ impl Engine {
         }
     }
 
-    /// Periodic work: prints the summaries of suppressed reports.
+    /// Periodic work: forgets what no longer matters, prints the summaries.
     pub fn tick(&mut self, now_ns: u64) {
+        if now_ns.saturating_sub(self.last_prune_ns) >= SEC {
+            self.prune(now_ns);
+        }
         if now_ns.saturating_sub(self.last_summary_ns) >= self.policy.summary_interval_ns {
             self.last_summary_ns = now_ns;
             self.summarise_all();
         }
+    }
+
+    /// Forgets targets whose record can no longer change a decision: settled past the echo
+    /// grace (a new SICK report is a new corruption either way), failing with no attempt
+    /// left in the window (a new SICK report may try again either way).
+    fn prune(&mut self, now_ns: u64) {
+        self.last_prune_ns = now_ns;
+        let (grace, window) = (self.policy.echo_grace_ns, self.policy.attempt_window_ns);
+        let failures = &self.failures;
+        let stale: Vec<RepairTarget> = self
+            .states
+            .iter()
+            .filter(|(target, state)| match state {
+                State::Settled { end_ns } => now_ns > end_ns.saturating_add(grace),
+                State::Failing => failures
+                    .get(target)
+                    .is_none_or(|f| f.times.iter().all(|t| now_ns.saturating_sub(*t) >= window)),
+                State::Queued | State::InFlight { .. } => false,
+            })
+            .map(|(target, _)| *target)
+            .collect();
+        for target in stale {
+            self.states.remove(&target);
+            self.failures.remove(&target);
+            self.absorbed.remove(&target);
+            self.summarise_one(target);
+        }
+    }
+
+    /// How many targets are tracked one by one now.
+    pub fn tracked(&self) -> usize {
+        self.states.len()
     }
 
     fn summarise_one(&mut self, target: RepairTarget) {
@@ -497,6 +557,13 @@ impl Engine {
         let targets: Vec<RepairTarget> = self.suppressed.keys().copied().collect();
         for t in targets {
             self.summarise_one(t);
+        }
+        let untracked = std::mem::take(&mut self.untracked_unreported);
+        if untracked > 0 {
+            self.reports.push(Report::Status(format!(
+                "{untracked} sick reports of further structures were not tracked one by one (more than {} outstanding); the sweep covers their groups",
+                self.policy.max_tracked
+            )));
         }
     }
 
@@ -578,6 +645,61 @@ mod tests {
     }
 
     const T0: u64 = 1_800_000_000 * SEC;
+
+    fn sick_dir(ino: u64, time_ns: u64) -> HealthEvent {
+        let object = MetadataObject::Inode { ino, gen: 7, mask: InodeMask::new(0x10).unwrap() };
+        HealthEvent { time_ns, kind: EventKind::Metadata { status: HealthStatus::Sick, object } }
+    }
+
+    #[test]
+    fn a_million_distinct_sick_targets_stay_under_the_tracking_cap() {
+        // The audit's case: distinct sick inodes whose repairs all fail (a host without
+        // online repair), one per microsecond, answered as they go.
+        let policy = Policy::default();
+        let cap = policy.max_tracked;
+        let mut e = Engine::new(policy, geometry());
+        let mut most = 0;
+        for i in 0..1_000_000u64 {
+            let now = T0 + i * 1_000;
+            e.on_event(&sick_dir(128 + i, now), now);
+            if let Some(req) = e.next_request(now) {
+                e.on_reply(reply(&req, RepairOutcome::KernelError(Errno::EINVAL)), now);
+            }
+            e.tick(now);
+            most = most.max(e.tracked());
+            let _ = e.take_reports();
+        }
+        assert!(most <= cap, "{most} tracked");
+        assert_eq!(most, cap, "the cap was reached");
+        assert!(e.stats.untracked > 900_000, "{:?}", e.stats);
+        e.finish();
+        let reports = e.take_reports();
+        assert!(
+            reports.iter().any(|r| matches!(r, Report::Status(s) if s.contains("sick reports of further structures were not tracked one by one (more than 16384 outstanding)"))),
+            "{reports:?}"
+        );
+    }
+
+    #[test]
+    fn settled_and_expired_targets_are_forgotten() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::Repaired), T0 + SEC);
+        assert_eq!(e.tracked(), 1, "kept for the echo grace");
+        e.tick(T0 + 2 * SEC);
+        assert_eq!(e.tracked(), 1, "still inside the grace");
+        e.tick(T0 + 4 * SEC);
+        assert_eq!(e.tracked(), 0, "settled and past the grace");
+        // A failing target is kept while its attempts count, then forgotten.
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 10 * SEC), T0 + 10 * SEC);
+        let req = e.next_request(T0 + 10 * SEC).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::KernelError(Errno::EINVAL)), T0 + 11 * SEC);
+        e.tick(T0 + 11 * SEC + 599 * SEC);
+        assert_eq!(e.tracked(), 1);
+        e.tick(T0 + 11 * SEC + 600 * SEC);
+        assert_eq!(e.tracked(), 0);
+    }
 
     #[test]
     fn the_real_capture_needs_one_repair_per_corruption() {

@@ -22,12 +22,20 @@ use xfs_heal_protocol::{Autofsck, EventSource, Hello, OnlineRepair};
 fn main() -> ExitCode {
     // 1. Parse arguments; a replay is a dry run that needs nothing else.
     let cli = Cli::parse();
-    if let Some((path, capture)) = match (&cli.replay, &cli.replay_json) {
-        (Some(p), _) => Some((p.clone(), CaptureFormat::V0)),
-        (_, Some(p)) => Some((p.clone(), CaptureFormat::Json)),
-        _ => None,
-    } {
-        return run_replay(&cli, &path, capture);
+    if let Some(path) = &cli.replay_json {
+        #[cfg(feature = "json-replay")]
+        return run_replay(&cli, path, CaptureFormat::Json);
+        #[cfg(not(feature = "json-replay"))]
+        {
+            complain(&format!(
+                "--replay-json {}: this build has no JSON replay (cargo build -p xfs-heal-monitor --features json-replay)",
+                path.display()
+            ));
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(path) = &cli.replay {
+        return run_replay(&cli, path, CaptureFormat::V0);
     }
     let Some(mountpoint) = cli.mountpoint.clone() else { return ExitCode::from(2) };
     let label = mountpoint.display().to_string();

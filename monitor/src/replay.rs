@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+#[cfg(feature = "json-replay")]
 use crate::decode::json::JsonDecoder;
 use crate::decode::v0::V0Decoder;
 use std::collections::BTreeSet;
@@ -21,6 +22,8 @@ use crate::report::{Format, Report};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaptureFormat {
     V0,
+    /// The pre-7.0 JSON format (built with the `json-replay` feature only).
+    #[cfg(feature = "json-replay")]
     Json,
 }
 
@@ -116,6 +119,7 @@ pub fn replay<W: Write>(
         Printer { out, mount, options, summary: Summary::default(), error: None, in_repair: BTreeSet::new() };
     let mut buf = vec![0u8; 64 * 1024];
     let mut v0 = V0Decoder::new();
+    #[cfg(feature = "json-replay")]
     let mut json = JsonDecoder::new();
     loop {
         let n = match file.read(&mut buf) {
@@ -126,6 +130,7 @@ pub fn replay<W: Write>(
         };
         match capture {
             CaptureFormat::V0 => v0.feed(&buf[..n], |r| p.result(r.map_err(Report::InvalidRecord))),
+            #[cfg(feature = "json-replay")]
             CaptureFormat::Json => json.feed(&buf[..n], |r| p.result(r.map_err(Report::InvalidJson))),
         }
         if let Some(e) = p.error.take() {
@@ -139,6 +144,7 @@ pub fn replay<W: Write>(
                 p.say(Report::Truncated(t));
             }
         }
+        #[cfg(feature = "json-replay")]
         CaptureFormat::Json => json.finish(|r| p.result(r.map_err(Report::InvalidJson))),
     }
     if let Some(e) = p.error.take() {

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use xfs_heal_protocol::journal::Priority;
 use xfs_heal_protocol::{RepairOutcome, RepairTarget};
 
+#[cfg(feature = "json-replay")]
 use crate::decode::json::JsonError;
 use crate::decode::v0::{DecodeError, TruncatedRecord};
 use crate::event::*;
@@ -29,6 +30,7 @@ pub enum Report {
     /// A V0 record that failed validation; decoding went on with the next one.
     InvalidRecord(DecodeError),
     /// A JSON-format event that failed to parse or to validate.
+    #[cfg(feature = "json-replay")]
     InvalidJson(JsonError),
     /// The stream ended inside a record.
     Truncated(TruncatedRecord),
@@ -96,7 +98,9 @@ impl Report {
                 | EventKind::Media { .. }
                 | EventKind::FileIo { .. } => Priority::Warning,
             },
-            Report::InvalidRecord(_) | Report::InvalidJson(_) | Report::Truncated(_) => Priority::Warning,
+            Report::InvalidRecord(_) | Report::Truncated(_) => Priority::Warning,
+            #[cfg(feature = "json-replay")]
+            Report::InvalidJson(_) => Priority::Warning,
             Report::RepairRequested { .. } | Report::Status(_) => Priority::Info,
             Report::RepairResult { outcome, .. } => match outcome {
                 RepairOutcome::Repaired => Priority::Notice,
@@ -143,6 +147,7 @@ impl Report {
             ),
             Report::Status(message) => format!("{m}: {}", escape(message)),
             Report::InvalidRecord(err) => format!("{m}: {err}"),
+            #[cfg(feature = "json-replay")]
             Report::InvalidJson(err) => format!("{m}: {err}"),
             Report::Truncated(t) => format!("{m}: {t}"),
             Report::RepairRequested { target, dry_run: true } => {
@@ -207,6 +212,7 @@ impl Report {
                 o.insert("value".into(), err.error.value.into());
                 o.insert("problem".into(), err.error.problem.to_string().into());
             }
+            #[cfg(feature = "json-replay")]
             Report::InvalidJson(err) => {
                 o.insert("kind".into(), "invalid_json_event".into());
                 o.insert("object_index".into(), err.object_index.into());

@@ -50,6 +50,10 @@ pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
     for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
         caps::clear(None, set).map_err(err)?;
     }
+    // Not dumpable: another process of the same uid (another mount's monitor) cannot reach
+    // this one's /proc entries, so neither its fds (the health fd) nor its mount namespace
+    // (its repairer's socket).
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))?;
     for set in [CapSet::Effective, CapSet::Permitted, CapSet::Ambient] {
         let left = caps::read(None, set).map_err(err)?;
         if !left.is_empty() {

@@ -6,12 +6,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 what=${1:-all}
 if [ "$what" = all ] || [ "$what" = decode ]; then
-    cargo bench -p xfs-heal-monitor --bench decode
+    cargo bench -p xfs-heal-monitor --features json-replay --bench decode
 fi
 if [ "$what" = all ] || [ "$what" = repairer ]; then
-    cargo build --release --workspace --bins
+    # The daemons as packaged (without the tests crate's json-replay feature), then the tool.
+    cargo build --release -p xfs-heal-monitor -p xfs-heal-repairer --bin xfs-heal-monitor --bin xfs-heal-repairer
+    cargo build --release -p xfs-heal-tests --bin xfs-heal-bench
     echo "--- unpinned (the scheduler may wake the peer on the other core)"
-    ./target/release/xfs-heal-bench "${2:-20000}"
+    ./target/release/xfs-heal-bench "${2:-2000}"
     echo "--- both processes pinned to CPU 0 (no cross-core wakeups)"
-    taskset -c 0 ./target/release/xfs-heal-bench "${2:-20000}"
+    taskset -c 0 ./target/release/xfs-heal-bench "${2:-2000}"
 fi

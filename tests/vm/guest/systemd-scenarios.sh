@@ -196,6 +196,44 @@ else
     result U3 xfs-heal FAIL - "dpkg $dpkg_rc, pids $before -> $after, took back $took_back, EEXIST $eexist, repaired $repaired, clean $clean, umount $um"
 fi
 
+scenario U5 "systemd: each monitor reaches its own mount's repairer only"
+# All monitors run as xfs-heal. A compromised one must not connect to another mount's
+# repairer (and take its health fd): its unit shows it only its own socket, and the other
+# monitor is not dumpable, so its /proc/PID/root is closed too.
+t0=$(now)
+mkfs_img data; mount_img data
+mkfs_img other; mount_img other
+systemctl enable xfs-heal-monitor@mnt-other.service >/dev/null 2>&1
+systemctl stop xfs_healer@mnt-other.service 2>/dev/null
+systemctl start xfs-heal-monitor@mnt-other.service
+wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
+wait_unit xfs-heal-monitor@mnt-other.service; wait_unit xfs-heal-repairer@mnt-other.service
+sock=$(stat -c '%U:%G %a' /run/xfs-heal/mnt-other.sock 2>&1)
+a=$(mainpid xfs-heal-monitor@mnt-data.service); b=$(mainpid xfs-heal-monitor@mnt-other.service)
+seen=$(nsenter -t "$a" -m ls /run/xfs-heal 2>&1 | tr '\n' ' ')
+# As monitor A would, from inside its mount namespace, as its user.
+as_a() {
+    nsenter -t "$a" -m setpriv --reuid=xfs-heal --regid=xfs-heal --clear-groups --inh-caps=-all \
+        /usr/libexec/xfs-heal/xfs-heal-monitor --connect "$1" /mnt/other 2>&1 | tail -n 1
+}
+direct=$(as_a /run/xfs-heal/mnt-other.sock)
+viaproc=$(as_a /proc/$b/root/run/xfs-heal/mnt-other.sock)
+replaced=$(journalctl --no-pager -o cat -u xfs-heal-repairer@mnt-other.service | grep -c 'replaces monitor pid')
+b_still=no; [ "$(mainpid xfs-heal-monitor@mnt-other.service)" = "$b" ] && b_still=yes
+umount /mnt/other; umount /mnt/data; um=$?
+systemctl disable xfs-heal-monitor@mnt-other.service >/dev/null 2>&1
+wait_stopped
+t1=$(now)
+say "socket $sock; A sees: $seen; A -> B's socket: $direct; A -> via /proc/$b/root: $viaproc; B's repairer replaced its monitor $replaced times"
+if [ "$sock" = "root:xfs-heal 660" ] && [ "$seen" = "mnt-data.sock " ] \
+   && echo "$direct" | grep -q 'cannot connect: ENOENT' && echo "$viaproc" | grep -q 'cannot connect: EACCES' \
+   && [ "$replaced" = 0 ] && [ $b_still = yes ] && [ $um = 0 ]; then
+    result U5 xfs-heal PASS "$(elapsed "$t0" "$t1")" "socket root:xfs-heal 0660; a monitor sees only its own socket; another mount's is unreachable directly (ENOENT) and through /proc (EACCES)"
+else
+    diagnose
+    result U5 xfs-heal FAIL - "socket '$sock', A sees '$seen', direct '$direct', via /proc '$viaproc', replaced $replaced, B unchanged $b_still, umount $um"
+fi
+
 scenario U4 "package purge: dpkg -P stops the running pair and removes the enablement"
 t0=$(now)
 mkfs_img data; mount_img data
