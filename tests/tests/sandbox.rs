@@ -319,3 +319,33 @@ fn the_monitor_has_no_filesystem_access_but_can_reach_the_repairer() {
     assert!(probe(&scratch.path("new"), "write").starts_with("denied"));
     assert_eq!(probe(&sock, "connect"), "allowed", "reconnecting to the repairer must keep working");
 }
+
+/// The syscall names in the first column of the table that follows `heading` in
+/// ARCHITECTURE.md.
+fn documented_syscalls(heading: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(repo_root().join("ARCHITECTURE.md")).unwrap();
+    let after = &doc[doc.find(heading).unwrap_or_else(|| panic!("no {heading:?} in ARCHITECTURE.md"))..];
+    let mut names: Vec<String> = after
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("| syscall |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .flat_map(|row| {
+            row.split('|').nth(1).unwrap_or("").split(',').map(|n| n.trim().trim_matches('`').to_owned())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn architecture_md_lists_exactly_the_syscalls_of_each_table() {
+    let sorted = |table: &[(i64, &str, &str)]| {
+        let mut v: Vec<String> = table.iter().map(|(_, n, _)| (*n).to_owned()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(documented_syscalls("**The sandbox, as the kernel enforces it.**"), sorted(seccomp::ALLOWED));
+    assert_eq!(documented_syscalls("4. **Enter the sandbox**"), sorted(xfs_heal_monitor::sandbox::ALLOWED));
+}
