@@ -180,6 +180,47 @@ impl Gate {
     }
 }
 
+/// Every limit of the repairer's serving loop, on one clock.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub gate: Gate,
+    refusal_lines: Bucket,
+    refusals_unlogged: Tally,
+}
+
+impl Limits {
+    pub const fn new(now_ns: u64) -> Self {
+        Self {
+            gate: Gate::new(now_ns),
+            refusal_lines: Bucket::full(REFUSAL_LINES, now_ns),
+            refusals_unlogged: Tally { count: 0, first_ns: None },
+        }
+    }
+
+    /// Whether a refused connection gets a line of its own now; if not, it is counted.
+    pub fn refusal_line(&mut self, now_ns: u64) -> bool {
+        let ok = self.refusal_lines.take(now_ns).is_ok();
+        if !ok {
+            self.refusals_unlogged.add(now_ns);
+        }
+        ok
+    }
+
+    /// The summaries due now (all of them with `force`): refusals not logged one by one,
+    /// and requests held back.
+    pub fn summaries(&mut self, now_ns: u64, force: bool) -> (Option<u64>, Option<u64>) {
+        (self.refusals_unlogged.take_due(now_ns, force), self.gate.tally.take_due(now_ns, force))
+    }
+
+    /// The earliest moment the loop must act without input: a held request, a summary.
+    pub fn deadline(&self) -> Option<u64> {
+        [self.gate.held_until(), self.refusals_unlogged.due_at(), self.gate.tally.due_at()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
 /// Counts items held back by a limit and says when their summary is due.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -294,6 +335,19 @@ mod tests {
         gate.pass(WHOLE_FS_REQUESTS.every_ns, || next(7)).unwrap();
         gate.drop_held();
         assert_eq!(gate.held_until(), None);
+    }
+
+    #[test]
+    fn the_loop_limits_log_ten_refusals_a_minute_and_say_when_to_wake() {
+        let mut l = Limits::new(0);
+        assert_eq!(l.deadline(), None);
+        let lines = (0..25).filter(|_| l.refusal_line(S)).count();
+        assert_eq!(lines, 10);
+        assert_eq!(l.deadline(), Some(S + SUMMARY_AFTER_NS));
+        assert_eq!(l.summaries(S, false), (None, None));
+        assert_eq!(l.summaries(S + SUMMARY_AFTER_NS, false), (Some(15), None));
+        assert_eq!(l.deadline(), None);
+        assert!(l.refusal_line(S + SUMMARY_AFTER_NS), "a minute later, lines again");
     }
 
     #[test]

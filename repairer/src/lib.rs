@@ -29,13 +29,8 @@ macro_rules! log {
 
 pub use xfs_heal_protocol::journal::Priority;
 
-/// Log lines that could not be written because the reader fell behind.
-static DROPPED: AtomicU64 = AtomicU64::new(0);
-
-/// How many log lines have been dropped since startup.
-pub fn dropped_log_lines() -> u64 {
-    DROPPED.load(Ordering::Relaxed)
-}
+/// Log lines that could not be written since startup, because the reader fell behind.
+pub static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Logs `message` at `priority`; under the journal, with the fields `fields` adds.
 ///

@@ -10,7 +10,7 @@ use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, UnixCredentials};
 use xfs_heal_protocol::codec::{self, FrameReader};
-use xfs_heal_protocol::throttle::{self, Bucket, Gate, Tally};
+use xfs_heal_protocol::throttle::Limits;
 use xfs_heal_protocol::{
     Geometry, MonitorToRepairer, Refusal, RepairOutcome, RepairReply, RepairRequest, RepairerToMonitor,
     ScrubOutFlags,
@@ -59,9 +59,7 @@ pub struct Server {
 struct State {
     conn: Option<Connection>,
     counts: Counts,
-    gate: Gate,
-    refusal_lines: Bucket,
-    refusals_unlogged: Tally,
+    limits: Limits,
     epoch: Instant,
 }
 
@@ -76,20 +74,14 @@ impl Server {
     /// Serves until the filesystem is gone (returns Ok) or the listener fails. After each
     /// request, systemd's STATUS= shows the counters (`systemctl status`).
     pub fn run(&self, notifier: &Notifier) -> std::io::Result<()> {
-        let mut st = State {
-            conn: None,
-            counts: Counts::default(),
-            gate: Gate::new(0),
-            refusal_lines: Bucket::full(throttle::REFUSAL_LINES, 0),
-            refusals_unlogged: Tally::default(),
-            epoch: Instant::now(),
-        };
+        let mut st =
+            State { conn: None, counts: Counts::default(), limits: Limits::new(0), epoch: Instant::now() };
         loop {
             self.summarise(&mut st, false);
             let (listen_ready, conn_ready) = {
                 let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
                 // While a request is held by the rate limit, its connection is not read.
-                if let Some(c) = st.conn.as_ref().filter(|_| st.gate.held_until().is_none()) {
+                if let Some(c) = st.conn.as_ref().filter(|_| st.limits.gate.held_until().is_none()) {
                     fds.push(PollFd::new(c.fd.as_fd(), PollFlags::POLLIN));
                 }
                 let timeout = self.next_deadline(&st).map_or(PollTimeout::NONE, |at| {
@@ -114,11 +106,11 @@ impl Server {
                         st.counts.requests,
                         st.counts.issued,
                         st.counts.requests - st.counts.issued,
-                        crate::dropped_log_lines()
+                        crate::DROPPED.load(std::sync::atomic::Ordering::Relaxed)
                     ));
                 }
                 if let Err(reason) = served {
-                    st.gate.drop_held();
+                    st.limits.gate.drop_held();
                     let pid = st.conn.take().map_or(0, |c| c.pid);
                     log!("monitor pid {pid} disconnected: {reason}");
                     if let Err(why) = self.mount.reopen_verified(self.monitor()) {
@@ -146,34 +138,25 @@ impl Server {
     /// The earliest moment the loop must wake without input: a held request, a partial
     /// frame's timeout, a summary.
     fn next_deadline(&self, st: &State) -> Option<u64> {
-        [
-            st.gate.held_until(),
-            st.conn.as_ref().and_then(|c| c.frames.stall_deadline(STALL_NS)),
-            st.refusals_unlogged.due_at(),
-            st.gate.tally.due_at(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let stall = st.conn.as_ref().and_then(|c| c.frames.stall_deadline(STALL_NS));
+        st.limits.deadline().into_iter().chain(stall).min()
     }
 
     /// The counted summaries of what the limits held back, when due (or now, with `force`).
     fn summarise(&self, st: &mut State, force: bool) {
-        let now = st.now_ns();
-        if let Some(n) = st.refusals_unlogged.take_due(now, force) {
+        let (refused, held) = st.limits.summaries(st.now_ns(), force);
+        if let Some(n) = refused {
             log!("refused {n} more connections in the last minute without a line each (rate limit)");
         }
-        if let Some(n) = st.gate.tally.take_due(now, force) {
+        if let Some(n) = held {
             log!("rate limit: {n} repair requests were held back in the last minute before being served");
         }
     }
 
     /// Logs one refused connection, or counts it once over the line limit.
     fn refused(&self, st: &mut State, message: std::fmt::Arguments<'_>) {
-        let now = st.now_ns();
-        match st.refusal_lines.take(now) {
-            Ok(()) => log!("{message}"),
-            Err(_) => st.refusals_unlogged.add(now),
+        if st.limits.refusal_line(st.now_ns()) {
+            log!("{message}");
         }
     }
 
@@ -200,7 +183,7 @@ impl Server {
         match sendmsg::<()>(fd.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
             Ok(n) if n == self.hello.len() => {
                 if let Some(old) = st.conn.take() {
-                    st.gate.drop_held();
+                    st.limits.gate.drop_held();
                     log!("monitor pid {pid} replaces monitor pid {}, whose connection is closed", old.pid);
                 }
                 log!("monitor pid {pid} uid {uid} connected; handed over the health fd");
@@ -237,7 +220,7 @@ impl Server {
                 Ok(None) => Ok(None),
                 Err(e) => Err(e.to_string()),
             };
-            let Some(request) = st.gate.pass(now, next)? else { return Ok(()) };
+            let Some(request) = st.limits.gate.pass(now, next)? else { return Ok(()) };
             let reply = self.handle_repair(c, request);
             st.counts.requests += 1;
             st.counts.issued += u64::from(!matches!(reply.outcome, RepairOutcome::Refused(_)));
