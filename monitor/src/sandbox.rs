@@ -47,8 +47,12 @@ pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
     } else {
         None
     };
+    // Only sets that hold something are cleared: the shipped unit forbids capset (systemd's
+    // ~@privileged), and there the sets are empty already.
     for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
-        caps::clear(None, set).map_err(err)?;
+        if !caps::read(None, set).map_err(err)?.is_empty() {
+            caps::clear(None, set).map_err(err)?;
+        }
     }
     // Not dumpable: another process of the same uid (another mount's monitor) cannot reach
     // this one's /proc entries, so neither its fds (the health fd) nor its mount namespace

@@ -407,10 +407,29 @@ impl Monitor {
         args: &[&str],
         uid: Option<u32>,
     ) -> Self {
+        Self::start_wrapped(scratch, socket, mountpoint, args, uid, &[])
+    }
+
+    /// The same, run through `wrapper` (a program and its arguments, before the monitor's).
+    pub fn start_wrapped(
+        scratch: &Scratch,
+        socket: &Path,
+        mountpoint: &Path,
+        args: &[&str],
+        uid: Option<u32>,
+        wrapper: &[&str],
+    ) -> Self {
         use std::os::unix::process::CommandExt;
         let out = scratch.path("monitor.out");
         let err = scratch.path("monitor.err");
-        let mut cmd = Command::new(binary("xfs-heal-monitor"));
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(binary("xfs-heal-monitor"));
+                c
+            }
+            None => Command::new(binary("xfs-heal-monitor")),
+        };
         cmd.arg("--connect").arg(socket).args(args).arg(mountpoint);
         cmd.stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).expect("out"))

@@ -12,6 +12,9 @@
 //!   monitor's seccomp program (ARG0 too, for socket's domain).
 //! `xfs-heal-sandbox-probe monitor-landlock PATH (dir|read|write|connect)` — the monitor's
 //!   Landlock ruleset, then open (or connect to) PATH.
+//! `xfs-heal-sandbox-probe unprivileged-unit PROGRAM ARGS...` — what the monitor's unit does
+//!   with `SystemCallFilter=~@privileged`: kill on capset, setuid, setgroups and friends,
+//!   then exec PROGRAM.
 #![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
@@ -92,6 +95,32 @@ fn main() {
                 Ok(()) => println!("allowed"),
                 Err(e) => println!("denied: {e}"),
             }
+        }
+        Some("unprivileged-unit") => {
+            use std::os::unix::process::CommandExt;
+            let killed = [
+                libc::SYS_capset,
+                libc::SYS_setuid,
+                libc::SYS_setgid,
+                libc::SYS_setresuid,
+                libc::SYS_setresgid,
+                libc::SYS_setreuid,
+                libc::SYS_setgroups,
+                libc::SYS_chroot,
+            ];
+            let rules = killed.iter().map(|nr| (*nr, Vec::new())).collect();
+            let filter = seccompiler::SeccompFilter::new(
+                rules,
+                seccompiler::SeccompAction::Allow,
+                seccompiler::SeccompAction::KillProcess,
+                seccompiler::TargetArch::x86_64,
+            )
+            .expect("filter");
+            let program: seccompiler::BpfProgram = filter.try_into().expect("compile");
+            nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
+            seccompiler::apply_filter(&program).expect("apply");
+            let err = std::process::Command::new(&args[2]).args(&args[3..]).exec();
+            panic!("exec {}: {err}", args[2]);
         }
         Some("landlock") => {
             let status = xfs_heal_repairer::sandbox::landlock(args[2].as_ref()).expect("landlock");
