@@ -12,10 +12,18 @@ use xfs_heal_tests::*;
 /// Runs the repairer, which must exit by itself within 20 s (one that serves is killed and
 /// reported as such); returns (exit code, stderr).
 fn start_fails(args: &[&str]) -> (Option<i32>, String) {
+    let repairer = binary("xfs-heal-repairer");
+    let mut with_binary = vec![repairer.to_str().unwrap()];
+    with_binary.extend_from_slice(args);
+    run_fails(&with_binary)
+}
+
+/// Runs `command`, which must exit by itself within 20 s; returns (exit code, stderr).
+fn run_fails(command: &[&str]) -> (Option<i32>, String) {
     let scratch = Scratch::new("start-fails");
     let log = scratch.path("stderr");
-    let mut child = Command::new(binary("xfs-heal-repairer"))
-        .args(args)
+    let mut child = Command::new(command[0])
+        .args(&command[1..])
         .stdin(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -519,4 +527,61 @@ fn a_root_started_monitor_without_its_user_refuses_to_run() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--user root is root: the monitor never runs as root")
     );
+}
+
+// --- 8: a kernel that cannot enforce Landlock ----------------------------------------------
+
+#[test]
+fn without_landlock_the_repairer_refuses_to_serve_unless_told() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("no-landlock");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let probe = binary("xfs-heal-sandbox-probe");
+    let events = data("sample.v0");
+    let args = |sock: &str, allow: bool| {
+        let mut a = vec![
+            probe.to_str().unwrap().to_owned(),
+            "no-landlock".into(),
+            binary("xfs-heal-repairer").to_str().unwrap().to_owned(),
+            "--listen".into(),
+            scratch.path(sock).to_str().unwrap().to_owned(),
+            "--monitor-uid".into(),
+            "0".into(),
+            "--events-from".into(),
+            events.to_str().unwrap().to_owned(),
+        ];
+        if allow {
+            a.push("--allow-partial-landlock".into());
+        }
+        a.push(fs.mountpoint.to_str().unwrap().to_owned());
+        a
+    };
+    let refused = args("a.sock", false);
+    let (code, err) = run_fails(&refused.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("step 7 (landlock): NotEnforced: this kernel cannot enforce the whole ruleset; refusing to serve (--allow-partial-landlock accepts it)"),
+        "{err}"
+    );
+    // Told to, it serves with seccomp alone, and says so.
+    let log = scratch.path("b.log");
+    let mut child = Command::new(&args("b.sock", true)[0])
+        .args(&args("b.sock", true)[1..])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap().contains("serving ") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        text.contains("landlock: NotEnforced (--allow-partial-landlock); relying on seccomp for the rest"),
+        "{text}"
+    );
+    assert!(text.contains("serving "), "{text}");
 }

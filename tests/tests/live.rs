@@ -299,8 +299,14 @@ fn the_monitor_runs_without_privilege() {
     // As its unit runs it: no root, and the calls of systemd's @privileged group kill it.
     let probe = binary("xfs-heal-sandbox-probe");
     let wrapper = [probe.to_str().unwrap(), "unprivileged-unit"];
-    let mut m =
-        Monitor::start_wrapped(&scratch, &repairer.socket, &fs.mountpoint, &["--repair"], Some(65534), &wrapper);
+    let mut m = Monitor::start_wrapped(
+        &scratch,
+        &repairer.socket,
+        &fs.mountpoint,
+        &["--repair"],
+        Some(65534),
+        &wrapper,
+    );
     assert!(m.wait_exit(60).success(), "{}\n{}", m.output(), m.stderr());
     let line = repairer.wait_for_log("target=\"ino 131 gen 0x7 directory\"");
     assert!(line.contains("uid=65534"), "{line}");

@@ -23,16 +23,20 @@ fn run_monitor(scratch: &Scratch, fs: &XfsMount, events: &[u8], args: &[&str]) -
         &["--events-from", path.to_str().unwrap()],
     );
     let start = Instant::now();
-    let child = Command::new(binary("xfs-heal-monitor"))
+    let mut child = Command::new(binary("xfs-heal-monitor"));
+    child
         .arg("--connect")
         .arg(&repairer.socket)
-        .args(["--user", MONITOR_USER])
         .args(args)
         .arg(&fs.mountpoint)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("monitor");
+        .stderr(Stdio::null());
+    // As its unit runs it (the user it would switch to when started as root).
+    {
+        use std::os::unix::process::CommandExt;
+        child.uid(MONITOR_UID).gid(MONITOR_UID);
+    }
+    let child = child.spawn().expect("monitor");
     // VmHWM of the exec'd image, sampled until exit (rusage's maxrss would include the
     // forked copy of this process, which is much larger).
     let mut child = child;

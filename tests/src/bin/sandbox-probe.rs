@@ -15,6 +15,8 @@
 //! `xfs-heal-sandbox-probe unprivileged-unit PROGRAM ARGS...` — what the monitor's unit does
 //!   with `SystemCallFilter=~@privileged`: kill on capset, setuid, setgroups and friends,
 //!   then exec PROGRAM.
+//! `xfs-heal-sandbox-probe no-landlock PROGRAM ARGS...` — a kernel without Landlock, as far
+//!   as PROGRAM can tell: the landlock syscalls fail with ENOSYS; then exec PROGRAM.
 #![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
@@ -96,9 +98,14 @@ fn main() {
                 Err(e) => println!("denied: {e}"),
             }
         }
-        Some("unprivileged-unit") => {
+        Some(mode @ ("unprivileged-unit" | "no-landlock")) => {
             use std::os::unix::process::CommandExt;
-            let killed = [
+            let landlock = [
+                libc::SYS_landlock_create_ruleset,
+                libc::SYS_landlock_add_rule,
+                libc::SYS_landlock_restrict_self,
+            ];
+            let privileged = [
                 libc::SYS_capset,
                 libc::SYS_setuid,
                 libc::SYS_setgid,
@@ -108,11 +115,15 @@ fn main() {
                 libc::SYS_setgroups,
                 libc::SYS_chroot,
             ];
-            let rules = killed.iter().map(|nr| (*nr, Vec::new())).collect();
+            let (listed, action): (&[i64], _) = match mode {
+                "no-landlock" => (&landlock, seccompiler::SeccompAction::Errno(libc::ENOSYS.unsigned_abs())),
+                _ => (&privileged, seccompiler::SeccompAction::KillProcess),
+            };
+            let rules = listed.iter().map(|nr| (*nr, Vec::new())).collect();
             let filter = seccompiler::SeccompFilter::new(
                 rules,
                 seccompiler::SeccompAction::Allow,
-                seccompiler::SeccompAction::KillProcess,
+                action,
                 seccompiler::TargetArch::x86_64,
             )
             .expect("filter");
