@@ -409,6 +409,33 @@ fn a_stalled_partial_frame_is_dropped_and_a_silent_peer_is_replaced() {
 
 // --- 5 and 9: the monitor's trust in its peer, and its own privileges ------------------------
 
+/// A forged repairer at `socket` (killed on drop): a Hello for `mount` and a pipe carrying a
+/// real capture that ends in a shutdown; served as `uid` when given.
+struct Forger(std::process::Child);
+
+impl Forger {
+    fn start(socket: &std::path::Path, mount: &str, uid: Option<u32>) -> Self {
+        let mut cmd = Command::new(binary("xfs-heal-raw-client"));
+        cmd.args(["--forge", socket.to_str().unwrap(), mount, data("sample.v0").to_str().unwrap()]);
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
+        let forger = Self(cmd.spawn().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !socket.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        forger
+    }
+}
+
+impl Drop for Forger {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn the_monitor_refuses_a_repairer_that_is_not_root() {
     if !require_root() {
@@ -419,16 +446,7 @@ fn the_monitor_refuses_a_repairer_that_is_not_root() {
     let scratch = Scratch::new("forged-peer");
     std::fs::set_permissions(&scratch.0, std::fs::Permissions::from_mode(0o777)).unwrap();
     let socket = scratch.path("fake.sock");
-    let mut forger = Command::new(binary("xfs-heal-raw-client"))
-        .args(["--forge", socket.to_str().unwrap(), "/mnt", data("sample.v0").to_str().unwrap()])
-        .uid(65534)
-        .gid(65534)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !socket.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let _forger = Forger::start(&socket, "/mnt", Some(65534));
     let mut m = Monitor::start(&scratch, &socket, "/mnt".as_ref(), &["--repair"]);
     assert_eq!(m.wait_exit(20).code(), Some(1));
     let err = m.stderr();
@@ -438,8 +456,6 @@ fn the_monitor_refuses_a_repairer_that_is_not_root() {
         "{err}"
     );
     assert!(!m.output().contains("shut down"), "{}", m.output());
-    let _ = forger.kill();
-    let _ = forger.wait();
 }
 
 #[test]
@@ -449,21 +465,12 @@ fn the_monitor_refuses_a_hello_for_another_mount() {
     }
     let scratch = Scratch::new("wrong-mount");
     let socket = scratch.path("fake.sock");
-    let mut forger = Command::new(binary("xfs-heal-raw-client"))
-        .args(["--forge", socket.to_str().unwrap(), "/mnt/other", data("sample.v0").to_str().unwrap()])
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !socket.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let _forger = Forger::start(&socket, "/mnt/other", None);
     let mut m = Monitor::start(&scratch, &socket, "/mnt/data".as_ref(), &["--repair"]);
     assert_eq!(m.wait_exit(20).code(), Some(1));
     let err = m.stderr();
     assert!(err.contains("the repairer serves /mnt/other, not this monitor's mount; refused"), "{err}");
     assert!(!m.output().contains("shut down"));
-    let _ = forger.kill();
-    let _ = forger.wait();
 }
 
 /// A listener that accepts and never says anything.
