@@ -24,7 +24,9 @@ See also: xfs-heal-monitor(8), xfs_healer(8), systemd.socket(5), sd_notify(3).";
 #[derive(Debug, Parser)]
 #[command(name = "xfs-heal-repairer", version, long_about = LONG_ABOUT, after_long_help = AFTER_LONG_HELP)]
 pub struct Cli {
-    /// Bind this Unix socket path instead of taking one from systemd socket activation.
+    /// Bind this Unix socket path instead of taking one from systemd socket activation. Its
+    /// directory must belong to root and be writable by root alone; the socket is created
+    /// root's, group of the monitor user, mode 0660.
     #[arg(long, value_name = "PATH")]
     pub listen: Option<PathBuf>,
 
@@ -33,7 +35,8 @@ pub struct Cli {
     pub monitor_uid: Option<u32>,
 
     /// Hand the monitor this file or FIFO instead of the kernel's health monitor (for tests,
-    /// and for replaying captures on kernels without one).
+    /// and for replaying captures on kernels without one). It must be a root-owned regular
+    /// file (one link) or FIFO that nobody else can write, named without symlinks.
     #[arg(long, value_name = "PATH")]
     pub events_from: Option<PathBuf>,
 

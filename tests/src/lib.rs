@@ -319,9 +319,9 @@ impl Client {
         Greeting::Served(Box::new(Self { stream, hello, health: fds.into_iter().next().expect("one fd") }))
     }
 
-    /// Connects and expects to be served. Retries for a few seconds: a previous client's
-    /// socket can outlive its close while another test thread's fork() holds a copy until
-    /// exec, and the repairer rightly refuses a second monitor until it sees the first go.
+    /// Connects and expects to be served (a newer connection replaces the repairer's current
+    /// one). Retries for a few seconds while the repairer refuses, so a test sees a refusal
+    /// that lasts, not one caught mid-restart.
     pub fn served(socket: &Path) -> Self {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
