@@ -126,6 +126,45 @@ fn the_socket_is_roots_with_the_monitor_group_and_mode_0660() {
 }
 
 #[test]
+fn nothing_after_the_bind_changes_owner_or_mode_through_a_path_that_follows_links() {
+    // The race needs a path-following chmod or chown after the bind; under a filter that
+    // kills exactly those, the repairer must still bind, set the socket's group and serve.
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("listen-nofollow");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let sock = scratch.path("r.sock");
+    let log = scratch.path("log");
+    let mut child = Command::new(binary("xfs-heal-sandbox-probe"))
+        .arg("no-path-following")
+        .arg(binary("xfs-heal-repairer"))
+        .args(["--listen", sock.to_str().unwrap(), "--monitor-uid", "65534", "--events-from"])
+        .arg(data("sample.v0"))
+        .arg(&fs.mountpoint)
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if std::fs::read_to_string(&log).unwrap().contains("serving ") || Instant::now() > deadline {
+            break child.try_wait().unwrap();
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, None, "the repairer died: {}", std::fs::read_to_string(&log).unwrap());
+    let meta = std::fs::symlink_metadata(&sock).unwrap();
+    let nogroup = nix::unistd::User::from_uid(65534.into()).unwrap().unwrap().gid.as_raw();
+    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (0, nogroup, 0o660));
+}
+
+#[test]
 fn a_symlink_raced_over_the_socket_never_changes_its_target() {
     // The attack: swap the freshly bound socket for a symlink to a root file before the
     // repairer sets owner and mode. Here root races (the directory is root's alone, as the

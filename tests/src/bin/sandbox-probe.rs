@@ -17,6 +17,9 @@
 //!   then exec PROGRAM.
 //! `xfs-heal-sandbox-probe no-landlock PROGRAM ARGS...` — a kernel without Landlock, as far
 //!   as PROGRAM can tell: the landlock syscalls fail with ENOSYS; then exec PROGRAM.
+//! `xfs-heal-sandbox-probe no-path-following PROGRAM ARGS...` — kill on any owner or mode
+//!   change made through a path that follows symlinks (chmod, fchmodat, chown, and fchownat
+//!   without AT_SYMLINK_NOFOLLOW); then exec PROGRAM.
 #![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
@@ -98,7 +101,7 @@ fn main() {
                 Err(e) => println!("denied: {e}"),
             }
         }
-        Some(mode @ ("unprivileged-unit" | "no-landlock")) => {
+        Some(mode @ ("unprivileged-unit" | "no-landlock" | "no-path-following")) => {
             use std::os::unix::process::CommandExt;
             let landlock = [
                 libc::SYS_landlock_create_ruleset,
@@ -115,11 +118,28 @@ fn main() {
                 libc::SYS_setgroups,
                 libc::SYS_chroot,
             ];
+            let path_following = [libc::SYS_chmod, libc::SYS_fchmodat, libc::SYS_chown];
             let (listed, action): (&[i64], _) = match mode {
                 "no-landlock" => (&landlock, seccompiler::SeccompAction::Errno(libc::ENOSYS.unsigned_abs())),
+                "no-path-following" => (&path_following, seccompiler::SeccompAction::KillProcess),
                 _ => (&privileged, seccompiler::SeccompAction::KillProcess),
             };
-            let rules = listed.iter().map(|nr| (*nr, Vec::new())).collect();
+            let mut rules: std::collections::BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+                listed.iter().map(|nr| (*nr, Vec::new())).collect();
+            if mode == "no-path-following" {
+                // fchownat(dirfd, name, uid, gid, flags): flags without AT_SYMLINK_NOFOLLOW.
+                let follows = seccompiler::SeccompCondition::new(
+                    4,
+                    seccompiler::SeccompCmpArgLen::Dword,
+                    seccompiler::SeccompCmpOp::MaskedEq(libc::AT_SYMLINK_NOFOLLOW.unsigned_abs().into()),
+                    0,
+                )
+                .expect("condition");
+                rules.insert(
+                    libc::SYS_fchownat,
+                    vec![seccompiler::SeccompRule::new(vec![follows]).expect("rule")],
+                );
+            }
             let filter = seccompiler::SeccompFilter::new(
                 rules,
                 seccompiler::SeccompAction::Allow,
