@@ -234,7 +234,8 @@ impl<W: Write> Live<W> {
                     }
                     self.health = fd;
                 }
-                if hello.identity != self.hello.identity {
+                // The mount ID is the repairer's own copy's, new at each start: not compared.
+                if (hello.uuid, hello.identity.root) != (self.hello.uuid, self.hello.identity.root) {
                     self.output.say(&Report::Status(format!(
                         "the repairer now serves {} (was {})",
                         hello.identity, self.hello.identity

@@ -76,6 +76,22 @@ pub fn check_mount_root(mountinfo: &str, id: u64, path: &Path) -> Result<(), Str
     Ok(())
 }
 
+/// The mount points of the mounts whose parent is mount `id`, from `/proc/self/mountinfo`
+/// (unescaped): what step 2 detaches so that nothing but the filesystem itself lies beneath
+/// the mount point. Their own submounts go with them.
+pub fn child_mounts(mountinfo: &str, id: u64) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let own = fields.next()?.parse::<u64>().ok()?;
+            let parent = fields.next()?.parse::<u64>().ok()?;
+            let mount_point = fields.nth(2)?;
+            (parent == id && own != id).then(|| unescape(mount_point))
+        })
+        .collect()
+}
+
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
 fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(field.len());
@@ -150,6 +166,22 @@ mod tests {
 91 22 7:0 /sub /mnt/bind rw,relatime shared:40 - xfs /dev/loop0 rw,attr2
 92 22 7:1 / /mnt/with\\040space rw - xfs /dev/loop1 rw
 ";
+
+    #[test]
+    fn child_mounts_are_the_direct_children_only() {
+        let info = "\
+22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw
+90 22 7:0 / /mnt/data rw shared:40 - xfs /dev/loop0 rw
+93 90 0:50 / /mnt/data/tmp rw - tmpfs t rw
+94 93 0:51 / /mnt/data/tmp/deeper rw - tmpfs t rw
+95 90 7:2 / /mnt/data/a\\040b rw - xfs /dev/loop2 rw
+96 22 0:52 / /mnt/other rw - tmpfs t rw
+";
+        assert_eq!(child_mounts(info, 90), vec!["/mnt/data/tmp".to_owned(), "/mnt/data/a b".to_owned()]);
+        assert_eq!(child_mounts(info, 93), vec!["/mnt/data/tmp/deeper".to_owned()]);
+        assert!(child_mounts(info, 96).is_empty());
+        assert!(child_mounts("garbage\n\n1 x y", 1).is_empty());
+    }
 
     #[test]
     fn mount_root_checks() {

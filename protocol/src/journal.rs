@@ -94,6 +94,71 @@ impl Entry {
     }
 }
 
+/// What the repairer did with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Issued,
+    Refused,
+}
+
+impl Verdict {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// The repairer's audit record of one request: who asked, for what, and what came of it.
+/// Rendered here as its line and its journal fields, so the two never disagree.
+#[derive(Debug, Clone, Copy)]
+pub struct Audit<'a> {
+    pub peer_pid: i32,
+    pub peer_uid: u32,
+    pub request: u64,
+    pub target: &'a RepairTarget,
+    pub verdict: Verdict,
+    /// The outcome's name (`RepairOutcome::name`), or "refused".
+    pub outcome: &'a str,
+    /// The kernel's answer, or the reason for the refusal.
+    pub result: &'a str,
+}
+
+impl Audit<'_> {
+    /// Issued repairs are notices; refusals warnings.
+    pub const fn priority(&self) -> Priority {
+        match self.verdict {
+            Verdict::Issued => Priority::Notice,
+            Verdict::Refused => Priority::Warning,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        format!(
+            "audit: pid={} uid={} request={} target=\"{}\" verdict={} result=\"{}\"",
+            self.peer_pid,
+            self.peer_uid,
+            self.request,
+            self.target,
+            self.verdict.as_str(),
+            self.result
+        )
+    }
+
+    pub fn fields(&self, entry: Entry) -> Entry {
+        entry
+            .field("kind", "audit")
+            .field("peer_pid", self.peer_pid)
+            .field("peer_uid", self.peer_uid)
+            .field("request", self.request)
+            .target(self.target)
+            .field("verdict", self.verdict.as_str())
+            .field("outcome", self.outcome)
+            .field("result", self.result)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +209,50 @@ mod tests {
         assert_eq!(
             fields(RepairTarget::Inode { kind: InodeScrub::Directory, ino, gen: 7 }),
             "XFS_HEAL_SCOPE=inode XFS_HEAL_STRUCTURE=directory XFS_HEAL_SCRUB_TYPE=15 XFS_HEAL_INO=131 XFS_HEAL_GEN=7"
+        );
+    }
+
+    #[test]
+    fn an_audit_record_renders_one_line_and_the_same_facts_as_fields() {
+        let ino = InodeNumber::try_from(131).unwrap();
+        let target = RepairTarget::Inode { kind: InodeScrub::Directory, ino, gen: 7 };
+        let record = |verdict, outcome, result| Audit {
+            peer_pid: 42,
+            peer_uid: 990,
+            request: 9,
+            target: &target,
+            verdict,
+            outcome,
+            result,
+        };
+        let refused = record(Verdict::Refused, "refused", "ESTALE: gone");
+        assert_eq!(refused.priority(), Priority::Warning);
+        assert_eq!(record(Verdict::Issued, "repaired", "ok").priority(), Priority::Notice);
+        assert_eq!(
+            refused.message(),
+            format!(
+                "audit: pid=42 uid=990 request=9 target=\"{target}\" verdict=refused result=\"ESTALE: gone\""
+            )
+        );
+        let fields =
+            String::from_utf8(refused.fields(Entry::new("x", Priority::Info, "m")).into_bytes()).unwrap();
+        let fields: Vec<&str> = fields.lines().skip(3).collect();
+        assert_eq!(
+            fields,
+            [
+                "XFS_HEAL_KIND=audit",
+                "XFS_HEAL_PEER_PID=42",
+                "XFS_HEAL_PEER_UID=990",
+                "XFS_HEAL_REQUEST=9",
+                "XFS_HEAL_SCOPE=inode",
+                "XFS_HEAL_STRUCTURE=directory",
+                "XFS_HEAL_SCRUB_TYPE=15",
+                "XFS_HEAL_INO=131",
+                "XFS_HEAL_GEN=7",
+                "XFS_HEAL_VERDICT=refused",
+                "XFS_HEAL_OUTCOME=refused",
+                "XFS_HEAL_RESULT=ESTALE: gone",
+            ]
         );
     }
 

@@ -86,7 +86,9 @@ impl fmt::Display for FsHandle {
 ///
 /// `mount_id` is the kernel's 64-bit unique mount ID (`AT_HANDLE_MNT_ID_UNIQUE`), never reused
 /// while the system runs: another filesystem at the same path, a `-o nouuid` clone of this
-/// one, or this one unmounted and mounted again all get a different ID.
+/// one, or this one unmounted and mounted again all get a different ID. It names the
+/// repairer's copy of the mount in its own namespace (startup step 2): each start of the
+/// repairer has another, so only the root handle compares across starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FsIdentity {
     pub mount_id: u64,

@@ -361,6 +361,18 @@ pub struct XfsScrubMetadata {
     pub sm_reserved: [u64; 5],
 }
 
+impl XfsScrubMetadata {
+    /// The probe with the repair flag: succeeds only where online repair works.
+    pub const PROBE_REPAIR: Self = Self {
+        sm_type: XFS_SCRUB_TYPE_PROBE,
+        sm_flags: XFS_SCRUB_IFLAG_REPAIR,
+        sm_ino: 0,
+        sm_gen: 0,
+        sm_agno: 0,
+        sm_reserved: [0; 5],
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Geometry and handles.
 

@@ -21,6 +21,8 @@ pub enum Error {
     NoPasswdEntry(u32),
     #[error("step 2 (open mount): {}: {source}", path.display())]
     OpenMount { path: PathBuf, source: io::Error },
+    #[error("step 2 (private mount namespace): {step}: {source}")]
+    Isolate { step: &'static str, source: io::Error },
     #[error("step 2 (open mount): {}: not an XFS mount point", path.display())]
     NotXfs { path: PathBuf },
     #[error("step 2 (open mount): {}: {detail}", path.display())]

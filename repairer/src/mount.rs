@@ -2,13 +2,15 @@
 //! reopened and re-identified before every repair.
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
 use nix::sys::statfs::{fstatfs, XFS_SUPER_MAGIC};
 use xfs_heal_protocol::host;
-use xfs_heal_protocol::uapi::{self, XFS_SCRUB_IFLAG_REPAIR, XFS_SCRUB_TYPE_PROBE};
+use xfs_heal_protocol::uapi;
 use xfs_heal_protocol::{Autofsck, Errno, FsHandle, FsIdentity, Geometry, OnlineRepair};
 
 use crate::error::Error;
@@ -21,19 +23,36 @@ pub fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
     Ok(file.into())
 }
 
-/// Step 2: open `path` and make sure it is the root of a mounted XFS filesystem.
+/// Step 2: in a mount namespace of our own, open `path`, make sure it is the root of a
+/// mounted XFS filesystem, and leave nothing else beneath it: the Landlock rule of step 7
+/// covers whatever lies under the mount point, and must cover this filesystem alone.
+///
+/// The namespace is a slave of the host's, so the host's unmount still reaches it; the mount
+/// point itself is made private, so nothing the host mounts on or beneath it later arrives.
 pub fn open_checked(path: &Path) -> Result<OwnedFd, Error> {
     let open_err = |source| Error::OpenMount { path: path.to_owned(), source };
+    let isolate = |step, e: nix::Error| Error::Isolate { step, source: e.into() };
+    let none = None::<&str>;
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| isolate("unshare", e))?;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).map_err(|e| isolate("slave", e))?;
     let fd = open_dir(path).map_err(open_err)?;
     let st = fstatfs(&fd).map_err(|e| open_err(e.into()))?;
     if st.filesystem_type() != XFS_SUPER_MAGIC {
         return Err(Error::NotXfs { path: path.to_owned() });
     }
     let old_id = sys::name_to_handle(fd.as_fd(), 0).map_err(Error::Identity)?.mount_id;
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(open_err)?;
+    let mountinfo = || std::fs::read_to_string("/proc/self/mountinfo").map_err(open_err);
     let canonical = std::fs::canonicalize(path).map_err(open_err)?;
-    host::check_mount_root(&mountinfo, old_id, &canonical)
+    host::check_mount_root(&mountinfo()?, old_id, &canonical)
         .map_err(|detail| Error::NotMountRoot { path: path.to_owned(), detail })?;
+    // Through the fd, not the path: the mount made private is the one just checked. Its
+    // children are listed after that, when no more can arrive.
+    let by_fd = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    mount(none, by_fd.as_str(), none, MsFlags::MS_PRIVATE, none).map_err(|e| isolate("private", e))?;
+    for child in host::child_mounts(&mountinfo()?, old_id) {
+        umount2(child.as_str(), MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW)
+            .map_err(|e| isolate("detach a mount beneath it", e))?;
+    }
     Ok(fd)
 }
 
@@ -65,14 +84,7 @@ pub fn record(fd: &OwnedFd) -> Result<Recorded, Error> {
         // Unset (ENODATA), unsupported, or too long to be a known value: all mean "unset".
         Err(_) => Autofsck::Unset,
     };
-    let mut probe = uapi::XfsScrubMetadata {
-        sm_type: XFS_SCRUB_TYPE_PROBE,
-        sm_flags: XFS_SCRUB_IFLAG_REPAIR,
-        sm_ino: 0,
-        sm_gen: 0,
-        sm_agno: 0,
-        sm_reserved: [0; 5],
-    };
+    let mut probe = uapi::XfsScrubMetadata::PROBE_REPAIR;
     let online_repair = match sys::scrub_metadata(fd.as_fd(), &mut probe) {
         Ok(()) => OnlineRepair::Supported,
         Err(e) => OnlineRepair::Unsupported(errno_of(&e)),

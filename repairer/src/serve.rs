@@ -10,16 +10,17 @@ use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, UnixCredentials};
 use xfs_heal_protocol::codec::{self, FrameReader};
+use xfs_heal_protocol::journal::{Audit, Verdict};
 use xfs_heal_protocol::throttle::Limits;
 use xfs_heal_protocol::{
     Geometry, MonitorToRepairer, Refusal, RepairOutcome, RepairReply, RepairRequest, RepairerToMonitor,
     ScrubOutFlags,
 };
 
+use crate::log;
 use crate::mount::{errno_of, Mount};
 use crate::sys;
 use crate::systemd::Notifier;
-use crate::{log, Priority};
 
 /// A peer that sends part of a frame and then nothing for this long (5 s) is dropped: it
 /// would otherwise hold the one connection slot.
@@ -238,26 +239,13 @@ impl Server {
     fn handle_repair(&self, c: &Connection, request: RepairRequest) -> RepairReply {
         let RepairRequest { id, target } = request;
         // One line per request, also the journal's structured audit record.
-        let audit = |verdict: &str, outcome: &str, result: &str| {
-            let message = format!(
-                "audit: pid={} uid={} request={} target=\"{target}\" verdict={verdict} result=\"{result}\"",
-                c.pid, c.uid, id.0
-            );
-            let priority = if verdict == "issued" { Priority::Notice } else { Priority::Warning };
-            crate::log_entry(priority, &message, |entry| {
-                entry
-                    .field("kind", "audit")
-                    .field("peer_pid", c.pid)
-                    .field("peer_uid", c.uid)
-                    .field("request", id.0)
-                    .target(&target)
-                    .field("verdict", verdict)
-                    .field("outcome", outcome)
-                    .field("result", result)
-            });
+        let audit = |verdict, outcome, result: &str| {
+            let (peer_pid, peer_uid, request, target) = (c.pid, c.uid, id.0, &target);
+            let record = Audit { peer_pid, peer_uid, request, target, verdict, outcome, result };
+            crate::log_entry(record.priority(), &record.message(), |entry| record.fields(entry));
         };
         let refuse = |refusal: Refusal, why: &str| {
-            audit("refused", "refused", why);
+            audit(Verdict::Refused, "refused", why);
             RepairReply { id, oflags: ScrubOutFlags::NONE, outcome: RepairOutcome::Refused(refusal) }
         };
         if let Err(out_of_range) = target.check_geometry(&self.geometry) {
@@ -276,7 +264,11 @@ impl Server {
             }
             Err(e) => (ScrubOutFlags::NONE, RepairOutcome::KernelError(errno_of(&e))),
         };
-        audit("issued", outcome.name(), &format!("{} oflags={:#x}", outcome.sentence(), oflags.bits()));
+        audit(
+            Verdict::Issued,
+            outcome.name(),
+            &format!("{} oflags={:#x}", outcome.sentence(), oflags.bits()),
+        );
         RepairReply { id, oflags, outcome }
     }
 }

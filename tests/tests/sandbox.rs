@@ -207,6 +207,75 @@ fn landlock_leaves_only_reopening_the_mount_point() {
     assert!(landlock_probe(m, &scratch.path("a.img"), "read").starts_with("denied: Permission denied"));
 }
 
+/// Audit finding 8: Landlock's rule covers everything beneath the mount point, whatever
+/// filesystem it belongs to. Step 2 gives the repairer a mount namespace of its own where
+/// the mount point is private and nothing is mounted beneath it: a mount made before the
+/// repairer started is detached there, one made after never arrives, and every directory the
+/// sealed repairer can open is on the served filesystem. The host keeps its mounts.
+#[test]
+fn landlock_reaches_no_other_filesystem_mounted_beneath_the_mount_point() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::MetadataExt;
+    use std::process::Stdio;
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("landlock-submounts");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let m = &fs.mountpoint;
+    let (early, late, inner) = (m.join("early"), m.join("late"), m.join("early/inner"));
+    for dir in [&early, &late] {
+        std::fs::create_dir(dir).unwrap();
+    }
+    let tmpfs = |at: &std::path::Path| {
+        let ok = Command::new("mount").args(["-t", "tmpfs", "probe"]).arg(at).status().unwrap().success();
+        assert!(ok, "mount tmpfs on {}", at.display());
+    };
+    let is_tmpfs = |at: &std::path::Path| {
+        nix::sys::statfs::statfs(at).unwrap().filesystem_type() == nix::sys::statfs::TMPFS_MAGIC
+    };
+    tmpfs(&early);
+    std::fs::create_dir(&inner).unwrap();
+    tmpfs(&inner);
+    let mut probe = Command::new(binary("xfs-heal-sandbox-probe"))
+        .arg("isolated-landlock")
+        .args([m, m, &early, &inner, &late])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn probe");
+    let mut out = BufReader::new(probe.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        "isolated",
+        "{}",
+        probe.wait_with_output().map(|o| o.stderr).unwrap_or_default().escape_ascii()
+    );
+    tmpfs(&late);
+    probe.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let lines: Vec<String> = out.lines().map(Result::unwrap).collect();
+    let status = probe.wait().unwrap();
+    assert!(status.success(), "probe failed: {lines:?}");
+
+    let xfs =
+        format!("fs {:#x} dev {}", nix::sys::statfs::XFS_SUPER_MAGIC.0, std::fs::metadata(m).unwrap().dev());
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (line, path) in lines.iter().zip([m, &early, &inner, &late]) {
+        let opened = line.strip_prefix(&format!("{}: ", path.display())).unwrap_or(line);
+        // The nested mount's directory is gone with its parent: ENOENT is as good as XFS.
+        let allowed = opened == xfs || (path == &inner && opened.contains("No such file"));
+        assert!(allowed, "{} must open on the served XFS or not at all: {line}", path.display());
+    }
+    // Nothing the repairer did in its namespace reached the host's.
+    assert!(is_tmpfs(&early) && is_tmpfs(&inner) && is_tmpfs(&late), "the host lost a mount");
+    for at in [&inner, &early, &late] {
+        assert!(Command::new("umount").arg(at).status().unwrap().success());
+    }
+}
+
 // --- The monitor's sandbox ----------------------------------------------------------------
 
 #[test]

@@ -8,6 +8,10 @@
 //!   program from the main thread, then make the syscall in the other thread.
 //! `xfs-heal-sandbox-probe landlock MOUNTPOINT PATH (dir|read|write)` — apply the repairer's
 //!   Landlock ruleset for MOUNTPOINT, then open PATH; print `allowed` or `denied: ERROR`.
+//! `xfs-heal-sandbox-probe isolated-landlock MOUNTPOINT PATH...` — the repairer's step 2
+//!   (its own mount namespace, nothing beneath the mount point), print `isolated`, wait for a
+//!   line on stdin (the test mounts more meanwhile), then step 7's Landlock ruleset; open each
+//!   PATH as a directory and print `PATH: fs 0xMAGIC dev N` or `PATH: denied: ERROR`.
 //! `xfs-heal-sandbox-probe monitor-seccomp SYSCALL_NR ARG0 ARG1 [ARG2]` — the same with the
 //!   monitor's seccomp program (ARG0 too, for socket's domain).
 //! `xfs-heal-sandbox-probe monitor-landlock PATH (dir|read|write|connect)` — the monitor's
@@ -152,6 +156,24 @@ fn main() {
             seccompiler::apply_filter(&program).expect("apply");
             let err = std::process::Command::new(&args[2]).args(&args[3..]).exec();
             panic!("exec {}: {err}", args[2]);
+        }
+        Some("isolated-landlock") => {
+            use std::os::unix::fs::MetadataExt;
+            drop(xfs_heal_repairer::mount::open_checked(args[2].as_ref()).expect("step 2"));
+            println!("isolated");
+            std::io::stdin().read_line(&mut String::new()).expect("stdin");
+            let status = xfs_heal_repairer::sandbox::landlock(args[2].as_ref()).expect("landlock");
+            eprintln!("ruleset {:?}", status.ruleset);
+            for path in &args[3..] {
+                match OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(path) {
+                    Ok(dir) => {
+                        let fs = nix::sys::statfs::fstatfs(&dir).expect("fstatfs").filesystem_type();
+                        let dev = dir.metadata().expect("fstat").dev();
+                        println!("{path}: fs {:#x} dev {dev}", fs.0);
+                    }
+                    Err(e) => println!("{path}: denied: {e}"),
+                }
+            }
         }
         Some("landlock") => {
             let status = xfs_heal_repairer::sandbox::landlock(args[2].as_ref()).expect("landlock");
