@@ -26,6 +26,7 @@ use xfs_heal_protocol::{
     RepairRequest, RepairTarget, RequestId, RtGroupNumber, RtGroupScrub,
 };
 
+use xfs_heal_protocol::defects::{DefectId, DefectSet};
 use xfs_heal_protocol::uapi::XFS_HEALTH_MONITOR_TYPE_SICK;
 
 use crate::decode::v0::DecodeError;
@@ -89,6 +90,11 @@ enum State {
     },
     /// Its last repair failed; see `Engine::failures`.
     Failing,
+    /// Its repair would trigger a known kernel defect (`Hello::guards`): reported once, never
+    /// requested; forgotten after the attempt window, so a later report says it again.
+    Forbidden {
+        since_ns: u64,
+    },
 }
 
 /// A target's recent failed attempts.
@@ -141,6 +147,8 @@ pub struct Stats {
 pub struct Engine {
     policy: Policy,
     geometry: Geometry,
+    /// Known kernel defects whose repairs are never requested (from `Hello`).
+    guards: DefectSet,
     states: BTreeMap<RepairTarget, State>,
     failures: BTreeMap<RepairTarget, Failures>,
     queue: VecDeque<RepairTarget>,
@@ -165,6 +173,7 @@ impl Engine {
         Self {
             policy,
             geometry,
+            guards: DefectSet::NONE,
             states: BTreeMap::new(),
             failures: BTreeMap::new(),
             queue: VecDeque::new(),
@@ -182,6 +191,12 @@ impl Engine {
             reports: Vec::new(),
             stats: Stats::default(),
         }
+    }
+
+    /// Guards against the known kernel defects the repairer named in its `Hello`.
+    pub fn with_guards(mut self, guards: DefectSet) -> Self {
+        self.guards = guards;
+        self
     }
 
     /// Reports produced since the last call, in order.
@@ -265,8 +280,12 @@ impl Engine {
                 return true;
             }
         }
+        if let Some(defect) = self.guards.forbidding(&target) {
+            return self.forbid(target, defect.id, now_ns);
+        }
         match self.states.get_mut(&target) {
             None => self.enqueue(target, now_ns),
+            Some(State::Forbidden { .. }) => false,
             Some(State::Queued) => absorb(self),
             Some(State::InFlight { sent_ns, healthy_seen, recheck }) => {
                 if *healthy_seen && event_ns >= *sent_ns && !*recheck {
@@ -296,6 +315,17 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Never asks for a repair a known kernel defect forbids; says so once per target.
+    fn forbid(&mut self, target: RepairTarget, defect: DefectId, now_ns: u64) -> bool {
+        if matches!(self.states.get(&target), Some(State::Forbidden { .. })) {
+            self.stats.suppressed += 1;
+            return false;
+        }
+        self.states.insert(target, State::Forbidden { since_ns: now_ns });
+        self.reports.push(Report::RepairForbidden { target, defect });
+        true
     }
 
     fn enqueue(&mut self, target: RepairTarget, now_ns: u64) -> bool {
@@ -391,6 +421,12 @@ impl Engine {
     }
 
     fn spot_result(&mut self, target: RepairTarget, outcome: &RepairOutcome, now_ns: u64) {
+        if let RepairOutcome::Refused(Refusal::KnownKernelDefect(defect)) = outcome {
+            // The repairer guards against a defect this monitor was not told of: same rule.
+            self.states.remove(&target);
+            self.forbid(target, *defect, now_ns);
+            return;
+        }
         let recheck = matches!(self.states.get(&target), Some(State::InFlight { recheck: true, .. }));
         let failed = outcome.is_failure() || matches!(outcome, RepairOutcome::Refused(_));
         if !failed {
@@ -489,7 +525,8 @@ impl Engine {
         self.stats.sweeps += 1;
         self.sweep = sweep_targets(&self.geometry).into();
         self.sweep_stats = Some(SweepStats::default());
-        self.reports.push(Report::Escalation { reason });
+        let structures = u32::try_from(self.sweep.len()).unwrap_or(u32::MAX);
+        self.reports.push(Report::Escalation { reason, structures });
     }
 
     fn stop(&mut self, why: &str) {
@@ -530,6 +567,7 @@ impl Engine {
                 State::Failing => failures
                     .get(target)
                     .is_none_or(|f| f.times.iter().all(|t| now_ns.saturating_sub(*t) >= window)),
+                State::Forbidden { since_ns } => now_ns.saturating_sub(*since_ns) >= window,
                 State::Queued | State::InFlight { .. } => false,
             })
             .map(|(target, _)| *target)
@@ -649,6 +687,52 @@ mod tests {
     fn sick_dir(ino: u64, time_ns: u64) -> HealthEvent {
         let object = MetadataObject::Inode { ino, gen: 7, mask: InodeMask::new(0x10).unwrap() };
         HealthEvent { time_ns, kind: EventKind::Metadata { status: HealthStatus::Sick, object } }
+    }
+
+    fn sick_inode(mask: u32, time_ns: u64) -> HealthEvent {
+        let object = MetadataObject::Inode { ino: 131, gen: 7, mask: InodeMask::new(mask).unwrap() };
+        HealthEvent { time_ns, kind: EventKind::Metadata { status: HealthStatus::Sick, object } }
+    }
+
+    fn core_target() -> RepairTarget {
+        RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 7, kind: InodeScrub::Core }
+    }
+
+    #[test]
+    fn a_repair_a_known_kernel_defect_forbids_is_never_requested_and_said_once() {
+        let guards = DefectSet::try_from(1).unwrap();
+        let mut e = Engine::new(Policy::default(), geometry()).with_guards(guards);
+        e.on_event(&sick_inode(0x1, T0), T0);
+        assert_eq!(e.next_request(T0), None, "no inode-core repair is asked for");
+        let forbidden = |r: &Report| matches!(r, Report::RepairForbidden { target, defect: DefectId::RtgroupRmapNullCursor } if *target == core_target());
+        let reports = e.take_reports();
+        assert_eq!(reports.iter().filter(|r| forbidden(r)).count(), 1, "{reports:?}");
+        assert!(!reports.iter().any(|r| matches!(r, Report::Escalation { .. })), "a sweep cannot help");
+        // Again: no second line, still nothing asked; the directory beside it is repaired.
+        e.on_event(&sick_inode(0x1, T0 + 60 * SEC), T0 + 60 * SEC);
+        assert!(!e.take_reports().iter().any(forbidden));
+        e.on_event(&sick_inode(0x10, T0 + 61 * SEC), T0 + 61 * SEC);
+        assert_eq!(e.next_request(T0 + 61 * SEC).map(|r| r.target), Some(dir_target()));
+        // Without the guard the same report asks for the repair.
+        let mut unguarded = Engine::new(Policy::default(), geometry());
+        unguarded.on_event(&sick_inode(0x1, T0), T0);
+        assert_eq!(unguarded.next_request(T0).map(|r| r.target), Some(core_target()));
+    }
+
+    #[test]
+    fn the_repairers_defect_refusal_is_final_and_reported_once() {
+        let mut e = Engine::new(Policy::default(), geometry());
+        e.on_event(&sick_inode(0x1, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        let refused = RepairOutcome::Refused(Refusal::KnownKernelDefect(DefectId::RtgroupRmapNullCursor));
+        e.on_reply(reply(&req, refused), T0 + SEC);
+        let reports = e.take_reports();
+        assert_eq!(reports.iter().filter(|r| matches!(r, Report::RepairForbidden { .. })).count(), 1);
+        assert!(!reports
+            .iter()
+            .any(|r| matches!(r, Report::Escalation { .. } | Report::RepairAbandoned { .. })));
+        e.on_event(&sick_inode(0x1, T0 + 600 * SEC), T0 + 600 * SEC);
+        assert_eq!(e.next_request(T0 + 600 * SEC), None, "not retried");
     }
 
     #[test]
@@ -919,7 +1003,7 @@ mod tests {
         assert!(reports
             .iter()
             .any(|r| matches!(r, Report::NeedsFullCheck(u, _) if u.structure == "metadir")));
-        assert!(reports.iter().any(|r| matches!(r, Report::Escalation { reason } if reason == "fs metadir cannot be repaired on its own")));
+        assert!(reports.iter().any(|r| matches!(r, Report::Escalation { reason, .. } if reason == "fs metadir cannot be repaired on its own")));
         let req = e.next_request(T0).unwrap();
         e.on_reply(reply(&req, RepairOutcome::Refused(Refusal::StaleFilesystem)), T0);
         assert!(e.next_request(T0).is_none(), "no repair after the repairer says ESTALE");

@@ -123,7 +123,7 @@ fn main() -> ExitCode {
 
     // 5. Read, decode, report, repair; 6. end on EOF or UNMOUNT.
     let policy = Policy { repair, sweep_on_lost: !cli.everything, ..Policy::default() };
-    let engine = Engine::new(policy, hello.geometry);
+    let engine = Engine::new(policy, hello.geometry).with_guards(hello.guards);
     let live = Live {
         socket,
         mountpoint,

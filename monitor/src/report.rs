@@ -7,6 +7,7 @@
 //! escaped, so a hostile path cannot forge extra log lines.
 
 use serde_json::{json, Map, Value};
+use xfs_heal_protocol::defects::DefectId;
 use xfs_heal_protocol::journal::Priority;
 use xfs_heal_protocol::{RepairOutcome, RepairTarget};
 
@@ -46,9 +47,16 @@ pub enum Report {
     },
     /// A sick structure no spot repair can fix.
     NeedsFullCheck(Unrepairable, MetadataObject),
-    /// Spot repairs are not enough: a sweep of every metadata structure begins.
+    /// Spot repairs are not enough: a sweep of every filesystem-wide, AG and rtgroup
+    /// structure begins (`structures` of them). Files and directories are not part of it.
     Escalation {
         reason: String,
+        structures: u32,
+    },
+    /// A repair that would trigger a known kernel defect: not requested (`protocol::defects`).
+    RepairForbidden {
+        target: RepairTarget,
+        defect: DefectId,
     },
     /// The sweep is over.
     SweepFinished {
@@ -109,9 +117,10 @@ impl Report {
             },
             Report::Escalation { .. } | Report::SickSuppressed { .. } => Priority::Warning,
             Report::SweepFinished { failed: 0, .. } => Priority::Notice,
-            Report::SweepFinished { .. } | Report::NeedsFullCheck(..) | Report::RepairAbandoned { .. } => {
-                Priority::Err
-            }
+            Report::SweepFinished { .. }
+            | Report::NeedsFullCheck(..)
+            | Report::RepairAbandoned { .. }
+            | Report::RepairForbidden { .. } => Priority::Err,
         }
     }
 
@@ -128,13 +137,26 @@ impl Report {
         let m = escape(mount);
         match self {
             Report::Event(e) => event_text(&m, e),
-            Report::Escalation { reason } => format!("{m}: Full repairs in progress: {reason}."),
-            Report::SweepFinished { attempted, fixed, failed: 0 } => {
-                format!("{m}: full repairs finished: {fixed} of {attempted} structures repaired or clean.")
-            }
-            Report::SweepFinished { attempted, fixed, failed } => format!(
-                "{m}: full repairs finished: {fixed} of {attempted} structures repaired or clean, {failed} could not be repaired online; offline repair required: run xfs_scrub -n {m}, then xfs_repair on the unmounted device."
+            Report::Escalation { reason, structures } => format!(
+                "{m}: sweep of filesystem and group metadata started ({structures} structures) because {reason}; files and directories are not part of it: run xfs_scrub -n {m} to check them."
             ),
+            Report::SweepFinished { attempted, fixed, failed: 0 } => format!(
+                "{m}: sweep of filesystem and group metadata finished: {fixed} of {attempted} structures repaired or clean; files and directories were not checked: run xfs_scrub -n {m} to check them."
+            ),
+            Report::SweepFinished { attempted, fixed, failed } => format!(
+                "{m}: sweep of filesystem and group metadata finished: {fixed} of {attempted} structures repaired or clean, {failed} could not be repaired online; offline repair required: run xfs_scrub -n {m}, then xfs_repair on the unmounted device."
+            ),
+            Report::RepairForbidden { target, defect } => {
+                let d = defect.entry();
+                format!(
+                    "{} {}: not repairing online: known kernel defect {}: {}; instead, {}.",
+                    target_prefix(&m, target),
+                    target.structure_name(),
+                    d.key,
+                    d.reason,
+                    d.instead
+                )
+            }
             Report::RepairAbandoned { target, attempts, window_secs } => format!(
                 "{} {}: giving up after {attempts} failed repairs in {window_secs} s; offline repair required (xfs_repair on the unmounted device).",
                 target_prefix(&m, target),
@@ -179,9 +201,19 @@ impl Report {
                 o.insert("kind".into(), "event".into());
                 event_json(&mut o, e);
             }
-            Report::Escalation { reason } => {
+            Report::Escalation { reason, structures } => {
                 o.insert("kind".into(), "escalation".into());
                 o.insert("reason".into(), reason.as_str().into());
+                o.insert("swept".into(), "filesystem and group metadata".into());
+                o.insert("structures".into(), (*structures).into());
+            }
+            Report::RepairForbidden { target, defect } => {
+                let d = defect.entry();
+                o.insert("kind".into(), "repair_forbidden".into());
+                o.insert("target".into(), target_json(target));
+                o.insert("defect".into(), d.key.into());
+                o.insert("reason".into(), d.reason.into());
+                o.insert("instead".into(), d.instead.into());
             }
             Report::SweepFinished { attempted, fixed, failed } => {
                 o.insert("kind".into(), "sweep_finished".into());

@@ -133,7 +133,11 @@ fn every_report_kind_validates_against_the_schema() {
     assert_valid(&v, Report::Truncated(end.unwrap_err()));
     let je = JsonError { object_index: 3, problem: JsonProblem::Syntax("eof".into()) };
     assert_valid(&v, Report::InvalidJson(je));
-    assert_valid(&v, Report::Escalation { reason: "3 events lost".into() });
+    assert_valid(&v, Report::Escalation { reason: "3 events lost".into(), structures: 41 });
+    let core =
+        RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 7, kind: InodeScrub::Core };
+    let defect = xfs_heal_protocol::defects::DefectId::RtgroupRmapNullCursor;
+    assert_valid(&v, Report::RepairForbidden { target: core, defect });
     assert_valid(&v, Report::SweepFinished { attempted: 44, fixed: 40, failed: 4 });
     assert_valid(&v, Report::SweepFinished { attempted: 44, fixed: 44, failed: 0 });
     assert_valid(&v, Report::Status("connected".into()));
@@ -143,6 +147,36 @@ fn every_report_kind_validates_against_the_schema() {
         why: "no online repair exists for this structure",
     };
     assert_valid(&v, Report::NeedsFullCheck(u, MetadataObject::Fs { mask: FsMask::new(0x100).unwrap() }));
+}
+
+#[test]
+fn a_forbidden_repair_and_a_sweep_say_what_they_do_and_do_not_do() {
+    let core =
+        RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 7, kind: InodeScrub::Core };
+    let defect = xfs_heal_protocol::defects::DefectId::RtgroupRmapNullCursor;
+    let r = Report::RepairForbidden { target: core, defect };
+    assert_eq!(
+        r.text("/mnt"),
+        "/mnt ino 131 gen 0x7 core: not repairing online: known kernel defect inode-repair-rtgroup-rmap-null: \
+         inode-core repair on a filesystem with rmapbt but without metadir dereferences a NULL realtime \
+         rmap cursor in this kernel (Oops; the unmount then hangs); instead, unmount it and run xfs_repair on \
+         the device."
+    );
+    let j = r.json("/mnt");
+    assert_eq!(
+        (j["kind"].as_str(), j["defect"].as_str()),
+        (Some("repair_forbidden"), Some("inode-repair-rtgroup-rmap-null"))
+    );
+    assert_eq!(j["target"]["ino"], 131);
+    let e = Report::Escalation { reason: "the kernel dropped 7 events".into(), structures: 41 };
+    assert_eq!(
+        e.text("/mnt"),
+        "/mnt: sweep of filesystem and group metadata started (41 structures) because the kernel dropped 7 events; \
+         files and directories are not part of it: run xfs_scrub -n /mnt to check them."
+    );
+    assert!(Report::SweepFinished { attempted: 41, fixed: 41, failed: 0 }
+        .text("/mnt")
+        .contains("files and directories were not checked: run xfs_scrub -n /mnt to check them."));
 }
 
 #[test]

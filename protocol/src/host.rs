@@ -76,6 +76,44 @@ pub fn check_mount_root(mountinfo: &str, id: u64, path: &Path) -> Result<(), Str
     Ok(())
 }
 
+/// Step 2 runs in a mount namespace of its own, a propagation slave of the host's. The
+/// host's unmount reaches the namespace's copy of mount `id` only if the mount it sits on
+/// receives propagation (`master:N` in mountinfo): otherwise the copy would keep the
+/// filesystem alive after the host unmounted it.
+pub fn check_unmount_reaches(mountinfo: &str, id: u64) -> Result<(), String> {
+    let field = |line: &str, n: usize| line.split(' ').nth(n).and_then(|f| f.parse::<u64>().ok());
+    let line = |id| mountinfo.lines().find(|l| field(l, 0) == Some(id));
+    let parent = line(id).and_then(|l| field(l, 1)).and_then(line);
+    let tags = parent.and_then(|l| l.split(" - ").next()).unwrap_or("");
+    if tags.split(' ').skip(6).any(|tag| tag.starts_with("master:")) {
+        return Ok(());
+    }
+    Err("the mount it sits on is not shared, so the repairer's namespace would not see the host unmount it and would keep it alive; make it shared (mount --make-rshared /, as systemd does at boot)".into())
+}
+
+/// What the repairer has served, for systemd's `STATUS=` (`systemctl status`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Served {
+    pub requests: u64,
+    pub issued: u64,
+}
+
+impl Served {
+    pub fn count(&mut self, issued: bool) {
+        self.requests += 1;
+        self.issued += u64::from(issued);
+    }
+
+    pub fn status(&self, mount: &Path, dropped_lines: u64) -> String {
+        let Self { requests, issued } = *self;
+        format!(
+            "STATUS=serving {}: {requests} requests, {issued} repairs issued, {} refused; {dropped_lines} log lines dropped",
+            mount.display(),
+            requests - issued
+        )
+    }
+}
+
 /// The mount points of the mounts whose parent is mount `id`, from `/proc/self/mountinfo`
 /// (unescaped): what step 2 detaches so that nothing but the filesystem itself lies beneath
 /// the mount point. Their own submounts go with them.
@@ -166,6 +204,32 @@ mod tests {
 91 22 7:0 /sub /mnt/bind rw,relatime shared:40 - xfs /dev/loop0 rw,attr2
 92 22 7:1 / /mnt/with\\040space rw - xfs /dev/loop1 rw
 ";
+
+    #[test]
+    fn an_unmount_reaches_the_namespace_only_through_a_slave_parent() {
+        let info = "\
+22 1 8:1 / / rw master:1 - ext4 /dev/sda1 rw
+90 22 7:0 / /mnt/data rw - xfs /dev/loop0 rw
+31 1 0:30 / /private rw - tmpfs t rw
+91 31 7:1 / /private/data rw master:7 - xfs /dev/loop1 rw
+";
+        assert_eq!(check_unmount_reaches(info, 90), Ok(()));
+        let err = check_unmount_reaches(info, 91).unwrap_err();
+        assert!(err.starts_with("the mount it sits on is not shared"), "{err}");
+        assert!(check_unmount_reaches(info, 5).is_err());
+    }
+
+    #[test]
+    fn served_counts_render_as_one_status_line() {
+        let mut s = Served::default();
+        s.count(true);
+        s.count(false);
+        s.count(true);
+        assert_eq!(
+            s.status(Path::new("/mnt/data"), 4),
+            "STATUS=serving /mnt/data: 3 requests, 2 repairs issued, 1 refused; 4 log lines dropped"
+        );
+    }
 
     #[test]
     fn child_mounts_are_the_direct_children_only() {

@@ -8,6 +8,7 @@
 //! - [`codec`]: the size-capped, versioned bincode framing.
 //! - [`journal`]: journal entries with the structured fields both daemons log under systemd.
 //! - [`host`]: mountinfo and systemd's LISTEN_FDS, parsed for the repairer's startup.
+//! - [`defects`]: known kernel defects an online repair can trigger, and what they forbid.
 //! - [`throttle`]: the repairer's rate limits on requests and log lines.
 //!
 //! This crate performs no I/O and forbids `unsafe_code`; it is linked into both the
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod defects;
 pub mod host;
 pub mod journal;
 pub mod message;

@@ -8,6 +8,7 @@
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
+use crate::defects::{DefectId, DefectSet};
 use crate::scrub::{Geometry, InvalidValue, OutOfRange, RepairTarget};
 use crate::uapi::*;
 
@@ -257,6 +258,9 @@ pub struct Hello {
     pub online_repair: OnlineRepair,
     pub autofsck: Autofsck,
     pub event_source: EventSource,
+    /// Known kernel defects guarded against on this kernel and filesystem: the repairer
+    /// refuses the repairs they forbid, and the monitor does not ask for them.
+    pub guards: DefectSet,
 }
 
 /// Correlates a reply with its request; chosen by the monitor, echoed by the repairer.
@@ -314,6 +318,8 @@ pub enum Refusal {
     OutOfRange(OutOfRange),
     /// The mount point no longer holds the filesystem the repairer was started for.
     StaleFilesystem,
+    /// The repair would trigger a known defect of this kernel (`defects::DEFECTS`).
+    KnownKernelDefect(DefectId),
 }
 
 impl Refusal {
@@ -322,6 +328,7 @@ impl Refusal {
         match self {
             Self::OutOfRange(_) => Errno::EINVAL,
             Self::StaleFilesystem => Errno::ESTALE,
+            Self::KnownKernelDefect(_) => Errno::EOPNOTSUPP,
         }
     }
 }
@@ -331,6 +338,7 @@ impl fmt::Display for Refusal {
         match self {
             Self::OutOfRange(o) => write!(f, "refused: {o}"),
             Self::StaleFilesystem => write!(f, "refused: {}", Errno::ESTALE),
+            Self::KnownKernelDefect(id) => write!(f, "refused: known kernel defect {id}"),
         }
     }
 }

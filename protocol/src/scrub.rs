@@ -23,6 +23,7 @@ pub enum InvalidValue {
     Handle(&'static str),
     MountPath(&'static str),
     AgCount,
+    DefectSet(u32),
 }
 
 impl fmt::Display for InvalidValue {
@@ -39,6 +40,7 @@ impl fmt::Display for InvalidValue {
             Self::Handle(why) => write!(f, "invalid filesystem handle: {why}"),
             Self::MountPath(why) => write!(f, "invalid mount path: {why}"),
             Self::AgCount => f.write_str("AG count must be at least 1"),
+            Self::DefectSet(v) => write!(f, "known-defect set {v:#x} names defects not in the table"),
         }
     }
 }

@@ -212,6 +212,18 @@ impl Limits {
         (self.refusals_unlogged.take_due(now_ns, force), self.gate.tally.take_due(now_ns, force))
     }
 
+    /// [`Limits::summaries`] as the repairer's log lines.
+    pub fn summary_lines(&mut self, now_ns: u64, force: bool) -> Vec<String> {
+        let (refused, held) = self.summaries(now_ns, force);
+        let refused = refused.map(|n| {
+            format!("refused {n} more connections in the last minute without a line each (rate limit)")
+        });
+        let held = held.map(|n| {
+            format!("rate limit: {n} repair requests were held back in the last minute before being served")
+        });
+        refused.into_iter().chain(held).collect()
+    }
+
     /// The earliest moment the loop must act without input: a held request, a summary.
     pub fn deadline(&self) -> Option<u64> {
         [self.gate.held_until(), self.refusals_unlogged.due_at(), self.gate.tally.due_at()]
@@ -346,6 +358,11 @@ mod tests {
         assert_eq!(l.deadline(), Some(S + SUMMARY_AFTER_NS));
         assert_eq!(l.summaries(S, false), (None, None));
         assert_eq!(l.summaries(S + SUMMARY_AFTER_NS, false), (Some(15), None));
+        l.refusal_line(S + SUMMARY_AFTER_NS + 1);
+        assert_eq!(
+            l.summary_lines(S + SUMMARY_AFTER_NS + 1, true),
+            ["refused 1 more connections in the last minute without a line each (rate limit)"]
+        );
         assert_eq!(l.deadline(), None);
         assert!(l.refusal_line(S + SUMMARY_AFTER_NS), "a minute later, lines again");
     }

@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use xfs_heal_protocol::codec::{self, CodecError, MAX_PAYLOAD};
+use xfs_heal_protocol::defects::{DefectId, DefectSet};
 use xfs_heal_protocol::*;
 
 fn ag_request() -> MonitorToRepairer {
@@ -15,7 +16,7 @@ fn ag_request() -> MonitorToRepairer {
 #[rustfmt::skip]
 const AG_REQUEST_FRAME: &[u8] = &[
     26, 0, 0, 0,              // payload length
-    1, 0,                     // protocol version
+    2, 0,                     // protocol version
     0, 0, 0, 0,               // MonitorToRepairer::Repair
     7, 0, 0, 0, 0, 0, 0, 0,   // id
     1, 0, 0, 0,               // RepairTarget::Ag
@@ -42,7 +43,7 @@ fn golden_inode_request() {
     });
     #[rustfmt::skip]
     let want: &[u8] = &[
-        34, 0, 0, 0, 1, 0,
+        34, 0, 0, 0, 2, 0,
         0, 0, 0, 0,
         2, 1, 0, 0, 0, 0, 0, 0,
         3, 0, 0, 0,                       // RepairTarget::Inode
@@ -62,7 +63,7 @@ fn golden_reply() {
     });
     #[rustfmt::skip]
     let want: &[u8] = &[
-        26, 0, 0, 0, 1, 0,
+        26, 0, 0, 0, 2, 0,
         1, 0, 0, 0,                 // RepairerToMonitor::Reply
         9, 0, 0, 0, 0, 0, 0, 0,     // id
         0x80, 0, 0, 0,              // oflags
@@ -85,6 +86,7 @@ fn sample_hello() -> Hello {
         online_repair: OnlineRepair::Unsupported(Errno::EOPNOTSUPP),
         autofsck: Autofsck::Repair,
         event_source: EventSource::KernelMonitor,
+        guards: DefectSet::try_from(1).unwrap(),
     }
 }
 
@@ -93,9 +95,9 @@ fn golden_hello() {
     let frame = codec::encode(&RepairerToMonitor::Hello(sample_hello())).unwrap();
     #[rustfmt::skip]
     let want: Vec<u8> = [
-        &[93u8, 0, 0, 0, 1, 0][..],
+        &[97u8, 0, 0, 0, 2, 0][..],
         &[0, 0, 0, 0],                          // RepairerToMonitor::Hello
-        &[1, 0],                                // protocol_version
+        &[2, 0],                                // protocol_version
         &[4, 0, 0, 0, 0, 0, 0, 0], b"/mnt",     // mountpoint: u64 length + bytes
         &[0x42, 0, 0, 0, 1, 0, 0, 0],           // identity.mount_id
         &[1, 0, 0, 0, 8],                       // root handle: type, length
@@ -105,9 +107,42 @@ fn golden_hello() {
         &[1, 0, 0, 0, 95, 0, 0, 0],             // OnlineRepair::Unsupported(EOPNOTSUPP)
         &[4, 0, 0, 0],                          // Autofsck::Repair
         &[0, 0, 0, 0],                          // EventSource::KernelMonitor
+        &[1, 0, 0, 0],                          // guards: the rtgroup rmap defect
     ]
     .concat();
     assert_eq!(frame, want);
+}
+
+#[test]
+fn a_hello_naming_an_unknown_defect_is_refused() {
+    let mut frame = codec::encode(&RepairerToMonitor::Hello(sample_hello())).unwrap();
+    let guards = frame.len() - 4;
+    frame[guards] = 2;
+    assert!(codec::decode_frame::<RepairerToMonitor>(&frame).is_err());
+    frame[guards] = 1;
+    assert!(codec::decode_frame::<RepairerToMonitor>(&frame).is_ok());
+}
+
+#[test]
+fn golden_defect_refusal() {
+    let msg = RepairerToMonitor::Reply(RepairReply {
+        id: RequestId(9),
+        oflags: ScrubOutFlags::NONE,
+        outcome: RepairOutcome::Refused(Refusal::KnownKernelDefect(DefectId::RtgroupRmapNullCursor)),
+    });
+    let frame = codec::encode(&msg).unwrap();
+    #[rustfmt::skip]
+    let want: &[u8] = &[
+        30, 0, 0, 0, 2, 0,
+        1, 0, 0, 0,                 // RepairerToMonitor::Reply
+        9, 0, 0, 0, 0, 0, 0, 0,     // id
+        0, 0, 0, 0,                 // oflags
+        5, 0, 0, 0,                 // RepairOutcome::Refused
+        2, 0, 0, 0,                 // Refusal::KnownKernelDefect
+        0, 0, 0, 0,                 // DefectId::RtgroupRmapNullCursor
+    ];
+    assert_eq!(frame, want);
+    assert_eq!(codec::decode_frame::<RepairerToMonitor>(&frame), Ok((msg, frame.len())));
 }
 
 #[test]
@@ -151,10 +186,10 @@ fn trailing_bytes_are_refused() {
 #[test]
 fn other_versions_are_refused() {
     let mut frame = AG_REQUEST_FRAME.to_vec();
-    frame[4] = 2;
+    frame[4] = 1;
     assert_eq!(
         codec::decode_frame::<MonitorToRepairer>(&frame),
-        Err(CodecError::UnsupportedVersion { got: 2, want: 1 })
+        Err(CodecError::UnsupportedVersion { got: 1, want: 2 })
     );
 }
 
@@ -253,7 +288,7 @@ proptest! {
         body in prop::collection::vec(any::<u8>(), 0..128)
     ) {
         let mut frame = u32::try_from(body.len() + 2).unwrap().to_le_bytes().to_vec();
-        frame.extend_from_slice(&1u16.to_le_bytes());
+        frame.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
         frame.extend_from_slice(&body);
         if let Ok((MonitorToRepairer::Repair(req), used)) = codec::decode_frame::<MonitorToRepairer>(&frame) {
             // Anything that decodes is a legal target and re-encodes to the same bytes.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use xfs_heal_protocol::defects::DefectId;
 
 const LONG_ABOUT: &str = "\
 Serve online repairs of one XFS filesystem to its xfs-heal monitor.
@@ -44,6 +45,12 @@ pub struct Cli {
     /// (seccomp still applies). Off by default, and never set by the shipped unit.
     #[arg(long)]
     pub allow_partial_landlock: bool,
+
+    /// Repair what known kernel defect KEY forbids, because this kernel is known to be fixed
+    /// (repeatable; logged at startup). Keys are listed in xfs-heal-repairer(8) and in
+    /// ARCHITECTURE.md; off by default: a wrong waiver can crash the kernel.
+    #[arg(long, value_name = "KEY")]
+    pub assume_fixed: Vec<DefectId>,
 
     /// The mount point of the XFS filesystem to serve.
     pub mountpoint: PathBuf,

@@ -13,6 +13,7 @@ use landlock::RulesetStatus;
 use nix::fcntl::{open, openat2, AtFlags, OFlag, OpenHow, ResolveFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, fstatat, umask, Mode, SFlag};
 use nix::unistd::{fchdir, fchownat, unlinkat, Gid, Uid, UnlinkatFlags, User};
+use xfs_heal_protocol::defects::{self, DefectSet};
 use xfs_heal_protocol::host;
 use xfs_heal_protocol::uapi::XfsHealthMonitor;
 use xfs_heal_protocol::{codec, EventSource, Hello, MountPath, RepairerToMonitor, PROTOCOL_VERSION};
@@ -60,8 +61,13 @@ fn run(cli: &Cli) -> Result<(), Error> {
     // 2. Open the mount point; it must be the root of a mounted XFS filesystem.
     let root = mount::open_checked(&cli.mountpoint)?;
 
-    // 3. Record identity, geometry, the autofsck property and whether repair works.
+    // 3. Record identity, geometry, the autofsck property, whether repair works, and which
+    //    known kernel defects its repairs must steer around.
     let recorded = mount::record(&root)?;
+    let guards = DefectSet::applicable(&recorded.release, &recorded.geometry, &cli.assume_fixed);
+    for line in defects::startup_lines(&recorded.release, &recorded.geometry, guards) {
+        log!("{line}");
+    }
 
     // 4. Take back the health monitor systemd kept for us, or open it and hand systemd a
     //    copy to keep (or open the --events-from file).
@@ -95,6 +101,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         online_repair: recorded.online_repair,
         autofsck: recorded.autofsck,
         event_source: source,
+        guards,
     };
     let hello = codec::encode(&RepairerToMonitor::Hello(hello)).map_err(Error::HelloEncode)?;
     let server = Server {
@@ -102,6 +109,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         monitor_uid,
         mount: Mount { path: cli.mountpoint.clone(), identity: recorded.identity },
         geometry: recorded.geometry,
+        guards,
         health,
         kernel_monitor: source == EventSource::KernelMonitor,
         hello,
@@ -198,13 +206,8 @@ fn open_events(
 ) -> Result<(OwnedFd, EventSource), Error> {
     let path = cli.mountpoint.clone();
     if let Some(events) = &cli.events_from {
-        if stored.is_some() {
-            log!("--events-from: not using the health fd in systemd's fd store");
-        }
-        log!(
-            "--events-from: handing the monitor {} instead of the kernel health monitor (test/replay mode)",
-            events.display()
-        );
+        // Test/replay mode. A health fd in systemd's fd store, if any, is left unused.
+        log!("--events-from: handing the monitor {} instead of the kernel health monitor", events.display());
         return Ok((open_capture(events)?, EventSource::File));
     }
     if let Some(stored) = stored {

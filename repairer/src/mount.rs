@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::statfs::{fstatfs, XFS_SUPER_MAGIC};
+use nix::sys::utsname::uname;
 use xfs_heal_protocol::host;
 use xfs_heal_protocol::uapi;
 use xfs_heal_protocol::{Autofsck, Errno, FsHandle, FsIdentity, Geometry, OnlineRepair};
@@ -43,7 +44,10 @@ pub fn open_checked(path: &Path) -> Result<OwnedFd, Error> {
     let old_id = sys::name_to_handle(fd.as_fd(), 0).map_err(Error::Identity)?.mount_id;
     let mountinfo = || std::fs::read_to_string("/proc/self/mountinfo").map_err(open_err);
     let canonical = std::fs::canonicalize(path).map_err(open_err)?;
-    host::check_mount_root(&mountinfo()?, old_id, &canonical)
+    let info = mountinfo()?;
+    host::check_mount_root(&info, old_id, &canonical)
+        .map_err(|detail| Error::NotMountRoot { path: path.to_owned(), detail })?;
+    host::check_unmount_reaches(&info, old_id)
         .map_err(|detail| Error::NotMountRoot { path: path.to_owned(), detail })?;
     // Through the fd, not the path: the mount made private is the one just checked. Its
     // children are listed after that, when no more can arrive.
@@ -71,6 +75,8 @@ pub struct Recorded {
     pub geometry: Geometry,
     pub autofsck: Autofsck,
     pub online_repair: OnlineRepair,
+    /// `uname -r`: which known kernel defects apply.
+    pub release: String,
 }
 
 /// Step 3: identity, geometry, the autofsck property, and whether repair works.
@@ -89,7 +95,9 @@ pub fn record(fd: &OwnedFd) -> Result<Recorded, Error> {
         Ok(()) => OnlineRepair::Supported,
         Err(e) => OnlineRepair::Unsupported(errno_of(&e)),
     };
-    Ok(Recorded { identity, uuid: geom.uuid, geometry, autofsck, online_repair })
+    // Unreadable, it stays empty, which the defect table counts as an affected kernel.
+    let release = uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(Recorded { identity, uuid: geom.uuid, geometry, autofsck, online_repair, release })
 }
 
 /// The errno of an I/O error, as the protocol's validated type.

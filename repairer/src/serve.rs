@@ -4,12 +4,15 @@
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, UnixCredentials};
 use xfs_heal_protocol::codec::{self, FrameReader};
+use xfs_heal_protocol::defects::DefectSet;
+use xfs_heal_protocol::host::Served;
 use xfs_heal_protocol::journal::{Audit, Verdict};
 use xfs_heal_protocol::throttle::Limits;
 use xfs_heal_protocol::{
@@ -26,13 +29,6 @@ use crate::systemd::Notifier;
 /// would otherwise hold the one connection slot.
 pub const STALL_NS: u64 = 5_000_000_000;
 
-/// What has been served, for systemd's STATUS=.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Counts {
-    requests: u64,
-    issued: u64,
-}
-
 /// One connected, authenticated monitor.
 struct Connection {
     fd: OwnedFd,
@@ -48,6 +44,8 @@ pub struct Server {
     pub monitor_uid: u32,
     pub mount: Mount,
     pub geometry: Geometry,
+    /// Known kernel defects whose repairs are refused (`protocol::defects`).
+    pub guards: DefectSet,
     /// The fd handed to each monitor. Kept here, so a restarted monitor finds the same queue.
     pub health: OwnedFd,
     /// Whether `health` is the kernel's monitor (and can confirm the superblock).
@@ -59,7 +57,7 @@ pub struct Server {
 /// The loop's changing state: the connection, the limits and what they held back.
 struct State {
     conn: Option<Connection>,
-    counts: Counts,
+    counts: Served,
     limits: Limits,
     epoch: Instant,
 }
@@ -76,7 +74,7 @@ impl Server {
     /// request, systemd's STATUS= shows the counters (`systemctl status`).
     pub fn run(&self, notifier: &Notifier) -> std::io::Result<()> {
         let mut st =
-            State { conn: None, counts: Counts::default(), limits: Limits::new(0), epoch: Instant::now() };
+            State { conn: None, counts: Served::default(), limits: Limits::new(0), epoch: Instant::now() };
         loop {
             self.summarise(&mut st, false);
             let (listen_ready, conn_ready) = {
@@ -101,14 +99,7 @@ impl Server {
                 let before = st.counts;
                 let served = self.service(&mut st, conn_ready);
                 if st.counts != before {
-                    notifier.notify(&format!(
-                        "STATUS=serving {}: {} requests, {} repairs issued, {} refused; {} log lines dropped",
-                        self.mount.path.display(),
-                        st.counts.requests,
-                        st.counts.issued,
-                        st.counts.requests - st.counts.issued,
-                        crate::DROPPED.load(std::sync::atomic::Ordering::Relaxed)
-                    ));
+                    notifier.notify(&st.counts.status(&self.mount.path, crate::DROPPED.load(Relaxed)));
                 }
                 if let Err(reason) = served {
                     st.limits.gate.drop_held();
@@ -145,12 +136,8 @@ impl Server {
 
     /// The counted summaries of what the limits held back, when due (or now, with `force`).
     fn summarise(&self, st: &mut State, force: bool) {
-        let (refused, held) = st.limits.summaries(st.now_ns(), force);
-        if let Some(n) = refused {
-            log!("refused {n} more connections in the last minute without a line each (rate limit)");
-        }
-        if let Some(n) = held {
-            log!("rate limit: {n} repair requests were held back in the last minute before being served");
+        for line in st.limits.summary_lines(st.now_ns(), force) {
+            log!("{line}");
         }
     }
 
@@ -223,8 +210,7 @@ impl Server {
             };
             let Some(request) = st.limits.gate.pass(now, next)? else { return Ok(()) };
             let reply = self.handle_repair(c, request);
-            st.counts.requests += 1;
-            st.counts.issued += u64::from(!matches!(reply.outcome, RepairOutcome::Refused(_)));
+            st.counts.count(!matches!(reply.outcome, RepairOutcome::Refused(_)));
             let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(|e| e.to_string())?;
             match nix::unistd::write(&c.fd, &frame) {
                 Ok(n) if n == frame.len() => {}
@@ -251,6 +237,9 @@ impl Server {
         if let Err(out_of_range) = target.check_geometry(&self.geometry) {
             let why = out_of_range.to_string();
             return refuse(Refusal::OutOfRange(out_of_range), &why);
+        }
+        if let Some(d) = self.guards.forbidding(&target) {
+            return refuse(Refusal::KnownKernelDefect(d.id), &d.refusal());
         }
         let fd = match self.mount.reopen_verified(self.monitor()) {
             Ok(fd) => fd,

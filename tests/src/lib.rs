@@ -114,8 +114,16 @@ pub struct XfsMount {
 impl XfsMount {
     /// Makes a 320 MiB XFS image and mounts it at `mountpoint` (created if missing).
     pub fn create(image: PathBuf, mountpoint: PathBuf) -> Self {
+        Self::create_with(image, mountpoint, &[])
+    }
+
+    /// The same, with more mkfs.xfs options (e.g. `-m rmapbt=1`).
+    pub fn create_with(image: PathBuf, mountpoint: PathBuf, mkfs: &[&str]) -> Self {
         std::fs::File::create(&image).and_then(|f| f.set_len(320 << 20)).expect("image");
-        sh("mkfs.xfs", &["-q", "-f", image.to_str().unwrap()]);
+        let mut args = vec!["-q", "-f"];
+        args.extend_from_slice(mkfs);
+        args.push(image.to_str().unwrap());
+        sh("mkfs.xfs", &args);
         Self::mount(image, mountpoint, &[])
     }
 

@@ -103,8 +103,12 @@ fn every_scope_asks_for_exactly_the_repairs_the_policy_table_names() {
     let line = format!("agno 0x1 agf: {}", kernel_sentence(&p.fs.mountpoint, &ag));
     assert!(out.contains(&line), "missing {line:?} in\n{out}");
     // The first failure escalated, once, to a sweep of the fs and AG structures.
-    assert_eq!(m.count("Full repairs in progress: repair of ino 131 gen 0x7 directory failed."), 1, "{out}");
-    assert_eq!(m.count("full repairs finished:"), 1);
+    assert_eq!(
+        m.count("sweep of filesystem and group metadata started (40 structures) because repair of ino 131 gen 0x7 directory failed; files and directories are not part of it"),
+        1,
+        "{out}"
+    );
+    assert_eq!(m.count("sweep of filesystem and group metadata finished:"), 1);
     assert!(got.len() > 7 + 4 * 8, "the sweep covers every AG: {got:?}");
 }
 
@@ -209,7 +213,7 @@ fn a_repair_that_keeps_failing_is_retried_a_few_times_and_escalated_once() {
     let attempts = audited(&repairer).iter().filter(|t| *t == "ino 131 gen 0x7 directory").count();
     // The first attempt, then one after the 5 s backoff: a handful, not one per report.
     assert!((1..=3).contains(&attempts), "{attempts} attempts for {sent} sick reports");
-    assert_eq!(m.count("Full repairs in progress"), 1, "{}", m.output());
+    assert_eq!(m.count("sweep of filesystem and group metadata started"), 1, "{}", m.output());
     let summary = m.wait_for("more sick reports while its repairs were failing", 1);
     assert!(
         summary.starts_with(&format!("{} ino 131 gen 0x7 directory: ", fs.mountpoint.display())),
@@ -237,7 +241,10 @@ fn unmount_lost_and_malformed_records() {
     let out = m.output();
     let mp = p.fs.mountpoint.display();
     assert!(out.contains(&format!("{mp}: 7 events lost")), "{out}");
-    assert!(out.contains(&format!("{mp}: Full repairs in progress: the kernel dropped 7 events.")), "{out}");
+    assert!(
+        out.contains(&format!("{mp}: sweep of filesystem and group metadata started (40 structures) because the kernel dropped 7 events; files and directories are not part of it: run xfs_scrub -n {mp} to check them.")),
+        "{out}"
+    );
     assert!(
         out.contains(&format!(
             "{mp}: invalid V0 record at stream byte 128: inode.mask (record offset 16) = 0x8010: bits outside the defined set 0x1ff"
@@ -247,7 +254,7 @@ fn unmount_lost_and_malformed_records() {
     assert!(out.contains(&format!("{mp}: filesystem unmounted")));
     assert!(!out.contains("xattr"), "records after the unmount record must not be read:\n{out}");
     assert_eq!(
-        m.count("Full repairs in progress"),
+        m.count("sweep of filesystem and group metadata started"),
         1,
         "one sweep for the lost events and the damaged record"
     );
@@ -329,6 +336,7 @@ fn fake_repairer(socket: &std::path::Path, fds: usize) -> std::thread::JoinHandl
             online_repair: OnlineRepair::Supported,
             autofsck: Autofsck::Repair,
             event_source: EventSource::File,
+            guards: xfs_heal_protocol::defects::DefectSet::NONE,
         };
         let frame = codec::encode(&RepairerToMonitor::Hello(hello)).unwrap();
         let files: Vec<std::fs::File> = (0..fds).map(|_| std::fs::File::open("/dev/null").unwrap()).collect();

@@ -55,6 +55,8 @@ fn hello_describes_the_filesystem_and_the_fd_is_the_event_stream() {
     assert_eq!(h.event_source, EventSource::File);
     assert_eq!(h.geometry.agcount(), 4, "mkfs.xfs makes 4 AGs on 320 MiB");
     assert_eq!(h.geometry.rgcount(), 0);
+    // This host's mkfs.xfs makes no rmapbt: no known kernel defect applies.
+    assert_eq!(h.guards, xfs_heal_protocol::defects::DefectSet::NONE);
     let uuid: String = h.uuid.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(uuid, s.fs.uuid().replace('-', ""));
     assert!(h.identity.mount_id > 0);
@@ -106,6 +108,10 @@ fn another_filesystem_at_the_same_path_gets_estale_and_no_ioctl() {
     // A different XFS at the same path: the unmount must succeed at once (never pinned).
     let mountpoint = s.fs.mountpoint.clone();
     s.fs.unmount().expect("the repairer must not pin the mount");
+    // ...and really release it: the repairer's namespace (step 2) keeps no copy alive, so
+    // the loop device (autoclear) is detached with the last reference to the superblock.
+    let attached = Command::new("losetup").arg("-j").arg(&s.fs.image).output().unwrap().stdout;
+    assert!(attached.is_empty(), "still attached: {}", String::from_utf8_lossy(&attached));
     let other = XfsMount::create(s.scratch.path("b.img"), mountpoint.clone());
     let reply = c.request(request(2, target));
     assert_eq!(reply.outcome, RepairOutcome::Refused(Refusal::StaleFilesystem));
@@ -280,4 +286,77 @@ fn readiness_and_counters_reach_systemd() {
     assert!(last.ends_with(": 2 requests, 1 repairs issued, 1 refused; 0 log lines dropped"), "{last}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Issue 11: inode-core repair on a filesystem with rmapbt and without metadir dereferences
+/// a NULL pointer in kernels from 6.14 on (this host's included). A hostile monitor asking
+/// for it directly is refused, with an audit line naming the defect; other repairs of the
+/// same inode still reach the kernel; `--assume-fixed` waives the guard, and says so.
+#[test]
+fn a_repair_a_known_kernel_defect_forbids_is_refused_and_audited() {
+    use std::os::unix::fs::MetadataExt;
+    use xfs_heal_protocol::defects::{DefectId, DefectSet};
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("defect");
+    let fs = XfsMount::create_with(scratch.path("a.img"), scratch.path("mnt"), &["-m", "rmapbt=1"]);
+    std::fs::write(fs.mountpoint.join("f"), b"hello").unwrap();
+    let ino = InodeNumber::try_from(std::fs::metadata(fs.mountpoint.join("f")).unwrap().ino()).unwrap();
+    std::fs::copy(data("sample.v0"), scratch.path("events.v0")).unwrap();
+    let events = scratch.path("events.v0");
+    let events = ["--events-from", events.to_str().unwrap()];
+    let key = "inode-repair-rtgroup-rmap-null";
+    let core = RepairTarget::Inode { ino, gen: 0, kind: InodeScrub::Core };
+    let data_fork = RepairTarget::Inode { ino, gen: 0, kind: InodeScrub::DataFork };
+
+    let mut repairer = Repairer::start(&scratch, &fs.mountpoint, &events);
+    let line = repairer.wait_for_log(&format!("known kernel defect {key} applies"));
+    assert!(line.contains("refusing inode core repairs"), "{line}");
+    let mut c = Client::served(&repairer.socket);
+    assert_eq!(c.hello.guards, DefectSet::try_from(1).unwrap());
+    let reply = c.request(request(5, core));
+    assert_eq!(
+        reply.outcome,
+        RepairOutcome::Refused(Refusal::KnownKernelDefect(DefectId::RtgroupRmapNullCursor))
+    );
+    let audit = repairer.wait_for_log("request=5");
+    assert!(audit.contains("verdict=refused"), "{audit}");
+    assert!(
+        audit.contains(&format!(
+            "known kernel defect {key}: inode-core repair on a filesystem with rmapbt but without metadir"
+        )),
+        "{audit}"
+    );
+    let reply = c.request(request(6, data_fork));
+    assert!(!matches!(reply.outcome, RepairOutcome::Refused(_)), "{reply:?}");
+    assert!(repairer.wait_for_log("request=6").contains("verdict=issued"));
+    drop(c);
+    drop(repairer);
+
+    let mut waived =
+        Repairer::start(&scratch, &fs.mountpoint, &[&events[..], &["--assume-fixed", key]].concat());
+    let line = waived.wait_for_log(&format!("known kernel defect {key} applies"));
+    assert!(line.contains("WAIVED by --assume-fixed: issuing inode core repairs"), "{line}");
+    let mut c = Client::served(&waived.socket);
+    assert_eq!(c.hello.guards, DefectSet::NONE);
+    let reply = c.request(request(7, core));
+    assert!(!matches!(reply.outcome, RepairOutcome::Refused(_)), "{reply:?}");
+    assert!(waived.wait_for_log("request=7").contains("verdict=issued"));
+}
+
+#[test]
+fn an_unknown_defect_key_is_refused_at_startup() {
+    let out = Command::new(binary("xfs-heal-repairer"))
+        .args(["--assume-fixed", "no-such-defect", "/mnt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "no known kernel defect is called \"no-such-defect\" (known: inode-repair-rtgroup-rmap-null)"
+        ),
+        "{err}"
+    );
 }

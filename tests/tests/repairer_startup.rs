@@ -259,3 +259,31 @@ fn never_uses_a_stored_fd_that_is_not_the_monitor_of_this_filesystem() {
         "{err}"
     );
 }
+
+/// Step 2's namespace keeps a copy of the mount. On a mount that receives no propagation
+/// (its parent is private) the host's unmount would not reach that copy, and the filesystem
+/// would stay alive after it was "unmounted": the repairer refuses to start there, saying
+/// what to change, instead of pinning it.
+#[test]
+fn refuses_a_mount_whose_unmount_would_not_reach_its_namespace() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("private-parent");
+    let parent = scratch.path("private");
+    std::fs::create_dir(&parent).unwrap();
+    let p = parent.to_str().unwrap();
+    assert!(Command::new("mount").args(["-t", "tmpfs", "parent", p]).status().unwrap().success());
+    assert!(Command::new("mount").args(["--make-private", p]).status().unwrap().success());
+    let fs = XfsMount::create(scratch.path("a.img"), parent.join("mnt"));
+    let sock = scratch.path("s.sock");
+    let events = data("sample.v0");
+    let args =
+        ["--listen", sock.to_str().unwrap(), "--monitor-uid", "0", "--events-from", events.to_str().unwrap()];
+    let (code, err) = start_fails(&[&args[..], &[fs.mountpoint.to_str().unwrap()]].concat());
+    assert_eq!(code, Some(1));
+    assert!(err.contains("the mount it sits on is not shared"), "{err}");
+    assert!(err.contains("mount --make-rshared /"), "{err}");
+    drop(fs);
+    assert!(Command::new("umount").arg(p).status().unwrap().success());
+}

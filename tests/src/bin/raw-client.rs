@@ -48,6 +48,7 @@ fn forge(socket: &str, mountpoint: &str, events: &str) {
         online_repair: OnlineRepair::Supported,
         autofsck: Autofsck::Repair,
         event_source: EventSource::File,
+        guards: xfs_heal_protocol::defects::DefectSet::NONE,
     };
     let frame = codec::encode(&RepairerToMonitor::Hello(hello)).expect("encode");
     let (read_end, write_end) = nix::unistd::pipe().expect("pipe");

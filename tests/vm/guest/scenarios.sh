@@ -364,7 +364,7 @@ unrepairable() {
     log=/tmp/$name.mon; [ $d = xfs_healer ] && log=/tmp/$name.healer
     # xfs_healer escalates by starting xfs_scrub@ with systemctl; without systemd in the
     # guest each attempt logs "Could not start xfs_scrub service unit" instead.
-    esc=$(grep -cE "Full repairs in progress|Could not start xfs_scrub service unit" $log || true)
+    esc=$(grep -cE "sweep of filesystem and group metadata started|Could not start xfs_scrub service unit" $log || true)
     unmount_and_exit $name $d; exits=$EXITS
     note="$n access rounds: $calls directory repair calls, $esc escalations; $exits"
     if [ "$calls" -ge 1 ] && [ "$calls" -le 5 ] && [ "$esc" = 1 ] && [ "$exits" = ok ]; then
