@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Parser;
-use xfs_heal_protocol::defects::DefectId;
+use xfs_heal_protocol::defects::{DefectId, DEFECTS};
 
 const LONG_ABOUT: &str = "\
 Serve online repairs of one XFS filesystem to its xfs-heal monitor.
@@ -47,9 +48,9 @@ pub struct Cli {
     pub allow_partial_landlock: bool,
 
     /// Repair what known kernel defect KEY forbids, because this kernel is known to be fixed
-    /// (repeatable; logged at startup). Keys are listed in xfs-heal-repairer(8) and in
-    /// ARCHITECTURE.md; off by default: a wrong waiver can crash the kernel.
-    #[arg(long, value_name = "KEY")]
+    /// (repeatable; logged at startup). The table, with each defect's kernels, filesystems
+    /// and reason, is in ARCHITECTURE.md. Off by default: a wrong waiver can crash the kernel.
+    #[arg(long, value_name = "KEY", value_parser = PossibleValuesParser::new(DEFECTS.iter().map(|d| d.key)).try_map(|k| k.parse::<DefectId>()))]
     pub assume_fixed: Vec<DefectId>,
 
     /// The mount point of the XFS filesystem to serve.

@@ -76,8 +76,17 @@ boot() {
     return $rc
 }
 
+# Boot 3: scenario 11's upstream run, which Oopses the kernel: the same /init, alone.
+defect=$work/defect
+cp -a "$seg" "$defect"
+echo defect-healer > "$defect/opt/xfs-heal/selected"
+
 set +e
 boot scenarios "$seg" /init; qemu_rc=$?
+defect_rc=0
+if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q ' 11 '; then
+    XFS_HEAL_VM_TIMEOUT=${XFS_HEAL_VM_DEFECT_TIMEOUT:-300} boot defect "$defect" /init; defect_rc=$?
+fi
 sd_rc=0
 if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q -E ' U[0-9] '; then
     boot systemd "$sd" /lib/systemd/systemd; sd_rc=$?
@@ -86,7 +95,8 @@ set -e
 out=$work/guest.txt console=$work/console.log
 # hvc0 is a tty: lines arrive as CRLF.
 # A subset without U scenarios skips the second boot: read only what the boots wrote.
-cat /dev/null "$work"/scenarios.txt "$work"/systemd.txt 2>/dev/null | tr -d '\r' > "$out" || true
+cat /dev/null "$work"/scenarios.txt "$work"/systemd.txt "$work"/defect.txt 2>/dev/null | tr -d '\r' > "$out" || true
+# The defect boot's console is left out on purpose: upstream Oopses there (scenario 11).
 cat /dev/null "$work"/scenarios.console "$work"/systemd.console 2>/dev/null > "$console" || true
 
 # The guest's own log, minus the captured bytes.
@@ -119,7 +129,7 @@ echo "Notes:"
 grep '^RESULT|' "$out" | awk -F'|' '{ printf "  %s %-10s %s\n", $2, $3, $6 }'
 
 if grep '^RESULT|' "$out" | grep '|xfs-heal|FAIL|' >/dev/null; then fail=1; fi
-for b in scenarios systemd; do
+for b in scenarios systemd defect; do
     [ -f "$work/$b.txt" ] || continue
     if ! tr -d '\r' < "$work/$b.txt" | grep -q '^ALL-DONE'; then
         echo "the $b boot did not finish (qemu exits $qemu_rc/$sd_rc); kernel console tail:" >&2

@@ -3,6 +3,7 @@
 # daemon: RESULT|id|daemon|PASS/FAIL/N/A|seconds|what was seen.
 . ./lib.sh
 SELECTED=$(cat selected)
+# "defect-healer" is a boot of its own for scenario 11's upstream run (see the end).
 selected() { [ "$SELECTED" = all ] || echo " $SELECTED " | grep -q " $1 "; }
 say "kernel $(uname -r), xfsprogs $(mkfs.xfs -V | awk '{print $3}')"
 
@@ -338,6 +339,69 @@ if selected 10; then
     result 10 xfs_healer N/A - "no socket activation upstream"
 fi
 
+# --- 11. a known kernel defect: inode-core repair on mkfs.xfs's defaults ---------------------
+# mkfs.xfs 7.2's defaults (rmapbt=1, metadir=0), one regular file's inode core corrupted
+# offline, then read. On this kernel that repair dereferences a NULL realtime rmap cursor
+# (Oops; the unmount then hangs). xfs-heal must not ask for it, must say why with the offline
+# recommendation, and must unmount at once with both daemons exiting 0, with no Oops or
+# WARNING in the kernel log. The same corruption with metadir=1 and no realtime section lies
+# outside the defect's trigger (no realtime group to walk): there xfs-heal repairs it, so the
+# guard is exact rather than a blanket ban; scenario 2 covers metadir with a realtime device.
+# xfs_healer has no guard and Oopses the kernel, so it runs in a boot of its own, last thing
+# in it (SELECTED=defect-healer below).
+setup_defect() { # NAME [mkfs options]
+    _n=$1; shift
+    mkfs_img $_n "$@"; mount_img $_n
+    echo hello > /mnt/$_n/f
+    TARGET_PAT="ino $(stat -c %i /mnt/$_n/f) gen [^ ]* core"; TARGET_KIND=core
+    umount /mnt/$_n
+    xfs_db -x -c 'path /f' -c 'fuzz -d core.mode ones' /tmp/$_n.img >/dev/null 2>&1
+    mount_img $_n
+}
+kernel_trouble() { dmesg | grep -cE 'Oops|BUG:|WARNING:|Call Trace' || true; }
+if selected 11; then
+    scenario 11 "known kernel defect: inode core on mkfs defaults: refused, no Oops; repaired with metadir"
+    name=s11xfsheal
+    setup_defect $name
+    before=$(kernel_trouble)
+    if start_daemon $name xfs-heal; then
+        guard=no; grep -q "known kernel defect inode-repair-rtgroup-rmap-null applies.*refusing inode core repairs" /tmp/$name.rep && guard=yes
+        cat /mnt/$name/f >/dev/null 2>&1
+        said=no; wait_for /tmp/$name.mon "core: not repairing online: known kernel defect inode-repair-rtgroup-rmap-null" 20 && said=yes
+        sleep 2
+        times=$(count /tmp/$name.mon "not repairing online")
+        calls=$(repair_calls $name xfs-heal)
+        unmount_and_exit $name xfs-heal; exits=$EXITS
+        trouble=$(( $(kernel_trouble) - before ))
+        # The same corruption where the trigger does not hold: repaired.
+        name2=s11metadir
+        setup_defect $name2 -m metadir=1
+        start_daemon $name2 xfs-heal || true
+        cat /mnt/$name2/f >/dev/null 2>&1
+        fixed=no; i=0
+        while [ $i -lt 200 ]; do
+            [ "$(cat /mnt/$name2/f 2>/dev/null)" = hello ] && { fixed=yes; break; }
+            sleep 0.1; i=$((i + 1))
+        done
+        settle /tmp/$name2.rep
+        calls2=$(repair_calls $name2 xfs-heal)
+        unmount_and_exit $name2 xfs-heal; exits2=$EXITS
+        clean2=no; xfs_repair -n /tmp/$name2.img >/dev/null 2>&1 && clean2=yes
+        trouble=$(( $(kernel_trouble) - before ))
+        note="defaults: guard logged $guard, refusal said $said ($times line), $calls core repair calls, $exits; metadir=1: repaired $fixed with $calls2 calls, $exits2, xfs_repair -n clean $clean2; kernel Oops/WARNING lines: $trouble"
+        if [ $guard = yes ] && [ $said = yes ] && [ "$times" = 1 ] && [ "$calls" = 0 ] && [ "$exits" = ok ] \
+            && [ $fixed = yes ] && [ "$exits2" = ok ] && [ $clean2 = yes ] && [ "$trouble" = 0 ]; then
+            result 11 xfs-heal PASS - "$note"
+        else
+            result 11 xfs-heal FAIL - "$note"; show_logs $name; show_logs $name2; dmesg | tail -30
+        fi
+        cleanup $name2
+    else
+        result 11 xfs-heal FAIL - "daemon did not start"
+    fi
+    cleanup $name
+fi
+
 # --- 7. an unrepairable combination, hammered for 10 s (last: upstream may hang) ---------------
 unrepairable() {
     d=$1 name=s7$(echo $1 | tr -d '_-')
@@ -377,6 +441,30 @@ unrepairable() {
 if selected 7; then
     scenario 7 "unrepairable dir + bad xattr hammered 10 s: bounded attempts, one escalation"
     unrepairable xfs-heal; unrepairable xfs_healer
+fi
+
+
+# --- 11, upstream: its own boot, since it Oopses the kernel ---------------------------------
+# Run only when run.sh boots with SELECTED=defect-healer. The unmount is started in the
+# background: it hangs in the kernel after the Oops, and must not hang this script (init
+# powers off with sysrq, which needs no unmount).
+if [ "$SELECTED" = defect-healer ]; then
+    name=s11healer
+    setup_defect $name
+    start_healer $name || { result 11 xfs_healer FAIL - "xfs_healer did not start"; echo ALL-DONE; exit 0; }
+    cat /mnt/$name/f >/dev/null 2>&1
+    wait_for_oops=0
+    while [ $wait_for_oops -lt 200 ] && ! dmesg | grep -q 'Oops'; do sleep 0.1; wait_for_oops=$((wait_for_oops + 1)); done
+    oops=no; dmesg | grep -q 'Oops' && oops=yes
+    where=$(dmesg | grep -oE 'xrep_dinode_count_rtgroup_rmaps|xfs_rmap_query_all|xfs_btree_query_all' | sort -u | tr '\n' ' ')
+    calls=$(repair_calls $name xfs_healer)
+    alive=no; kill -0 $HEALER_PID 2>/dev/null && [ "$(awk '{print $3}' /proc/$HEALER_PID/stat 2>/dev/null)" != Z ] && alive=yes
+    umount /mnt/$name 2>/dev/null &
+    UM=$!
+    wait_exit $UM 10; um=$WAIT_RC
+    [ "$um" = timeout ] && um="wedged (still in the kernel after 10 s)"
+    note="kernel Oops: $oops (${where:-no trace}); xfs_healer still running: $alive; unmount: $um"
+    if [ $oops = no ] && [ "$um" = 0 ]; then result 11 xfs_healer PASS - "$note"; else result 11 xfs_healer FAIL - "$note"; fi
 fi
 
 echo ALL-DONE
