@@ -735,6 +735,47 @@ mod tests {
         assert_eq!(e.next_request(T0 + 600 * SEC), None, "not retried");
     }
 
+    /// The documented schedule, exactly: after the k-th failure a new SICK report may retry
+    /// only once base * 4^(k-1) has passed (5 s, then 20 s), and after the third failure in
+    /// the window the target is given up.
+    #[test]
+    fn failed_repairs_back_off_on_the_documented_schedule() {
+        let policy = Policy::default();
+        assert_eq!((policy.backoff_base_ns, policy.max_attempts), (5 * SEC, 3));
+        let mut e = Engine::new(policy, geometry());
+        let failed = RepairOutcome::KernelError(Errno::EINVAL);
+        // The directory's request, if one is made; the first failure's sweep is answered
+        // along the way.
+        let sick_at = |e: &mut Engine, t: u64| {
+            e.on_event(&inode_event(HealthStatus::Sick, t), t);
+            while let Some(req) = e.next_request(t) {
+                if req.target == dir_target() {
+                    return Some(req);
+                }
+                e.on_reply(reply(&req, RepairOutcome::NoRepairNeeded), t);
+            }
+            None
+        };
+        let first = sick_at(&mut e, T0).expect("first attempt");
+        let end1 = T0 + SEC;
+        e.on_reply(reply(&first, failed.clone()), end1);
+        assert_eq!(sick_at(&mut e, end1 + 5 * SEC - 1), None, "before 5 s");
+        let second = sick_at(&mut e, end1 + 5 * SEC).expect("at 5 s");
+        let end2 = end1 + 6 * SEC;
+        e.on_reply(reply(&second, failed.clone()), end2);
+        assert_eq!(sick_at(&mut e, end2 + 20 * SEC - 1), None, "before 20 s");
+        let third = sick_at(&mut e, end2 + 20 * SEC).expect("at 20 s");
+        let end3 = end2 + 21 * SEC;
+        e.on_reply(reply(&third, failed), end3);
+        let reports = e.take_reports();
+        assert!(
+            reports.iter().any(|r| matches!(r, Report::RepairAbandoned { attempts: 3, .. })),
+            "{reports:?}"
+        );
+        assert_eq!(sick_at(&mut e, end3 + 80 * SEC), None, "given up within the window");
+        assert_eq!(sick_at(&mut e, end3 + 320 * SEC), None, "still within the 600 s window");
+    }
+
     #[test]
     fn a_million_distinct_sick_targets_stay_under_the_tracking_cap() {
         // The audit's case: distinct sick inodes whose repairs all fail (a host without

@@ -274,11 +274,6 @@ pub struct HealthEvent {
 }
 
 impl HealthEvent {
-    /// Is this a runtime-corruption report, the only kind that triggers a repair?
-    pub const fn is_sick(&self) -> bool {
-        matches!(self.kind, EventKind::Metadata { status: HealthStatus::Sick, .. })
-    }
-
     /// The exact V0 record the kernel would have written for this event.
     pub fn to_v0_bytes(&self) -> [u8; uapi::HEALTH_EVENT_V0_SIZE] {
         let mut rec = [0u8; uapi::HEALTH_EVENT_V0_SIZE];

@@ -53,8 +53,6 @@ pub const XFS_IOC_HEALTH_MONITOR: u32 = iow::<XfsHealthMonitor>(68);
 pub const XFS_IOC_HEALTH_FD_ON_MONITORED_FS: u32 = iow::<XfsHealthFileOnMonitoredFs>(69);
 /// `_IOR('X', 126, struct xfs_fsop_geom)`: filesystem geometry, v5.
 pub const XFS_IOC_FSGEOMETRY: u32 = ior::<XfsFsopGeom>(126);
-/// `_IOWR('X', 106, struct xfs_fsop_handlereq)`: the XFS-native handle of an open file.
-pub const XFS_IOC_FD_TO_HANDLE: u32 = iowr::<XfsFsopHandlereq>(106);
 
 // ---------------------------------------------------------------------------------------------
 // Health monitor (Linux 7.0+).
@@ -471,19 +469,6 @@ pub struct XfsHandle {
 /// Size of an XFS file handle.
 pub const XFS_HANDLE_SIZE: usize = size_of::<XfsHandle>();
 
-/// `struct xfs_fsop_handlereq`: the argument of the handle ioctls. Pointers are user addresses.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct XfsFsopHandlereq {
-    pub fd: u32,
-    pub path: *mut core::ffi::c_void,
-    pub oflags: u32,
-    pub ihandle: *mut core::ffi::c_void,
-    pub ihandlen: u32,
-    pub ohandle: *mut core::ffi::c_void,
-    pub ohandlen: *mut u32,
-}
-
 /// The extended attribute holding the autofsck filesystem property.
 pub const AUTOFSCK_XATTR_NAME: &std::ffi::CStr = c"trusted.xfs:autofsck";
 
@@ -498,7 +483,6 @@ mod tests {
         assert_eq!(XFS_IOC_HEALTH_FD_ON_MONITORED_FS, 0x4008_5845);
         assert_eq!(XFS_IOC_SCRUB_METADATA, 0xC040_583C);
         assert_eq!(XFS_IOC_FSGEOMETRY, 0x8100_587E);
-        assert_eq!(XFS_IOC_FD_TO_HANDLE, 0xC038_586A);
     }
 
     #[test]
@@ -584,14 +568,6 @@ mod tests {
         assert_eq!(size_of::<XfsFid>(), 16);
         assert_eq!(offset_of!(XfsFid, fid_gen), 4);
         assert_eq!(offset_of!(XfsFid, fid_ino), 8);
-        assert_eq!(size_of::<XfsFsopHandlereq>(), 56);
-        assert_eq!(offset_of!(XfsFsopHandlereq, fd), 0);
-        assert_eq!(offset_of!(XfsFsopHandlereq, path), 8);
-        assert_eq!(offset_of!(XfsFsopHandlereq, oflags), 16);
-        assert_eq!(offset_of!(XfsFsopHandlereq, ihandle), 24);
-        assert_eq!(offset_of!(XfsFsopHandlereq, ihandlen), 32);
-        assert_eq!(offset_of!(XfsFsopHandlereq, ohandle), 40);
-        assert_eq!(offset_of!(XfsFsopHandlereq, ohandlen), 48);
     }
 
     #[test]

@@ -20,11 +20,7 @@ const HANDLE_ROOM: usize = 128;
 const HANDLE_ROOM_C: libc::c_uint = 128;
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    (ret >= 0).then_some(ret).ok_or_else(io::Error::last_os_error)
 }
 
 /// Closes every fd from `first` up, so nothing inherited leaks into the sealed process.
@@ -33,16 +29,28 @@ pub fn close_fds_from(first: RawFd) -> io::Result<()> {
     // SAFETY: close_range takes plain integers; closing fds this process owns cannot violate
     // memory safety because no Rust object owns an fd >= `first` at this point of startup.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
-    if ret != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    (ret == 0).then_some(()).ok_or_else(io::Error::last_os_error)
+}
+
+/// The `count` fds systemd passed from `first` on (LISTEN_FDS, after `host::listen_fds_plan`
+/// checked LISTEN_PID), owned. Adopts them once per process: a second call gets none.
+pub fn adopt_listen_fds(first: RawFd, count: usize) -> Vec<OwnedFd> {
+    static ADOPTED: std::sync::Once = std::sync::Once::new();
+    let mut fds = Vec::new();
+    ADOPTED.call_once(|| {
+        // SAFETY: systemd opened these for this process and nothing has adopted them yet.
+        fds = (first..).take(count).map(|fd| unsafe { adopt_fd(fd) }).collect();
+    });
+    fds
 }
 
 /// Takes ownership of an inherited fd (socket activation passes fd 3).
-pub fn adopt_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: the caller passes an fd that systemd handed to this process (LISTEN_FDS) and
-    // that nothing else in the process owns or will close.
+///
+/// # Safety
+/// `fd` must be open, and nothing else in the process may own it or close it: an fd
+/// systemd passed (LISTEN_FDS) or one just received with SCM_RIGHTS, adopted once.
+pub unsafe fn adopt_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller upholds this function's contract.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 

@@ -38,11 +38,11 @@ pub fn passed_fds() -> Result<Passed, Error> {
     let (pid, fds, names) = (var("LISTEN_PID"), var("LISTEN_FDS"), var("LISTEN_FDNAMES"));
     let plan = host::listen_fds_plan(pid.as_deref(), fds.as_deref(), names.as_deref(), std::process::id())
         .map_err(Error::Activation)?;
-    let mut passed = Passed { first_unused: LISTEN_FDS_START, ..Passed::default() };
-    for role in plan {
-        let fd = passed.first_unused;
-        passed.first_unused += 1;
-        let owned = sys::adopt_fd(fd);
+    let first_unused = LISTEN_FDS_START + RawFd::try_from(plan.len()).unwrap_or(0);
+    let mut passed = Passed { first_unused, ..Passed::default() };
+    for ((role, owned), fd) in
+        plan.iter().zip(sys::adopt_listen_fds(LISTEN_FDS_START, plan.len())).zip(LISTEN_FDS_START..)
+    {
         match role {
             PassedFd::Health if passed.stored_health.is_none() => passed.stored_health = Some(owned),
             PassedFd::Health => crate::log!("fd {fd}: a second stored health fd; closing it"),
@@ -204,7 +204,9 @@ mod tests {
         let len = msg.bytes;
         assert_eq!(&buf[..len], b"FDSTORE=1\nFDNAME=health\n");
         assert_eq!(received.len(), 1);
-        let received = sys::adopt_fd(received[0]);
+        // SAFETY: just received with SCM_RIGHTS; nothing else owns it.
+        #[allow(unsafe_code)]
+        let received = unsafe { sys::adopt_fd(received[0]) };
         let same = |fd: BorrowedFd<'_>| {
             let st = nix::sys::stat::fstat(fd).unwrap();
             (st.st_dev, st.st_ino)

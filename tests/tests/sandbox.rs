@@ -11,28 +11,30 @@ use xfs_heal_tests::*;
 
 #[test]
 fn pinned_syscall_list() {
-    let names: Vec<&str> = seccomp::ALLOWED.iter().map(|(_, name, _)| *name).collect();
+    // Each row is keyed by the syscall's own constant: a number and a name that disagree
+    // (a row `(SYS_unlinkat, "getsockopt", ...)`) fail here.
+    let rows: Vec<(i64, &str)> = seccomp::ALLOWED.iter().map(|(nr, name, _)| (*nr, *name)).collect();
     assert_eq!(
-        names,
+        rows,
         [
-            "poll",
-            "accept4",
-            "getsockopt",
-            "sendmsg",
-            "read",
-            "write",
-            "openat",
-            "name_to_handle_at",
-            "ioctl",
-            "close",
-            "fcntl",
-            "brk",
-            "mmap",
-            "munmap",
-            "clock_gettime",
-            "restart_syscall",
-            "sigaltstack",
-            "exit_group"
+            (libc::SYS_poll, "poll"),
+            (libc::SYS_accept4, "accept4"),
+            (libc::SYS_getsockopt, "getsockopt"),
+            (libc::SYS_sendmsg, "sendmsg"),
+            (libc::SYS_read, "read"),
+            (libc::SYS_write, "write"),
+            (libc::SYS_openat, "openat"),
+            (libc::SYS_name_to_handle_at, "name_to_handle_at"),
+            (libc::SYS_ioctl, "ioctl"),
+            (libc::SYS_close, "close"),
+            (libc::SYS_fcntl, "fcntl"),
+            (libc::SYS_brk, "brk"),
+            (libc::SYS_mmap, "mmap"),
+            (libc::SYS_munmap, "munmap"),
+            (libc::SYS_clock_gettime, "clock_gettime"),
+            (libc::SYS_restart_syscall, "restart_syscall"),
+            (libc::SYS_sigaltstack, "sigaltstack"),
+            (libc::SYS_exit_group, "exit_group"),
         ]
     );
     for (nr, name, why) in seccomp::ALLOWED {
@@ -281,32 +283,33 @@ fn landlock_reaches_no_other_filesystem_mounted_beneath_the_mount_point() {
 #[test]
 fn pinned_monitor_syscall_list() {
     use xfs_heal_monitor::sandbox as m;
-    let names: Vec<&str> = m::ALLOWED.iter().map(|(_, name, _)| *name).collect();
+    let rows: Vec<(i64, &str)> = m::ALLOWED.iter().map(|(nr, name, _)| (*nr, *name)).collect();
     assert_eq!(
-        names,
+        rows,
         [
-            "read",
-            "write",
-            "poll",
-            "socket",
-            "connect",
-            "recvmsg",
-            "getsockopt",
-            "fstat",
-            "fcntl",
-            "ioctl",
-            "close",
-            "brk",
-            "mmap",
-            "munmap",
-            "mremap",
-            "madvise",
-            "clock_gettime",
-            "restart_syscall",
-            "sigaltstack",
-            "exit_group"
+            (libc::SYS_read, "read"),
+            (libc::SYS_write, "write"),
+            (libc::SYS_poll, "poll"),
+            (libc::SYS_socket, "socket"),
+            (libc::SYS_connect, "connect"),
+            (libc::SYS_recvmsg, "recvmsg"),
+            (libc::SYS_getsockopt, "getsockopt"),
+            (libc::SYS_fstat, "fstat"),
+            (libc::SYS_fcntl, "fcntl"),
+            (libc::SYS_ioctl, "ioctl"),
+            (libc::SYS_close, "close"),
+            (libc::SYS_brk, "brk"),
+            (libc::SYS_mmap, "mmap"),
+            (libc::SYS_munmap, "munmap"),
+            (libc::SYS_mremap, "mremap"),
+            (libc::SYS_madvise, "madvise"),
+            (libc::SYS_clock_gettime, "clock_gettime"),
+            (libc::SYS_restart_syscall, "restart_syscall"),
+            (libc::SYS_sigaltstack, "sigaltstack"),
+            (libc::SYS_exit_group, "exit_group"),
         ]
     );
+    assert!(m::ALLOWED.iter().all(|(_, _, why)| !why.is_empty()));
     assert_eq!(m::SOCKET_DOMAINS, [(1, "AF_UNIX")]);
     assert_eq!(m::FCNTLS, [(1, "F_GETFD"), (3, "F_GETFL"), (4, "F_SETFL")]);
     assert_eq!(m::IOCTLS, [(0x4020_5844, "XFS_IOC_HEALTH_MONITOR")]);

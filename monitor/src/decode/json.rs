@@ -148,11 +148,6 @@ impl JsonDecoder {
         self.object.clear();
         sink(result.map_err(|problem| JsonError { object_index, problem }));
     }
-
-    /// Objects completed so far (valid or not).
-    pub const fn objects(&self) -> u64 {
-        self.objects
-    }
 }
 
 /// Parses, validates and maps one object.

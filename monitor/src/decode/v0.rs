@@ -352,16 +352,6 @@ impl V0Decoder {
         decode_record(rec).map_err(|error| DecodeError { stream_offset, error })
     }
 
-    /// Bytes of an incomplete record waiting for the rest.
-    pub const fn pending(&self) -> usize {
-        self.filled
-    }
-
-    /// Whole records consumed so far.
-    pub const fn records(&self) -> u64 {
-        self.offset / HEALTH_EVENT_V0_SIZE as u64
-    }
-
     /// Call at end of stream: an incomplete record left over is an error.
     pub const fn finish(&self) -> Result<(), TruncatedRecord> {
         if self.filled == 0 {
