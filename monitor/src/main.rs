@@ -11,7 +11,7 @@ use clap::Parser;
 use landlock::RulesetStatus;
 use xfs_heal_monitor::cli::Cli;
 use xfs_heal_monitor::client::{self, Connection};
-use xfs_heal_monitor::engine::{Engine, Policy};
+use xfs_heal_monitor::engine::{Engine, Tuning};
 use xfs_heal_monitor::journal::Journal;
 use xfs_heal_monitor::live::{self, Live, Output};
 use xfs_heal_monitor::replay::{self, CaptureFormat, Options};
@@ -122,8 +122,8 @@ fn main() -> ExitCode {
     }
 
     // 5. Read, decode, report, repair; 6. end on EOF or UNMOUNT.
-    let policy = Policy { repair, sweep_on_lost: !cli.everything, ..Policy::default() };
-    let engine = Engine::new(policy, hello.geometry).with_guards(hello.guards);
+    let tuning = Tuning { repair, sweep_on_lost: !cli.everything, ..Tuning::default() };
+    let engine = Engine::new(tuning, hello.geometry).with_guards(hello.guards);
     let live = Live {
         socket,
         mountpoint,

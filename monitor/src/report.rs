@@ -17,6 +17,71 @@ use crate::decode::v0::{DecodeError, TruncatedRecord};
 use crate::event::*;
 use crate::policy::Unrepairable;
 
+/// Why the engine started a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscalationCause {
+    LostEvents { count: u64 },
+    UndecodableSick,
+    Unrepairable { domain: &'static str, structure: &'static str },
+    RepairFailed { target: RepairTarget },
+    TooManyTracked { cap: usize },
+    TooManyQueued { cap: usize },
+}
+
+impl EscalationCause {
+    /// Its name in JSON (`cause`) and the journal (`XFS_HEAL_CAUSE=`).
+    pub const fn key(&self) -> &'static str {
+        match self {
+            Self::LostEvents { .. } => "lost_events",
+            Self::UndecodableSick => "undecodable_sick",
+            Self::Unrepairable { .. } => "unrepairable",
+            Self::RepairFailed { .. } => "repair_failed",
+            Self::TooManyTracked { .. } => "too_many_tracked",
+            Self::TooManyQueued { .. } => "too_many_queued",
+        }
+    }
+}
+
+impl std::fmt::Display for EscalationCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::LostEvents { count } => write!(f, "the kernel dropped {count} events"),
+            Self::UndecodableSick => f.write_str("a sick report could not be decoded"),
+            Self::Unrepairable { domain, structure } => {
+                write!(f, "{domain} {structure} cannot be repaired on its own")
+            }
+            Self::RepairFailed { target } => write!(f, "repair of {target} failed"),
+            Self::TooManyTracked { cap } => write!(f, "more than {cap} structures are outstanding at once"),
+            Self::TooManyQueued { cap } => write!(f, "more than {cap} structures are waiting for repair"),
+        }
+    }
+}
+
+/// Why the engine stopped sending repairs for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    Shutdown,
+    Stale,
+}
+
+impl StopReason {
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::Shutdown => "shutdown",
+            Self::Stale => "stale_filesystem",
+        }
+    }
+
+    pub const fn sentence(self) -> &'static str {
+        match self {
+            Self::Shutdown => "the filesystem has shut down",
+            Self::Stale => {
+                "the repairer no longer finds the monitored filesystem at its mount point (ESTALE)"
+            }
+        }
+    }
+}
+
 /// The output format chosen with `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -50,9 +115,34 @@ pub enum Report {
     /// Spot repairs are not enough: a sweep of every filesystem-wide, AG and rtgroup
     /// structure begins (`structures` of them). Files and directories are not part of it.
     Escalation {
-        reason: String,
+        cause: EscalationCause,
         structures: u32,
     },
+    /// No more repairs will be sent; `dropped` waiting ones were dropped.
+    RepairsStopped {
+        reason: StopReason,
+        dropped: usize,
+    },
+    /// Sick reports a repair absorbed (queued, running, or its echo): one corruption, one call.
+    SickAbsorbed {
+        target: RepairTarget,
+        count: u64,
+    },
+    /// Sick reports of new structures past the tracking cap, counted instead of tracked.
+    Untracked {
+        count: u64,
+        cap: usize,
+    },
+    /// Repairs still waiting when the events ended.
+    DroppedAtEnd {
+        count: usize,
+    },
+    /// A reply to a request the engine did not send (or no longer waits for).
+    UnknownReply {
+        id: u64,
+    },
+    /// The end-of-run counters.
+    RunSummary(crate::engine::Stats),
     /// A repair that would trigger a known kernel defect: not requested (`protocol::defects`).
     RepairForbidden {
         target: RepairTarget,
@@ -109,7 +199,14 @@ impl Report {
             Report::InvalidRecord(_) | Report::Truncated(_) => Priority::Warning,
             #[cfg(feature = "json-replay")]
             Report::InvalidJson(_) => Priority::Warning,
-            Report::RepairRequested { .. } | Report::Status(_) => Priority::Info,
+            Report::RepairRequested { .. }
+            | Report::Status(_)
+            | Report::SickAbsorbed { .. }
+            | Report::RunSummary(_)
+            | Report::UnknownReply { .. } => Priority::Info,
+            Report::RepairsStopped { .. } | Report::Untracked { .. } | Report::DroppedAtEnd { .. } => {
+                Priority::Warning
+            }
             Report::RepairResult { outcome, .. } => match outcome {
                 RepairOutcome::Repaired => Priority::Notice,
                 RepairOutcome::NoRepairNeeded => Priority::Info,
@@ -137,8 +234,23 @@ impl Report {
         let m = escape(mount);
         match self {
             Report::Event(e) => event_text(&m, e),
-            Report::Escalation { reason, structures } => format!(
-                "{m}: sweep of filesystem and group metadata started ({structures} structures) because {reason}; files and directories are not part of it: run xfs_scrub -n {m} to check them."
+            Report::Escalation { cause, structures } => format!(
+                "{m}: sweep of filesystem and group metadata started ({structures} structures) because {cause}; files and directories are not part of it: run xfs_scrub -n {m} to check them."
+            ),
+            Report::RepairsStopped { reason, dropped } => {
+                format!("{m}: repairs stopped: {}; {dropped} waiting repairs dropped", reason.sentence())
+            }
+            Report::SickAbsorbed { target, count } => format!(
+                "{m}: {target}: {count} more sick reports were absorbed by this repair (queued, running or its echo)"
+            ),
+            Report::Untracked { count, cap } => format!(
+                "{m}: {count} sick reports of further structures were not tracked one by one (more than {cap} outstanding); the sweep covers their groups"
+            ),
+            Report::DroppedAtEnd { count } => format!("{m}: {count} repairs were still waiting at the end; dropped"),
+            Report::UnknownReply { id } => format!("{m}: ignored a reply to unknown request {id}"),
+            Report::RunSummary(s) => format!(
+                "{m}: {} events, {} sick reports: {} repair requests, {} absorbed, {} suppressed, {} sweeps",
+                s.events, s.sick, s.repairs_sent, s.absorbed, s.suppressed, s.sweeps
             ),
             Report::SweepFinished { attempted, fixed, failed: 0 } => format!(
                 "{m}: sweep of filesystem and group metadata finished: {fixed} of {attempted} structures repaired or clean; files and directories were not checked: run xfs_scrub -n {m} to check them."
@@ -201,9 +313,10 @@ impl Report {
                 o.insert("kind".into(), "event".into());
                 event_json(&mut o, e);
             }
-            Report::Escalation { reason, structures } => {
+            Report::Escalation { cause, structures } => {
                 o.insert("kind".into(), "escalation".into());
-                o.insert("reason".into(), reason.as_str().into());
+                o.insert("cause".into(), cause.key().into());
+                o.insert("reason".into(), cause.to_string().into());
                 o.insert("swept".into(), "filesystem and group metadata".into());
                 o.insert("structures".into(), (*structures).into());
             }
@@ -231,6 +344,43 @@ impl Report {
                 o.insert("kind".into(), "sick_suppressed".into());
                 o.insert("target".into(), target_json(target));
                 o.insert("count".into(), (*count).into());
+            }
+            Report::RepairsStopped { reason, dropped } => {
+                o.insert("kind".into(), "repairs_stopped".into());
+                o.insert("reason".into(), reason.key().into());
+                o.insert("dropped".into(), (*dropped).into());
+            }
+            Report::SickAbsorbed { target, count } => {
+                o.insert("kind".into(), "sick_absorbed".into());
+                o.insert("target".into(), target_json(target));
+                o.insert("count".into(), (*count).into());
+            }
+            Report::Untracked { count, cap } => {
+                o.insert("kind".into(), "untracked".into());
+                o.insert("count".into(), (*count).into());
+                o.insert("cap".into(), (*cap).into());
+            }
+            Report::DroppedAtEnd { count } => {
+                o.insert("kind".into(), "dropped_at_end".into());
+                o.insert("count".into(), (*count).into());
+            }
+            Report::UnknownReply { id } => {
+                o.insert("kind".into(), "unknown_reply".into());
+                o.insert("request".into(), (*id).into());
+            }
+            Report::RunSummary(s) => {
+                o.insert("kind".into(), "run_summary".into());
+                for (key, value) in [
+                    ("events", s.events),
+                    ("sick", s.sick),
+                    ("repairs_sent", s.repairs_sent),
+                    ("absorbed", s.absorbed),
+                    ("suppressed", s.suppressed),
+                    ("sweeps", s.sweeps),
+                    ("untracked", s.untracked),
+                ] {
+                    o.insert(key.into(), value.into());
+                }
             }
             Report::Status(message) => {
                 o.insert("kind".into(), "status".into());

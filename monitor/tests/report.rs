@@ -9,7 +9,7 @@ use xfs_heal_monitor::decode::json::{JsonError, JsonProblem};
 use xfs_heal_monitor::decode::v0::decode_all;
 use xfs_heal_monitor::event::*;
 use xfs_heal_monitor::policy::{self, Unrepairable};
-use xfs_heal_monitor::report::{Report, REPORT_SCHEMA};
+use xfs_heal_monitor::report::{EscalationCause, Report, StopReason, REPORT_SCHEMA};
 use xfs_heal_protocol::*;
 
 fn validator() -> jsonschema::Validator {
@@ -133,7 +133,29 @@ fn every_report_kind_validates_against_the_schema() {
     assert_valid(&v, Report::Truncated(end.unwrap_err()));
     let je = JsonError { object_index: 3, problem: JsonProblem::Syntax("eof".into()) };
     assert_valid(&v, Report::InvalidJson(je));
-    assert_valid(&v, Report::Escalation { reason: "3 events lost".into(), structures: 41 });
+    assert_valid(&v, Report::Escalation { cause: EscalationCause::LostEvents { count: 3 }, structures: 41 });
+    let dir =
+        RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 7, kind: InodeScrub::Directory };
+    for cause in [
+        EscalationCause::UndecodableSick,
+        EscalationCause::Unrepairable { domain: "fs", structure: "metadir" },
+        EscalationCause::RepairFailed { target: dir },
+        EscalationCause::TooManyTracked { cap: 16_384 },
+        EscalationCause::TooManyQueued { cap: 4096 },
+    ] {
+        assert_valid(&v, Report::Escalation { cause, structures: 41 });
+    }
+    for reason in [StopReason::Shutdown, StopReason::Stale] {
+        assert_valid(&v, Report::RepairsStopped { reason, dropped: 2 });
+    }
+    assert_valid(&v, Report::SickAbsorbed { target: dir, count: 5 });
+    assert_valid(&v, Report::Untracked { count: 9, cap: 16_384 });
+    assert_valid(&v, Report::DroppedAtEnd { count: 1 });
+    assert_valid(&v, Report::UnknownReply { id: 77 });
+    assert_valid(
+        &v,
+        Report::RunSummary(xfs_heal_monitor::engine::Stats { events: 3, sick: 2, ..Default::default() }),
+    );
     let core =
         RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 7, kind: InodeScrub::Core };
     let defect = xfs_heal_protocol::defects::DefectId::RtgroupRmapNullCursor;
@@ -168,7 +190,8 @@ fn a_forbidden_repair_and_a_sweep_say_what_they_do_and_do_not_do() {
         (Some("repair_forbidden"), Some("inode-repair-rtgroup-rmap-null"))
     );
     assert_eq!(j["target"]["ino"], 131);
-    let e = Report::Escalation { reason: "the kernel dropped 7 events".into(), structures: 41 };
+    let e = Report::Escalation { cause: EscalationCause::LostEvents { count: 7 }, structures: 41 };
+    assert_eq!(e.json("/mnt")["cause"], "lost_events");
     assert_eq!(
         e.text("/mnt"),
         "/mnt: sweep of filesystem and group metadata started (41 structures) because the kernel dropped 7 events; \

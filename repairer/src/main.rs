@@ -111,7 +111,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         geometry: recorded.geometry,
         guards,
         health,
-        kernel_monitor: source == EventSource::KernelMonitor,
+        health_is_kernels: source == EventSource::KernelMonitor,
         hello,
     };
 

@@ -118,9 +118,9 @@ pub struct Mount {
 
 impl Mount {
     /// Reopens the mount point and proves it is still the recorded filesystem: same unique
-    /// mount ID, same root handle, and — when the repairer holds the kernel's monitor — the
-    /// superblock the monitor watches.
-    pub fn reopen_verified(&self, monitor: Option<&OwnedFd>) -> Result<OwnedFd, Stale> {
+    /// mount ID, same root handle, and — when the repairer holds the kernel's health fd —
+    /// the superblock that fd watches.
+    pub fn reopen_verified(&self, kernel_health: Option<&OwnedFd>) -> Result<OwnedFd, Stale> {
         let fd =
             open_dir(&self.path).map_err(|e| Stale(format!("cannot reopen {}: {e}", self.path.display())))?;
         let now =
@@ -128,8 +128,8 @@ impl Mount {
         if now != self.identity {
             return Err(Stale(format!("{} now holds {now}, not {}", self.path.display(), self.identity)));
         }
-        if let Some(monitor) = monitor {
-            sys::fd_on_monitored_fs(monitor.as_fd(), fd.as_fd()).map_err(|e| {
+        if let Some(health) = kernel_health {
+            sys::fd_on_monitored_fs(health.as_fd(), fd.as_fd()).map_err(|e| {
                 Stale(format!("the health monitor does not watch {}: {e}", self.path.display()))
             })?;
         }

@@ -48,8 +48,8 @@ pub struct Server {
     pub guards: DefectSet,
     /// The fd handed to each monitor. Kept here, so a restarted monitor finds the same queue.
     pub health: OwnedFd,
-    /// Whether `health` is the kernel's monitor (and can confirm the superblock).
-    pub kernel_monitor: bool,
+    /// Whether `health` is the kernel's health fd (and can confirm the superblock), not a capture.
+    pub health_is_kernels: bool,
     /// The encoded `Hello`, sent with `health` on every connection.
     pub hello: Vec<u8>,
 }
@@ -105,7 +105,7 @@ impl Server {
                     st.limits.gate.drop_held();
                     let pid = st.conn.take().map_or(0, |c| c.pid);
                     log!("monitor pid {pid} disconnected: {reason}");
-                    if let Err(why) = self.mount.reopen_verified(self.monitor()) {
+                    if let Err(why) = self.mount.reopen_verified(self.kernel_health()) {
                         self.summarise(&mut st, true);
                         log!("the filesystem is gone ({}); exiting", why.0);
                         return Ok(());
@@ -123,8 +123,8 @@ impl Server {
         }
     }
 
-    fn monitor(&self) -> Option<&OwnedFd> {
-        self.kernel_monitor.then_some(&self.health)
+    fn kernel_health(&self) -> Option<&OwnedFd> {
+        self.health_is_kernels.then_some(&self.health)
     }
 
     /// The earliest moment the loop must wake without input: a held request, a partial
@@ -241,7 +241,7 @@ impl Server {
         if let Some(d) = self.guards.forbidding(&target) {
             return refuse(Refusal::KnownKernelDefect(d.id), &d.refusal());
         }
-        let fd = match self.mount.reopen_verified(self.monitor()) {
+        let fd = match self.mount.reopen_verified(self.kernel_health()) {
             Ok(fd) => fd,
             Err(stale) => return refuse(Refusal::StaleFilesystem, &format!("ESTALE: {}", stale.0)),
         };
