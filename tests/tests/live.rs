@@ -104,7 +104,7 @@ fn every_scope_asks_for_exactly_the_repairs_the_policy_table_names() {
     assert!(out.contains(&line), "missing {line:?} in\n{out}");
     // The first failure escalated, once, to a sweep of the fs and AG structures.
     assert_eq!(
-        m.count("sweep of filesystem and group metadata started (40 structures) because repair of ino 131 gen 0x7 directory failed; files and directories are not part of it"),
+        m.count("sweep of filesystem and group metadata started (42 structures) because repair of ino 131 gen 0x7 directory failed; files and directories are not part of it"),
         1,
         "{out}"
     );
@@ -242,7 +242,7 @@ fn unmount_lost_and_malformed_records() {
     let mp = p.fs.mountpoint.display();
     assert!(out.contains(&format!("{mp}: 7 events lost")), "{out}");
     assert!(
-        out.contains(&format!("{mp}: sweep of filesystem and group metadata started (40 structures) because the kernel dropped 7 events; files and directories are not part of it: run xfs_scrub -n {mp} to check them.")),
+        out.contains(&format!("{mp}: sweep of filesystem and group metadata started (42 structures) because the kernel dropped 7 events; files and directories are not part of it: run xfs_scrub -n {mp} to check them.")),
         "{out}"
     );
     assert!(

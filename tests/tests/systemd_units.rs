@@ -95,7 +95,10 @@ fn exposure_scores_beat_upstream() {
     let repairer = exposure(&scratch, "xfs-heal-repairer@.service");
     let monitor = exposure(&scratch, "xfs-heal-monitor@.service");
     eprintln!("systemd-analyze security: repairer {repairer}, monitor {monitor} (xfs_healer@.service: 1.8)");
-    assert!(repairer <= 1.5, "repairer exposure {repairer}");
+    // 1.4 before startup step 2 took a mount namespace of its own: allowing mount/umount2
+    // (+0.2) and RestrictNamespaces=mnt (+0.1) is what keeps other filesystems out of the
+    // Landlock rule. Any further widening fails here.
+    assert!(repairer <= 1.7, "repairer exposure {repairer}");
     assert!(monitor <= 1.0, "monitor exposure {monitor}");
 }
 
