@@ -77,34 +77,63 @@ impl Default for Tuning {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum State {
+/// Where one target stands. Only [`Engine::transition`] changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting in the queue.
     Queued,
-    InFlight {
-        sent_ns: u64,
-        healthy_seen: bool,
-        recheck: bool,
-    },
-    Settled {
-        end_ns: u64,
-    },
-    /// Its last repair failed; see `Engine::failures`.
-    Failing,
-    /// Its repair would trigger a known kernel defect (`Hello::guards`): reported once, never
-    /// requested; forgotten after the attempt window, so a later report says it again.
-    Forbidden {
-        since_ns: u64,
-    },
+    /// Sent at `sent_ns`. `healthy_seen`: the kernel has since reported it healthy;
+    /// `recheck`: a SICK report came after that, so it is checked once more afterwards.
+    InFlight { sent_ns: u64, healthy_seen: bool, recheck: bool },
+    /// Repaired or clean at `end_ns`; a SICK report within the echo grace is its echo.
+    Settled { end_ns: u64 },
+    /// The last attempt failed at `last_end_ns`: a new SICK report retries after the
+    /// backoff, while attempts remain in the window.
+    Failing { last_end_ns: u64 },
+    /// Not valid on this filesystem (out of range): not tried again before `until_ns`.
+    GivenUp { until_ns: u64 },
+    /// A known kernel defect forbids its repair (`Hello::guards`): said once, never sent;
+    /// forgotten after the attempt window, so a later report says it again.
+    Forbidden { since_ns: u64 },
 }
 
-/// A target's recent failed attempts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Failures {
-    /// When each failed attempt ended, within the attempt window.
-    times: Vec<u64>,
-    last_end_ns: u64,
-    /// Escalation happens once per failing target.
+/// Everything the engine knows about one target: one record, one phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Record {
+    phase: Phase,
+    /// When each failed attempt ended, within the attempt window, oldest first.
+    failures: Vec<u64>,
+    /// A failure of this target has started a sweep already (once per target).
     escalated: bool,
+    /// SICK reports absorbed by its current repair, said after the result.
+    absorbed: u64,
+    /// SICK reports counted while it was failing, said in the periodic summary.
+    suppressed: u64,
+}
+
+impl Record {
+    const fn new(phase: Phase) -> Self {
+        Self { phase, failures: Vec::new(), escalated: false, absorbed: 0, suppressed: 0 }
+    }
+}
+
+/// What can happen to a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// A SICK report the kernel timed at `event_ns`.
+    Sick { event_ns: u64 },
+    /// The kernel reported it healthy.
+    Healthy,
+    /// Its request went to the repairer.
+    Sent,
+    /// The connection dropped before the answer came.
+    Unanswered,
+    /// Repaired, or nothing needed repair.
+    Succeeded,
+    /// The repair failed; `never_valid` when the target is outside this filesystem.
+    Failed { never_valid: bool },
+    /// A known kernel defect forbids its repair.
+    Forbidden { defect: DefectId },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,8 +178,9 @@ pub struct Engine {
     geometry: Geometry,
     /// Known kernel defects whose repairs are never requested (from `Hello`).
     guards: DefectSet,
-    states: BTreeMap<RepairTarget, State>,
-    failures: BTreeMap<RepairTarget, Failures>,
+    /// One record per target outstanding: queued, in flight, settled within the echo grace,
+    /// failing or given up within the attempt window, forbidden.
+    targets: BTreeMap<RepairTarget, Record>,
     queue: VecDeque<RepairTarget>,
     sweep: VecDeque<RepairTarget>,
     sweep_stats: Option<SweepStats>,
@@ -158,8 +188,6 @@ pub struct Engine {
     last_sweep_ns: Option<u64>,
     next_id: u64,
     stopped: Option<StopReason>,
-    absorbed: BTreeMap<RepairTarget, u64>,
-    suppressed: BTreeMap<RepairTarget, u64>,
     last_summary_ns: u64,
     last_prune_ns: u64,
     /// Untracked reports not yet summarised.
@@ -174,8 +202,7 @@ impl Engine {
             tuning,
             geometry,
             guards: DefectSet::NONE,
-            states: BTreeMap::new(),
-            failures: BTreeMap::new(),
+            targets: BTreeMap::new(),
             queue: VecDeque::new(),
             sweep: VecDeque::new(),
             sweep_stats: None,
@@ -183,8 +210,6 @@ impl Engine {
             last_sweep_ns: None,
             next_id: 1,
             stopped: None,
-            absorbed: BTreeMap::new(),
-            suppressed: BTreeMap::new(),
             last_summary_ns: 0,
             last_prune_ns: 0,
             untracked_unreported: 0,
@@ -264,70 +289,154 @@ impl Engine {
         if !self.tuning.repair || self.stopped.is_some() {
             return true;
         }
-        let grace = self.tuning.echo_grace_ns;
-        let absorb = |engine: &mut Self| {
-            engine.stats.absorbed += 1;
-            *engine.absorbed.entry(target).or_default() += 1;
-            false
-        };
-        if !self.states.contains_key(&target) && self.states.len() >= self.tuning.max_tracked {
+        if let Some(defect) = self.guards.forbidding(&target) {
+            return self.transition(target, Input::Forbidden { defect: defect.id }, now_ns);
+        }
+        if !self.targets.contains_key(&target) && self.targets.len() >= self.tuning.max_tracked {
             // At most one pass a second: in a flood of new targets, the rest is counted.
             if now_ns.saturating_sub(self.last_prune_ns) >= SEC {
                 self.prune(now_ns);
             }
-            if self.states.len() >= self.tuning.max_tracked {
+            if self.targets.len() >= self.tuning.max_tracked {
                 self.stats.untracked += 1;
                 self.untracked_unreported += 1;
                 self.escalate(EscalationCause::TooManyTracked { cap: self.tuning.max_tracked }, now_ns);
                 return true;
             }
         }
-        if let Some(defect) = self.guards.forbidding(&target) {
-            return self.forbid(target, defect.id, now_ns);
-        }
-        match self.states.get_mut(&target) {
-            None => self.enqueue(target, now_ns),
-            Some(State::Forbidden { .. }) => false,
-            Some(State::Queued) => absorb(self),
-            Some(State::InFlight { sent_ns, healthy_seen, recheck }) => {
-                if *healthy_seen && event_ns >= *sent_ns && !*recheck {
-                    *recheck = true;
-                    true
-                } else {
-                    absorb(self)
-                }
+        self.transition(target, Input::Sick { event_ns }, now_ns)
+    }
+
+    /// The one place a target's record changes. Each arm is a rule of the module
+    /// documentation; the return value says whether a SICK report deserves its own line.
+    fn transition(&mut self, target: RepairTarget, input: Input, now_ns: u64) -> bool {
+        let grace = self.tuning.echo_grace_ns;
+        let phase = self.targets.get(&target).map(|r| r.phase);
+        match (phase, input) {
+            // A new corruption, or one after the last repair's echo: repair it.
+            (None, Input::Sick { .. }) => self.enqueue(target, now_ns),
+            (Some(Phase::Settled { end_ns }), Input::Sick { event_ns })
+                if event_ns > end_ns.saturating_add(grace) =>
+            {
+                self.enqueue(target, now_ns)
             }
-            Some(State::Settled { end_ns }) if event_ns <= end_ns.saturating_add(grace) => absorb(self),
-            Some(State::Settled { .. }) => self.enqueue(target, now_ns),
-            Some(State::Failing) => {
+            // SICK after the kernel's HEALTHY for the running repair: a new corruption,
+            // checked once more after it.
+            (
+                Some(Phase::InFlight { sent_ns, healthy_seen: true, recheck: false }),
+                Input::Sick { event_ns },
+            ) if event_ns >= sent_ns => {
+                self.set(target, Phase::InFlight { sent_ns, healthy_seen: true, recheck: true });
+                true
+            }
+            // Queued, running, or the echo of a finished repair: one corruption, one call.
+            (Some(Phase::Queued | Phase::InFlight { .. } | Phase::Settled { .. }), Input::Sick { .. }) => {
+                self.stats.absorbed += 1;
+                self.record(target).absorbed += 1;
+                false
+            }
+            // Failing: retry only for a new report after the backoff, attempts permitting.
+            (Some(Phase::Failing { last_end_ns }), Input::Sick { event_ns }) => {
                 let window = self.tuning.attempt_window_ns;
-                let f = self.failures.entry(target).or_default();
-                f.times.retain(|t| now_ns.saturating_sub(*t) < window);
-                let done = u32::try_from(f.times.len()).unwrap_or(u32::MAX);
+                let record = self.record(target);
+                record.failures.retain(|t| now_ns.saturating_sub(*t) < window);
+                let done = u32::try_from(record.failures.len()).unwrap_or(u32::MAX);
                 let backoff =
                     self.tuning.backoff_base_ns.saturating_mul(4u64.saturating_pow(done.saturating_sub(1)));
-                let echo = event_ns <= f.last_end_ns.saturating_add(grace);
-                let due = now_ns >= f.last_end_ns.saturating_add(backoff);
+                let echo = event_ns <= last_end_ns.saturating_add(grace);
+                let due = now_ns >= last_end_ns.saturating_add(backoff);
                 if done < self.tuning.max_attempts && !echo && due {
                     self.enqueue(target, now_ns)
                 } else {
                     self.stats.suppressed += 1;
-                    *self.suppressed.entry(target).or_default() += 1;
+                    self.record(target).suppressed += 1;
                     false
                 }
+            }
+            (Some(Phase::GivenUp { until_ns }), Input::Sick { .. }) if now_ns >= until_ns => {
+                self.targets.remove(&target);
+                self.enqueue(target, now_ns)
+            }
+            (Some(Phase::GivenUp { .. } | Phase::Forbidden { .. }), Input::Sick { .. }) => {
+                self.stats.suppressed += 1;
+                false
+            }
+            // Never asked for; said once per target.
+            (Some(Phase::Forbidden { .. }), Input::Forbidden { .. }) => {
+                self.stats.suppressed += 1;
+                false
+            }
+            (_, Input::Forbidden { defect }) => {
+                self.set(target, Phase::Forbidden { since_ns: now_ns });
+                self.reports.push(Report::RepairForbidden { target, defect });
+                true
+            }
+            (Some(Phase::InFlight { sent_ns, recheck, .. }), Input::Healthy) => {
+                self.set(target, Phase::InFlight { sent_ns, healthy_seen: true, recheck });
+                false
+            }
+            // Fixed by something else (a sweep, xfs_scrub): forget the failures.
+            (Some(Phase::Failing { .. } | Phase::GivenUp { .. }), Input::Healthy) => {
+                self.record(target).failures.clear();
+                self.set(target, Phase::Settled { end_ns: now_ns });
+                self.summarise_one(target);
+                false
+            }
+            (_, Input::Healthy) => false,
+            (_, Input::Sent) => {
+                self.set(target, Phase::InFlight { sent_ns: now_ns, healthy_seen: false, recheck: false });
+                false
+            }
+            (_, Input::Unanswered) => {
+                self.set(target, Phase::Queued);
+                self.queue.push_front(target);
+                false
+            }
+            (_, Input::Succeeded) => {
+                let recheck = matches!(phase, Some(Phase::InFlight { recheck: true, .. }));
+                self.record(target).failures.clear();
+                self.set(target, Phase::Settled { end_ns: now_ns });
+                if recheck {
+                    self.enqueue(target, now_ns);
+                }
+                self.follow_up(target, now_ns);
+                false
+            }
+            (_, Input::Failed { never_valid }) => {
+                let (window, max) = (self.tuning.attempt_window_ns, self.tuning.max_attempts);
+                let record = self.record(target);
+                record.failures.retain(|t| now_ns.saturating_sub(*t) < window);
+                record.failures.push(now_ns);
+                let escalated = std::mem::replace(&mut record.escalated, true);
+                let attempts = u32::try_from(record.failures.len()).unwrap_or(u32::MAX);
+                if attempts >= max || never_valid {
+                    self.reports.push(Report::RepairAbandoned {
+                        target,
+                        attempts,
+                        window_secs: window / SEC,
+                    });
+                }
+                let next = if never_valid {
+                    Phase::GivenUp { until_ns: now_ns.saturating_add(window) }
+                } else {
+                    Phase::Failing { last_end_ns: now_ns }
+                };
+                self.set(target, next);
+                if !escalated {
+                    self.escalate(EscalationCause::RepairFailed { target }, now_ns);
+                }
+                false
             }
         }
     }
 
-    /// Never asks for a repair a known kernel defect forbids; says so once per target.
-    fn forbid(&mut self, target: RepairTarget, defect: DefectId, now_ns: u64) -> bool {
-        if matches!(self.states.get(&target), Some(State::Forbidden { .. })) {
-            self.stats.suppressed += 1;
-            return false;
-        }
-        self.states.insert(target, State::Forbidden { since_ns: now_ns });
-        self.reports.push(Report::RepairForbidden { target, defect });
-        true
+    /// The target's record, made if it has none (only the transition calls this).
+    fn record(&mut self, target: RepairTarget) -> &mut Record {
+        self.targets.entry(target).or_insert_with(|| Record::new(Phase::Queued))
+    }
+
+    fn set(&mut self, target: RepairTarget, phase: Phase) {
+        self.record(target).phase = phase;
     }
 
     fn enqueue(&mut self, target: RepairTarget, now_ns: u64) -> bool {
@@ -335,23 +444,14 @@ impl Engine {
             self.escalate(EscalationCause::TooManyQueued { cap: self.tuning.max_queued }, now_ns);
             return true;
         }
-        self.states.insert(target, State::Queued);
+        self.set(target, Phase::Queued);
         self.queue.push_back(target);
         true
     }
 
     fn on_healthy(&mut self, event: &HealthEvent, now_ns: u64) {
         for target in policy::targets_of(event) {
-            match self.states.get_mut(&target) {
-                Some(State::InFlight { healthy_seen, .. }) => *healthy_seen = true,
-                Some(State::Failing) => {
-                    // Fixed by something else (a sweep, xfs_scrub): forget the failures.
-                    self.states.insert(target, State::Settled { end_ns: now_ns });
-                    self.failures.remove(&target);
-                    self.summarise_one(target);
-                }
-                _ => {}
-            }
+            self.transition(target, Input::Healthy, now_ns);
         }
     }
 
@@ -368,8 +468,7 @@ impl Engine {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         if purpose == Purpose::Spot {
-            self.states
-                .insert(target, State::InFlight { sent_ns: now_ns, healthy_seen: false, recheck: false });
+            self.transition(target, Input::Sent, now_ns);
         }
         self.in_flight = Some(InFlight { id, target, purpose });
         self.stats.repairs_sent += 1;
@@ -379,12 +478,11 @@ impl Engine {
 
     /// The connection dropped: the unanswered request goes back to the front of its queue
     /// and is sent again after reconnecting (repairs are idempotent).
-    pub fn on_disconnect(&mut self) {
+    pub fn on_disconnect(&mut self, now_ns: u64) {
         if let Some(f) = self.in_flight.take() {
             match f.purpose {
                 Purpose::Spot => {
-                    self.states.insert(f.target, State::Queued);
-                    self.queue.push_front(f.target);
+                    self.transition(f.target, Input::Unanswered, now_ns);
                 }
                 Purpose::Sweep => self.sweep.push_front(f.target),
             }
@@ -401,8 +499,9 @@ impl Engine {
         self.in_flight = None;
         let target = f.target;
         self.reports.push(Report::RepairResult { target, outcome: reply.outcome.clone() });
-        if let Some(n) = self.absorbed.remove(&target).filter(|n| *n > 0) {
-            self.reports.push(Report::SickAbsorbed { target, count: n });
+        if let Some(r) = self.targets.get_mut(&target).filter(|r| r.absorbed > 0) {
+            let count = std::mem::take(&mut r.absorbed);
+            self.reports.push(Report::SickAbsorbed { target, count });
         }
         if let RepairOutcome::Refused(Refusal::StaleFilesystem) = reply.outcome {
             self.stop(StopReason::Stale);
@@ -418,49 +517,18 @@ impl Engine {
     }
 
     fn spot_result(&mut self, target: RepairTarget, outcome: &RepairOutcome, now_ns: u64) {
-        if let RepairOutcome::Refused(Refusal::KnownKernelDefect(defect)) = outcome {
+        let input = match outcome {
             // The repairer guards against a defect this monitor was not told of: same rule.
-            self.states.remove(&target);
-            self.forbid(target, *defect, now_ns);
-            return;
-        }
-        let recheck = matches!(self.states.get(&target), Some(State::InFlight { recheck: true, .. }));
-        let failed = outcome.is_failure() || matches!(outcome, RepairOutcome::Refused(_));
-        if !failed {
-            self.failures.remove(&target);
-            self.states.insert(target, State::Settled { end_ns: now_ns });
-            if recheck {
-                self.enqueue(target, now_ns);
+            RepairOutcome::Refused(Refusal::KnownKernelDefect(defect)) => {
+                Input::Forbidden { defect: *defect }
             }
-            self.follow_up(target, now_ns);
-            return;
-        }
-        let window = self.tuning.attempt_window_ns;
-        let f = self.failures.entry(target).or_default();
-        f.times.retain(|t| now_ns.saturating_sub(*t) < window);
-        f.times.push(now_ns);
-        f.last_end_ns = now_ns;
-        let escalated = std::mem::replace(&mut f.escalated, true);
-        let attempts = u32::try_from(f.times.len()).unwrap_or(u32::MAX);
-        let out_of_range = matches!(outcome, RepairOutcome::Refused(Refusal::OutOfRange(_)));
-        if attempts >= self.tuning.max_attempts || out_of_range {
-            self.reports.push(Report::RepairAbandoned {
-                target,
-                attempts,
-                window_secs: self.tuning.attempt_window_ns / SEC,
-            });
-            if out_of_range {
-                // Never valid on this filesystem: do not try again within the window.
-                let max = self.tuning.max_attempts as usize;
-                if let Some(f) = self.failures.get_mut(&target) {
-                    f.times.resize(max.max(f.times.len()), now_ns);
-                }
+            RepairOutcome::Refused(Refusal::OutOfRange(_)) => Input::Failed { never_valid: true },
+            o if o.is_failure() || matches!(o, RepairOutcome::Refused(_)) => {
+                Input::Failed { never_valid: false }
             }
-        }
-        self.states.insert(target, State::Failing);
-        if !escalated {
-            self.escalate(EscalationCause::RepairFailed { target }, now_ns);
-        }
+            _ => Input::Succeeded,
+        };
+        self.transition(target, input, now_ns);
     }
 
     /// Rebuilding an inode's core or attr fork can drop the parent pointers stored in its
@@ -474,7 +542,8 @@ impl Engine {
             return;
         }
         let parent = RepairTarget::Inode { ino, gen, kind: InodeScrub::Parent };
-        if !matches!(self.states.get(&parent), Some(State::Queued | State::InFlight { .. })) {
+        if !matches!(self.targets.get(&parent).map(|r| r.phase), Some(Phase::Queued | Phase::InFlight { .. }))
+        {
             self.enqueue(parent, now_ns);
         }
     }
@@ -554,41 +623,39 @@ impl Engine {
     fn prune(&mut self, now_ns: u64) {
         self.last_prune_ns = now_ns;
         let (grace, window) = (self.tuning.echo_grace_ns, self.tuning.attempt_window_ns);
-        let failures = &self.failures;
         let stale: Vec<RepairTarget> = self
-            .states
+            .targets
             .iter()
-            .filter(|(target, state)| match state {
-                State::Settled { end_ns } => now_ns > end_ns.saturating_add(grace),
-                State::Failing => failures
-                    .get(target)
-                    .is_none_or(|f| f.times.iter().all(|t| now_ns.saturating_sub(*t) >= window)),
-                State::Forbidden { since_ns } => now_ns.saturating_sub(*since_ns) >= window,
-                State::Queued | State::InFlight { .. } => false,
+            .filter(|(_, r)| match r.phase {
+                Phase::Settled { end_ns } => now_ns > end_ns.saturating_add(grace),
+                Phase::Failing { .. } => r.failures.iter().all(|t| now_ns.saturating_sub(*t) >= window),
+                Phase::GivenUp { until_ns } => now_ns >= until_ns,
+                Phase::Forbidden { since_ns } => now_ns.saturating_sub(since_ns) >= window,
+                Phase::Queued | Phase::InFlight { .. } => false,
             })
             .map(|(target, _)| *target)
             .collect();
         for target in stale {
-            self.states.remove(&target);
-            self.failures.remove(&target);
-            self.absorbed.remove(&target);
             self.summarise_one(target);
+            self.targets.remove(&target);
         }
     }
 
     /// How many targets are tracked one by one now.
     pub fn tracked(&self) -> usize {
-        self.states.len()
+        self.targets.len()
     }
 
     fn summarise_one(&mut self, target: RepairTarget) {
-        if let Some(count) = self.suppressed.remove(&target).filter(|c| *c > 0) {
+        if let Some(r) = self.targets.get_mut(&target).filter(|r| r.suppressed > 0) {
+            let count = std::mem::take(&mut r.suppressed);
             self.reports.push(Report::SickSuppressed { target, count });
         }
     }
 
     fn summarise_all(&mut self) {
-        let targets: Vec<RepairTarget> = self.suppressed.keys().copied().collect();
+        let targets: Vec<RepairTarget> =
+            self.targets.iter().filter(|(_, r)| r.suppressed > 0).map(|(t, _)| *t).collect();
         for t in targets {
             self.summarise_one(t);
         }
@@ -983,7 +1050,7 @@ mod tests {
         let mut e = Engine::new(Tuning::default(), geometry());
         e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
         let first = e.next_request(T0).unwrap();
-        e.on_disconnect();
+        e.on_disconnect(T0);
         let again = e.next_request(T0 + SEC).unwrap();
         assert_eq!(again.target, first.target);
         assert_ne!(again.id, first.id);

@@ -214,7 +214,7 @@ impl<W: Write> Live<W> {
     fn lost_connection(&mut self, why: &str, reconnect_at: &mut Option<Instant>, backoff: Duration) {
         self.output.say(&Report::Status(format!("lost the repairer connection ({why}); reconnecting")));
         self.conn = None;
-        self.engine.on_disconnect();
+        self.engine.on_disconnect(now_ns());
         *reconnect_at = Some(Instant::now() + backoff);
     }
 
