@@ -178,6 +178,9 @@ pub struct Engine {
     geometry: Geometry,
     /// Known kernel defects whose repairs are never requested (from `Hello`).
     guards: DefectSet,
+    /// A replay: requests are what would be sent, results are not reported, and a sweep
+    /// is only announced (a capture holds no geometry to list its structures).
+    dry_run: bool,
     /// One record per target outstanding: queued, in flight, settled within the echo grace,
     /// failing or given up within the attempt window, forbidden.
     targets: BTreeMap<RepairTarget, Record>,
@@ -202,6 +205,7 @@ impl Engine {
             tuning,
             geometry,
             guards: DefectSet::NONE,
+            dry_run: false,
             targets: BTreeMap::new(),
             queue: VecDeque::new(),
             sweep: VecDeque::new(),
@@ -221,6 +225,12 @@ impl Engine {
     /// Guards against the known kernel defects the repairer named in its `Hello`.
     pub fn with_guards(mut self, guards: DefectSet) -> Self {
         self.guards = guards;
+        self
+    }
+
+    /// The replay's engine: see [`Engine::dry_run`]'s field.
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
         self
     }
 
@@ -472,7 +482,7 @@ impl Engine {
         }
         self.in_flight = Some(InFlight { id, target, purpose });
         self.stats.repairs_sent += 1;
-        self.reports.push(Report::RepairRequested { target, dry_run: false });
+        self.reports.push(Report::RepairRequested { target, dry_run: self.dry_run });
         Some(RepairRequest { id, target })
     }
 
@@ -498,7 +508,9 @@ impl Engine {
         };
         self.in_flight = None;
         let target = f.target;
-        self.reports.push(Report::RepairResult { target, outcome: reply.outcome.clone() });
+        if !self.dry_run {
+            self.reports.push(Report::RepairResult { target, outcome: reply.outcome.clone() });
+        }
         if let Some(r) = self.targets.get_mut(&target).filter(|r| r.absorbed > 0) {
             let count = std::mem::take(&mut r.absorbed);
             self.reports.push(Report::SickAbsorbed { target, count });
@@ -589,6 +601,10 @@ impl Engine {
         }
         self.last_sweep_ns = Some(now_ns);
         self.stats.sweeps += 1;
+        if self.dry_run {
+            self.reports.push(Report::WouldSweep { cause });
+            return;
+        }
         self.sweep = sweep_targets(&self.geometry).into();
         self.sweep_stats = Some(SweepStats::default());
         let structures = u32::try_from(self.sweep.len()).unwrap_or(u32::MAX);

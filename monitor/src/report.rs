@@ -118,6 +118,10 @@ pub enum Report {
         cause: EscalationCause,
         structures: u32,
     },
+    /// A replay's escalation: the live monitor would sweep here.
+    WouldSweep {
+        cause: EscalationCause,
+    },
     /// No more repairs will be sent; `dropped` waiting ones were dropped.
     RepairsStopped {
         reason: StopReason,
@@ -178,7 +182,7 @@ impl Report {
                 e.kind,
                 EventKind::Metadata { .. } | EventKind::Media { .. } | EventKind::FileIo { .. }
             ),
-            Report::RepairRequested { .. } => true,
+            Report::RepairRequested { .. } | Report::SickAbsorbed { .. } => true,
             _ => false,
         }
     }
@@ -212,7 +216,9 @@ impl Report {
                 RepairOutcome::NoRepairNeeded => Priority::Info,
                 _ => Priority::Err,
             },
-            Report::Escalation { .. } | Report::SickSuppressed { .. } => Priority::Warning,
+            Report::Escalation { .. } | Report::WouldSweep { .. } | Report::SickSuppressed { .. } => {
+                Priority::Warning
+            }
             Report::SweepFinished { failed: 0, .. } => Priority::Notice,
             Report::SweepFinished { .. }
             | Report::NeedsFullCheck(..)
@@ -236,6 +242,9 @@ impl Report {
             Report::Event(e) => event_text(&m, e),
             Report::Escalation { cause, structures } => format!(
                 "{m}: sweep of filesystem and group metadata started ({structures} structures) because {cause}; files and directories are not part of it: run xfs_scrub -n {m} to check them."
+            ),
+            Report::WouldSweep { cause } => format!(
+                "{m}: would sweep filesystem and group metadata because {cause} (files and directories are not part of a sweep)"
             ),
             Report::RepairsStopped { reason, dropped } => {
                 format!("{m}: repairs stopped: {}; {dropped} waiting repairs dropped", reason.sentence())
@@ -344,6 +353,11 @@ impl Report {
                 o.insert("kind".into(), "sick_suppressed".into());
                 o.insert("target".into(), target_json(target));
                 o.insert("count".into(), (*count).into());
+            }
+            Report::WouldSweep { cause } => {
+                o.insert("kind".into(), "would_sweep".into());
+                o.insert("cause".into(), cause.key().into());
+                o.insert("reason".into(), cause.to_string().into());
             }
             Report::RepairsStopped { reason, dropped } => {
                 o.insert("kind".into(), "repairs_stopped".into());

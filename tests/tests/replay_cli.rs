@@ -65,6 +65,7 @@ fn quiet_keeps_mount_events_only() {
         [
             "/mnt: monitoring started",
             "/mnt: filesystem shut down due to log I/O error, forced unmount",
+            "/mnt: repairs stopped: the filesystem has shut down; 0 waiting repairs dropped",
             "/mnt: filesystem unmounted"
         ]
     );
