@@ -22,14 +22,15 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use xfs_heal_protocol::{
-    AgNumber, AgScrub, Errno, FsScrub, Geometry, InodeScrub, Refusal, RepairOutcome, RepairReply,
-    RepairRequest, RepairTarget, RequestId, RtGroupNumber, RtGroupScrub,
+    AgNumber, AgScrub, Errno, Geometry, InodeScrub, Refusal, RepairOutcome, RepairReply, RepairRequest,
+    RepairTarget, RequestId, RtGroupNumber, RtGroupScrub,
 };
 
 use xfs_heal_protocol::defects::{DefectId, DefectSet};
 use xfs_heal_protocol::uapi::XFS_HEALTH_MONITOR_TYPE_SICK;
 
 use crate::decode::v0::DecodeError;
+use crate::domains;
 use crate::event::{EventKind, HealthEvent, HealthStatus};
 use crate::policy;
 use crate::report::{EscalationCause, Report, StopReason};
@@ -692,38 +693,24 @@ impl Engine {
     }
 }
 
-/// Every whole-fs, AG and rtgroup structure this geometry has, for a sweep.
+/// Every whole-fs, AG and rtgroup structure this geometry has, for a sweep: the swept rows
+/// of `domains`' tables, less the btrees this filesystem does not have.
 pub fn sweep_targets(g: &Geometry) -> Vec<RepairTarget> {
-    let mut v: Vec<RepairTarget> = [
-        FsScrub::FsCounters,
-        FsScrub::UserQuota,
-        FsScrub::GroupQuota,
-        FsScrub::ProjectQuota,
-        FsScrub::QuotaCheck,
-        FsScrub::NLinks,
-    ]
-    .into_iter()
-    .map(|kind| RepairTarget::Fs { kind })
-    .collect();
-    for agno in 0..g.agcount() {
-        let Ok(agno) = AgNumber::try_from(agno) else { continue };
-        for kind in AgScrub::ALL {
-            let absent = (*kind == AgScrub::Rmapbt && !g.has_rmapbt())
-                || (*kind == AgScrub::Refcountbt && !g.has_reflink());
-            if !absent {
-                v.push(RepairTarget::Ag { agno, kind: *kind });
-            }
-        }
+    let absent_ag = |k: AgScrub| {
+        (k == AgScrub::Rmapbt && !g.has_rmapbt()) || (k == AgScrub::Refcountbt && !g.has_reflink())
+    };
+    let absent_rg = |k: RtGroupScrub| {
+        (k == RtGroupScrub::Rmapbt && !g.has_rmapbt()) || (k == RtGroupScrub::Refcountbt && !g.has_reflink())
+    };
+    let mut v: Vec<RepairTarget> =
+        domains::FS.iter().filter_map(|r| r.sweep_kind()).map(|kind| RepairTarget::Fs { kind }).collect();
+    for agno in (0..g.agcount()).filter_map(|n| AgNumber::try_from(n).ok()) {
+        let kinds = domains::AG.iter().filter_map(|r| r.sweep_kind()).filter(|k| !absent_ag(*k));
+        v.extend(kinds.map(|kind| RepairTarget::Ag { agno, kind }));
     }
-    for rgno in 0..g.rgcount() {
-        let Ok(rgno) = RtGroupNumber::try_from(rgno) else { continue };
-        for kind in RtGroupScrub::ALL {
-            let absent = (*kind == RtGroupScrub::Rmapbt && !g.has_rmapbt())
-                || (*kind == RtGroupScrub::Refcountbt && !g.has_reflink());
-            if !absent {
-                v.push(RepairTarget::RtGroup { rgno, kind: *kind });
-            }
-        }
+    for rgno in (0..g.rgcount()).filter_map(|n| RtGroupNumber::try_from(n).ok()) {
+        let kinds = domains::RTGROUP.iter().filter_map(|r| r.sweep_kind()).filter(|k| !absent_rg(*k));
+        v.extend(kinds.map(|kind| RepairTarget::RtGroup { rgno, kind }));
     }
     v
 }

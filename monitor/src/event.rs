@@ -47,60 +47,60 @@ macro_rules! mask_type {
     };
 }
 
-mask_type!(
+/// Declares a validated sick-mask type over one of `domains`' tables: its defined bits and
+/// their names come from the table's rows.
+macro_rules! domain_mask {
+    ($(#[$doc:meta])* $name:ident, $rows:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(u32);
+
+        impl $name {
+            /// The union of the defined bits.
+            pub const ALL: u32 = crate::domains::all_bits($rows);
+
+            /// Accepts a non-empty mask of defined bits; otherwise returns the offending bits
+            /// (or 0 for an empty mask).
+            pub const fn new(bits: u32) -> Result<Self, u32> {
+                if bits == 0 {
+                    Err(0)
+                } else if bits & !Self::ALL != 0 {
+                    Err(bits & !Self::ALL)
+                } else {
+                    Ok(Self(bits))
+                }
+            }
+            pub const fn bits(self) -> u32 {
+                self.0
+            }
+            /// The set bits, lowest first, with their names.
+            pub fn iter(self) -> impl Iterator<Item = (u32, &'static str)> {
+                $rows.iter().map(|r| (r.bit, r.name)).filter(move |(bit, _)| self.0 & bit != 0)
+            }
+            /// The names of the set bits, lowest first.
+            pub fn names(self) -> impl Iterator<Item = &'static str> {
+                self.iter().map(|(_, name)| name)
+            }
+        }
+    };
+}
+
+domain_mask!(
     /// Whole-filesystem structures (`XFS_FSOP_GEOM_SICK_*`).
-    FsMask, uapi::XFS_FSOP_GEOM_SICK_ALL, [
-    (uapi::XFS_FSOP_GEOM_SICK_COUNTERS, "fscounters"),
-    (uapi::XFS_FSOP_GEOM_SICK_UQUOTA, "usrquota"),
-    (uapi::XFS_FSOP_GEOM_SICK_GQUOTA, "grpquota"),
-    (uapi::XFS_FSOP_GEOM_SICK_PQUOTA, "prjquota"),
-    (uapi::XFS_FSOP_GEOM_SICK_RT_BITMAP, "bitmap"),
-    (uapi::XFS_FSOP_GEOM_SICK_RT_SUMMARY, "summary"),
-    (uapi::XFS_FSOP_GEOM_SICK_QUOTACHECK, "quotacheck"),
-    (uapi::XFS_FSOP_GEOM_SICK_NLINKS, "nlinks"),
-    (uapi::XFS_FSOP_GEOM_SICK_METADIR, "metadir"),
-    (uapi::XFS_FSOP_GEOM_SICK_METAPATH, "metapath"),
-]);
-
-mask_type!(
+    FsMask, crate::domains::FS
+);
+domain_mask!(
     /// Allocation-group structures (`XFS_AG_GEOM_SICK_*`).
-    AgMask, uapi::XFS_AG_GEOM_SICK_ALL, [
-    (uapi::XFS_AG_GEOM_SICK_SB, "super"),
-    (uapi::XFS_AG_GEOM_SICK_AGF, "agf"),
-    (uapi::XFS_AG_GEOM_SICK_AGFL, "agfl"),
-    (uapi::XFS_AG_GEOM_SICK_AGI, "agi"),
-    (uapi::XFS_AG_GEOM_SICK_BNOBT, "bnobt"),
-    (uapi::XFS_AG_GEOM_SICK_CNTBT, "cntbt"),
-    (uapi::XFS_AG_GEOM_SICK_INOBT, "inobt"),
-    (uapi::XFS_AG_GEOM_SICK_FINOBT, "finobt"),
-    (uapi::XFS_AG_GEOM_SICK_RMAPBT, "rmapbt"),
-    (uapi::XFS_AG_GEOM_SICK_REFCNTBT, "refcountbt"),
-    (uapi::XFS_AG_GEOM_SICK_INODES, "inodes"),
-]);
-
-mask_type!(
+    AgMask, crate::domains::AG
+);
+domain_mask!(
     /// Realtime-group structures (`XFS_RTGROUP_GEOM_SICK_*`).
-    RtGroupMask, uapi::XFS_RTGROUP_GEOM_SICK_ALL, [
-    (uapi::XFS_RTGROUP_GEOM_SICK_SUPER, "super"),
-    (uapi::XFS_RTGROUP_GEOM_SICK_BITMAP, "bitmap"),
-    (uapi::XFS_RTGROUP_GEOM_SICK_SUMMARY, "summary"),
-    (uapi::XFS_RTGROUP_GEOM_SICK_RMAPBT, "rmapbt"),
-    (uapi::XFS_RTGROUP_GEOM_SICK_REFCNTBT, "refcountbt"),
-]);
-
-mask_type!(
+    RtGroupMask, crate::domains::RTGROUP
+);
+domain_mask!(
     /// Inode structures (`XFS_BS_SICK_*`).
-    InodeMask, uapi::XFS_BS_SICK_ALL, [
-    (uapi::XFS_BS_SICK_INODE, "core"),
-    (uapi::XFS_BS_SICK_BMBTD, "datafork"),
-    (uapi::XFS_BS_SICK_BMBTA, "attrfork"),
-    (uapi::XFS_BS_SICK_BMBTC, "cowfork"),
-    (uapi::XFS_BS_SICK_DIR, "directory"),
-    (uapi::XFS_BS_SICK_XATTR, "xattr"),
-    (uapi::XFS_BS_SICK_SYMLINK, "symlink"),
-    (uapi::XFS_BS_SICK_PARENT, "parent"),
-    (uapi::XFS_BS_SICK_DIRTREE, "dirtree"),
-]);
+    InodeMask, crate::domains::INODE
+);
 
 mask_type!(
     /// Why the filesystem shut down (`XFS_HEALTH_SHUTDOWN_*`), in xfs_healer's words.

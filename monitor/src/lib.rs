@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod client;
 pub mod decode;
+pub mod domains;
 pub mod engine;
 pub mod event;
 pub mod journal;

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use xfs_heal_protocol::uapi;
 
+use crate::domains::{self, Row};
 use crate::event::*;
 
 /// Largest JSON object accepted. Real events are a few hundred bytes.
@@ -168,16 +169,15 @@ fn u32_field(v: &Value, key: &str) -> Result<u32, String> {
 }
 
 /// ORs the named (or numbered) structures into a mask using a domain's name table.
-fn mask_of(v: &Value, names: &[(&str, u32)]) -> Result<u32, String> {
+/// The mask a `structures` array names, by `domains`' JSON names for `domain` (numbers are
+/// taken as bits and validated by the mask type).
+fn mask_of<K>(v: &Value, rows: &[Row<K>], domain: &str) -> Result<u32, String> {
     let items = v.get("structures").and_then(Value::as_array).ok_or("'structures' is missing")?;
     let mut mask = 0u32;
     for item in items {
         mask |= match item {
-            Value::String(s) => names
-                .iter()
-                .find(|(n, _)| n == s)
-                .map(|(_, b)| *b)
-                .ok_or_else(|| format!("unknown structure '{s}'"))?,
+            Value::String(s) => domains::json_mask(rows, domain, [s.as_str()])
+                .map_err(|s| format!("unknown structure '{s}'"))?,
             Value::Number(n) => n
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
@@ -196,55 +196,6 @@ fn mask_error(domain: &str, bad: u32) -> String {
     }
 }
 
-const FS_NAMES: &[(&str, u32)] = &[
-    ("fscounters", uapi::XFS_FSOP_GEOM_SICK_COUNTERS),
-    ("usrquota", uapi::XFS_FSOP_GEOM_SICK_UQUOTA),
-    ("grpquota", uapi::XFS_FSOP_GEOM_SICK_GQUOTA),
-    ("prjquota", uapi::XFS_FSOP_GEOM_SICK_PQUOTA),
-    ("quotacheck", uapi::XFS_FSOP_GEOM_SICK_QUOTACHECK),
-    ("nlinks", uapi::XFS_FSOP_GEOM_SICK_NLINKS),
-    ("metadir", uapi::XFS_FSOP_GEOM_SICK_METADIR),
-    ("metapath", uapi::XFS_FSOP_GEOM_SICK_METAPATH),
-];
-/// The legacy `realtime` domain: the single rt bitmap and summary of a pre-rtgroups fs.
-const REALTIME_NAMES: &[(&str, u32)] =
-    &[("bitmap", uapi::XFS_FSOP_GEOM_SICK_RT_BITMAP), ("summary", uapi::XFS_FSOP_GEOM_SICK_RT_SUMMARY)];
-const AG_NAMES: &[(&str, u32)] = &[
-    ("super", uapi::XFS_AG_GEOM_SICK_SB),
-    ("agf", uapi::XFS_AG_GEOM_SICK_AGF),
-    ("agfl", uapi::XFS_AG_GEOM_SICK_AGFL),
-    ("agi", uapi::XFS_AG_GEOM_SICK_AGI),
-    ("bnobt", uapi::XFS_AG_GEOM_SICK_BNOBT),
-    ("cntbt", uapi::XFS_AG_GEOM_SICK_CNTBT),
-    ("inobt", uapi::XFS_AG_GEOM_SICK_INOBT),
-    ("finobt", uapi::XFS_AG_GEOM_SICK_FINOBT),
-    ("rmapbt", uapi::XFS_AG_GEOM_SICK_RMAPBT),
-    ("refcountbt", uapi::XFS_AG_GEOM_SICK_REFCNTBT),
-    ("inodes", uapi::XFS_AG_GEOM_SICK_INODES),
-];
-const RTGROUP_NAMES: &[(&str, u32)] = &[
-    ("super", uapi::XFS_RTGROUP_GEOM_SICK_SUPER),
-    ("bitmap", uapi::XFS_RTGROUP_GEOM_SICK_BITMAP),
-    ("summary", uapi::XFS_RTGROUP_GEOM_SICK_SUMMARY),
-    ("rmapbt", uapi::XFS_RTGROUP_GEOM_SICK_RMAPBT),
-    ("refcountbt", uapi::XFS_RTGROUP_GEOM_SICK_REFCNTBT),
-];
-const INODE_NAMES: &[(&str, u32)] = &[
-    ("core", uapi::XFS_BS_SICK_INODE),
-    ("bmapbtd", uapi::XFS_BS_SICK_BMBTD),
-    ("bmapbta", uapi::XFS_BS_SICK_BMBTA),
-    ("bmapbtc", uapi::XFS_BS_SICK_BMBTC),
-    ("directory", uapi::XFS_BS_SICK_DIR),
-    ("xattr", uapi::XFS_BS_SICK_XATTR),
-    ("symlink", uapi::XFS_BS_SICK_SYMLINK),
-    ("parent", uapi::XFS_BS_SICK_PARENT),
-    ("dirtree", uapi::XFS_BS_SICK_DIRTREE),
-    // "Zapped" states: the kernel emitted them although the old schema omitted them.
-    ("bmapbtd_zapped", uapi::XFS_BS_SICK_BMBTD),
-    ("bmapbta_zapped", uapi::XFS_BS_SICK_BMBTA),
-    ("directory_zapped", uapi::XFS_BS_SICK_DIR),
-    ("symlink_zapped", uapi::XFS_BS_SICK_SYMLINK),
-];
 const SHUTDOWN_NAMES: &[(&str, u32)] = &[
     ("meta_ioerr", uapi::XFS_HEALTH_SHUTDOWN_META_IO_ERROR),
     ("log_ioerr", uapi::XFS_HEALTH_SHUTDOWN_LOG_IO_ERROR),
@@ -284,25 +235,28 @@ fn map_event(v: &Value) -> Result<HealthEvent, String> {
             }
         }
         ("fs", _) => {
-            let mask = FsMask::new(mask_of(v, FS_NAMES)?).map_err(|b| mask_error("fs", b))?;
+            let mask = FsMask::new(mask_of(v, domains::FS, "fs")?).map_err(|b| mask_error("fs", b))?;
             EventKind::Metadata { status: status()?, object: MetadataObject::Fs { mask } }
         }
         ("realtime", _) => {
-            let mask = FsMask::new(mask_of(v, REALTIME_NAMES)?).map_err(|b| mask_error("realtime", b))?;
+            let mask =
+                FsMask::new(mask_of(v, domains::FS, "realtime")?).map_err(|b| mask_error("realtime", b))?;
             EventKind::Metadata { status: status()?, object: MetadataObject::Fs { mask } }
         }
         ("perag", _) => {
-            let mask = AgMask::new(mask_of(v, AG_NAMES)?).map_err(|b| mask_error("perag", b))?;
+            let mask = AgMask::new(mask_of(v, domains::AG, "perag")?).map_err(|b| mask_error("perag", b))?;
             let agno = u32_field(v, "group")?;
             EventKind::Metadata { status: status()?, object: MetadataObject::Ag { agno, mask } }
         }
         ("rtgroup", _) => {
-            let mask = RtGroupMask::new(mask_of(v, RTGROUP_NAMES)?).map_err(|b| mask_error("rtgroup", b))?;
+            let mask = RtGroupMask::new(mask_of(v, domains::RTGROUP, "rtgroup")?)
+                .map_err(|b| mask_error("rtgroup", b))?;
             let rgno = u32_field(v, "group")?;
             EventKind::Metadata { status: status()?, object: MetadataObject::RtGroup { rgno, mask } }
         }
         ("inode", _) => {
-            let mask = InodeMask::new(mask_of(v, INODE_NAMES)?).map_err(|b| mask_error("inode", b))?;
+            let mask =
+                InodeMask::new(mask_of(v, domains::INODE, "inode")?).map_err(|b| mask_error("inode", b))?;
             let ino = u64_field(v, "inumber")?;
             let gen = u32_field(v, "generation")?;
             EventKind::Metadata { status: status()?, object: MetadataObject::Inode { ino, gen, mask } }
