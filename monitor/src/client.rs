@@ -94,6 +94,8 @@ impl std::fmt::Display for ClientError {
     }
 }
 
+impl std::error::Error for ClientError {}
+
 /// A live connection to the repairer.
 #[derive(Debug)]
 pub struct Connection {

@@ -10,6 +10,7 @@ pub mod client;
 pub mod decode;
 pub mod domains;
 pub mod engine;
+pub mod error;
 pub mod event;
 pub mod journal;
 pub mod live;

@@ -12,6 +12,7 @@ use landlock::RulesetStatus;
 use xfs_heal_monitor::cli::Cli;
 use xfs_heal_monitor::client::{self, Connection};
 use xfs_heal_monitor::engine::{Engine, Tuning};
+use xfs_heal_monitor::error::Error;
 use xfs_heal_monitor::journal::Journal;
 use xfs_heal_monitor::live::{self, Live, Output};
 use xfs_heal_monitor::replay::{self, CaptureFormat, Options};
@@ -39,8 +40,8 @@ fn main() -> ExitCode {
     }
     let Some(mountpoint) = cli.mountpoint.clone() else { return ExitCode::from(2) };
     let label = mountpoint.display().to_string();
-    let fail = |msg: String| {
-        complain(&format!("{label}: {msg}"));
+    let fail = |e: Error| {
+        complain(&format!("{label}: {e}"));
         ExitCode::FAILURE
     };
     let journal = Journal::for_stdout().unwrap_or_else(|e| {
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
     let socket = cli.connect.clone().unwrap_or_else(|| client::default_socket(&mountpoint));
     let (conn, hello, health) = match connect_with_retry(&socket, &mountpoint) {
         Ok(c) => c,
-        Err(e) => return fail(format!("repairer at {}: {e}", socket.display())),
+        Err(source) => return fail(Error::Connect { socket, source }),
     };
     output.say(&Report::Status(format!(
         "connected to the repairer: {} via {} ({} AGs, {} rtgroups, autofsck {}, events from {})",
@@ -96,13 +97,13 @@ fn main() -> ExitCode {
         }
     };
     if let Err(e) = live::set_nonblocking(&health) {
-        return fail(format!("cannot make the health fd non-blocking: {e}"));
+        return fail(Error::NonBlocking(e));
     }
     if cli.everything {
         match hello.event_source {
             EventSource::KernelMonitor => {
                 if let Err(e) = sys::reconfigure_monitor(health.as_fd(), true) {
-                    return fail(format!("--everything: cannot reconfigure the health monitor: {e}"));
+                    return fail(Error::Everything(e));
                 }
             }
             EventSource::File => {
@@ -115,10 +116,10 @@ fn main() -> ExitCode {
     match sandbox::landlock() {
         Ok(s) if s.ruleset == RulesetStatus::FullyEnforced => {}
         Ok(s) => output.say(&Report::Status(format!("landlock: {:?}; relying on seccomp", s.ruleset))),
-        Err(e) => return fail(format!("landlock: {e}")),
+        Err(e) => return fail(e),
     }
     if let Err(e) = sandbox::seccomp() {
-        return fail(format!("seccomp: {e}"));
+        return fail(e);
     }
 
     // 5. Read, decode, report, repair; 6. end on EOF or UNMOUNT.
@@ -197,7 +198,7 @@ enum Decision {
     Disable(String),
 }
 
-/// xfs_healer's rules (reference §3.1-3.2): --repair always repairs; otherwise the autofsck
+/// xfs_healer's rules: --repair always repairs; otherwise the autofsck
 /// property decides, unless --no-autofsck says only to report.
 fn decide_repair(cli: &Cli, hello: &Hello) -> Decision {
     let supported = matches!(hello.online_repair, OnlineRepair::Supported);

@@ -1,5 +1,5 @@
 //! Everything the monitor tells an operator, in two forms: one human-readable line in the
-//! wording operators know from xfs_healer (reference §3.3), or one JSON object per line whose
+//! wording operators know from xfs_healer, or one JSON object per line whose
 //! schema ships in `monitor/schema/report.schema.json`.
 //!
 //! Inode events are reported by number (`ino N gen 0xG`): the monitor has no filesystem

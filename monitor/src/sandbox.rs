@@ -1,6 +1,7 @@
 //! The monitor's sandbox, entered after the Hello and before the first event is read:
 //! Landlock with no filesystem access at all, then a seccomp allow-list.
 
+use crate::error::Error;
 use std::collections::BTreeMap;
 
 use landlock::{Access, AccessFs, AccessNet, RestrictionStatus, Ruleset, RulesetAttr, Scope, ABI};
@@ -17,10 +18,10 @@ compile_error!("the seccomp allow-list is written and tested for x86_64 only");
 /// and uid become `user`'s, which empties the other sets. Otherwise: whatever came along
 /// (file capabilities, ambient ones) is dropped. Checked afterwards; returns the user
 /// switched to, if any.
-pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
+pub fn drop_privileges(user: &str) -> Result<Option<String>, Error> {
     use caps::{CapSet, Capability};
     use nix::unistd::{setgroups, setresgid, setresuid, Uid, User};
-    let err = |e: caps::errors::CapsError| format!("dropping capabilities: {e}");
+    let err = Error::Capabilities;
     let root = Uid::current().is_root() || Uid::effective().is_root();
     if root || caps::has_cap(None, CapSet::Permitted, Capability::CAP_SETPCAP).map_err(err)? {
         for cap in caps::all() {
@@ -33,13 +34,11 @@ pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
         let by_name = User::from_name(user).ok().flatten();
         let target = by_name
             .or_else(|| user.parse().ok().and_then(|uid| User::from_uid(Uid::from_raw(uid)).ok().flatten()));
-        let target = target.ok_or_else(|| {
-            format!("started as root, and there is no user {user:?} to switch to: create it (the package does) or give --user")
-        })?;
+        let target = target.ok_or_else(|| Error::NoSuchUser(user.to_owned()))?;
         if target.uid.is_root() {
-            return Err(format!("--user {user} is root: the monitor never runs as root"));
+            return Err(Error::UserIsRoot(user.to_owned()));
         }
-        let failed = |e: nix::Error| format!("switching to {user}: {e}");
+        let failed = |source| Error::SwitchUser { user: user.to_owned(), source };
         setgroups(&[]).map_err(failed)?;
         setresgid(target.gid, target.gid, target.gid).map_err(failed)?;
         setresuid(target.uid, target.uid, target.uid).map_err(failed)?;
@@ -57,11 +56,11 @@ pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
     // Not dumpable: another process of the same uid (another mount's monitor) cannot reach
     // this one's /proc entries, so neither its fds (the health fd) nor its mount namespace
     // (its repairer's socket).
-    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))?;
+    nix::sys::prctl::set_dumpable(false).map_err(Error::Dumpable)?;
     for set in [CapSet::Effective, CapSet::Permitted, CapSet::Ambient] {
         let left = caps::read(None, set).map_err(err)?;
         if !left.is_empty() {
-            return Err(format!("capabilities left in the {set:?} set after dropping them all: {left:?}"));
+            return Err(Error::CapabilitiesLeft { set: format!("{set:?}"), left: format!("{left:?}") });
         }
     }
     Ok(switched)
@@ -72,8 +71,8 @@ pub const LANDLOCK_ABI: ABI = ABI::V7;
 
 /// Denies every filesystem right (no rule grants any back), TCP, abstract sockets and
 /// signals outside the sandbox. Connecting to the repairer's named socket needs none of them.
-pub fn landlock() -> Result<RestrictionStatus, String> {
-    let err = |e: landlock::RulesetError| e.to_string();
+pub fn landlock() -> Result<RestrictionStatus, Error> {
+    let err = Error::Landlock;
     Ruleset::default()
         .handle_access(AccessFs::from_all(LANDLOCK_ABI))
         .map_err(err)?
@@ -147,8 +146,8 @@ fn arg_in(
 }
 
 /// Loads the allow-list; anything else kills the process.
-pub fn seccomp() -> Result<(), String> {
-    let e = |e: seccompiler::BackendError| e.to_string();
+pub fn seccomp() -> Result<(), Error> {
+    let e = Error::SeccompCompile;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
     rules.insert(libc::SYS_socket, arg_in(0, SOCKET_DOMAINS.iter().map(|(d, _)| *d)).map_err(e)?);
@@ -167,7 +166,7 @@ pub fn seccomp() -> Result<(), String> {
         SeccompAction::Allow,
         seccompiler::TargetArch::x86_64,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(e)?;
     let program: seccompiler::BpfProgram = filter.try_into().map_err(e)?;
-    seccompiler::apply_filter_all_threads(&program).map_err(|e| e.to_string())
+    seccompiler::apply_filter_all_threads(&program).map_err(Error::Seccomp)
 }

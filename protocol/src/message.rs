@@ -144,7 +144,7 @@ impl fmt::Display for MountPath {
     }
 }
 
-/// The `trusted.xfs:autofsck` filesystem property (reference §3.2).
+/// The `trusted.xfs:autofsck` filesystem property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Autofsck {
     /// The property is not set (or could not be read).
@@ -360,7 +360,7 @@ pub enum RepairOutcome {
 
 impl RepairOutcome {
     /// Classifies a completed repair ioctl by its output flags, in xfs_healer's order
-    /// (reference §3.6, 7.1 rules): still corrupt or incomplete is a failure; cross-reference
+    /// (xfs_healer 7.1's rules): still corrupt or incomplete is a failure; cross-reference
     /// trouble means "offline repair recommended"; then "no modification needed"; else fixed.
     pub const fn classify(oflags: ScrubOutFlags) -> Self {
         if oflags.contains(XFS_SCRUB_OFLAG_CORRUPT | XFS_SCRUB_OFLAG_INCOMPLETE) {

@@ -1,7 +1,7 @@
 //! The XFS kernel ABI that xfs-heal speaks, as plain data.
 //!
-//! Source: `xfs_fs.h` from Debian's `xfslibs-dev` 7.2.0 (Linux 7.0+ ABI), as summarised in
-//! `shared/reference/xfs-healing-reference.md` §1. Layouts are x86_64/LP64; every size and
+//! Source: `xfs_fs.h` from Debian's `xfslibs-dev` 7.2.0 (Linux 7.0+ ABI). Layouts are
+//! x86_64/LP64; every size and
 //! offset below is pinned by the layout tests at the end of this file, so a transcription
 //! error fails the build's tests rather than corrupting an ioctl argument.
 //!

@@ -1,4 +1,4 @@
-//! JSON-format health events (the pre-7.0 patch series; reference §2), from untrusted text.
+//! JSON-format health events (the pre-7.0 patch series), from untrusted text.
 //!
 //! Framing follows the kernel's printer: one key per line, an object ends at a line holding
 //! only `}`; NUL bytes also separate lines, as the seed daemon accepted. A single-line object
