@@ -17,6 +17,29 @@ pub enum PassedFd {
     Health,
 }
 
+/// Why the fds systemd says it passed cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenFdsError {
+    /// `LISTEN_FDS` is not a count from 1 to [`MAX_PASSED_FDS`].
+    Count(String),
+    /// Several fds and no `LISTEN_FDNAMES` to tell them apart.
+    Unnamed(usize),
+    /// `LISTEN_FDNAMES` names another number of fds.
+    Names { fds: usize, names: usize },
+}
+
+impl core::fmt::Display for ListenFdsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Count(fds) => write!(f, "LISTEN_FDS={fds:?}: expected 1 to {MAX_PASSED_FDS} fds"),
+            Self::Unnamed(n) => write!(f, "LISTEN_FDS={n} without LISTEN_FDNAMES: cannot tell the fds apart"),
+            Self::Names { fds, names } => write!(f, "LISTEN_FDS={fds} but LISTEN_FDNAMES has {names} names"),
+        }
+    }
+}
+
+impl std::error::Error for ListenFdsError {}
+
 /// The role of each passed fd (from fd 3 up), from the environment; empty when nothing was
 /// passed to process `me`.
 pub fn listen_fds_plan(
@@ -24,7 +47,7 @@ pub fn listen_fds_plan(
     fds: Option<&str>,
     names: Option<&str>,
     me: u32,
-) -> Result<Vec<PassedFd>, String> {
+) -> Result<Vec<PassedFd>, ListenFdsError> {
     let (Some(pid), Some(fds)) = (pid, fds) else {
         return Ok(Vec::new());
     };
@@ -36,16 +59,16 @@ pub fn listen_fds_plan(
         .parse::<usize>()
         .ok()
         .filter(|n| (1..=MAX_PASSED_FDS).contains(n))
-        .ok_or_else(|| format!("LISTEN_FDS={fds:?}: expected 1 to {MAX_PASSED_FDS} fds"))?;
+        .ok_or_else(|| ListenFdsError::Count(fds.to_owned()))?;
     let names: Vec<&str> = match names {
         Some(names) => names.split(':').collect(),
         // Without names (e.g. systemd-socket-activate without --fdname) only a lone socket
         // is unambiguous.
         None if count == 1 => vec![""],
-        None => return Err(format!("LISTEN_FDS={count} without LISTEN_FDNAMES: cannot tell the fds apart")),
+        None => return Err(ListenFdsError::Unnamed(count)),
     };
     if names.len() != count {
-        return Err(format!("LISTEN_FDS={count} but LISTEN_FDNAMES has {} names", names.len()));
+        return Err(ListenFdsError::Names { fds: count, names: names.len() });
     }
     Ok(names
         .into_iter()
@@ -266,7 +289,11 @@ mod tests {
         assert!(check_mount_root(MOUNTINFO, 7, Path::new("/")).is_err());
     }
 
-    fn plan_of(pid: Option<&str>, fds: Option<&str>, names: Option<&str>) -> Result<Vec<PassedFd>, String> {
+    fn plan_of(
+        pid: Option<&str>,
+        fds: Option<&str>,
+        names: Option<&str>,
+    ) -> Result<Vec<PassedFd>, ListenFdsError> {
         listen_fds_plan(pid, fds, names, 42)
     }
 
@@ -296,6 +323,11 @@ mod tests {
         for (fds, names) in [("2", None), ("2", Some("repairer")), ("0", None), ("x", None), ("9", None)] {
             assert!(plan_of(Some("42"), Some(fds), names).is_err(), "{fds} {names:?}");
         }
+        assert_eq!(plan_of(Some("42"), Some("2"), None), Err(ListenFdsError::Unnamed(2)));
+        assert_eq!(
+            plan_of(Some("42"), Some("2"), Some("repairer")).unwrap_err().to_string(),
+            "LISTEN_FDS=2 but LISTEN_FDNAMES has 1 names"
+        );
     }
 
     #[test]

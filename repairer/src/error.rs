@@ -10,9 +10,14 @@ use xfs_heal_protocol::{CodecError, InvalidValue};
 pub enum Error {
     #[error("step 1 (sanitize): {0}")]
     Sanitize(#[source] io::Error),
-    /// The socket handed over by systemd is missing or not what we serve on.
     #[error("step 1 (socket activation): {0}")]
-    Activation(String),
+    ListenFds(#[source] xfs_heal_protocol::host::ListenFdsError),
+    #[error("step 1 (socket activation): fd {0} is not a listening Unix stream socket")]
+    NotAListener(std::os::fd::RawFd),
+    #[error("step 1 (socket activation): systemd passed more than one listening socket")]
+    TwoListeners,
+    #[error("step 1 (socket activation): no socket from systemd (LISTEN_FDS) and no --listen PATH")]
+    NoSocket,
     #[error("step 1 (listen): {}: {source}", path.display())]
     Listen { path: PathBuf, source: io::Error },
     #[error("step 1 (peer): no --monitor-uid given and there is no 'xfs-heal' user")]
@@ -58,7 +63,7 @@ pub enum Error {
     #[error("step 7 (hello): {0}")]
     HelloEncode(#[source] CodecError),
     #[error("step 8 (seccomp): compiling the allow-list: {0}")]
-    SeccompCompile(String),
+    SeccompCompile(#[source] seccompiler::BackendError),
     #[error("step 8 (seccomp): {0}")]
     Seccomp(#[source] seccompiler::Error),
     /// The listening socket failed while serving.

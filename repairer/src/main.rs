@@ -53,9 +53,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
     let listener = match (passed.listener, &cli.listen) {
         (Some(l), _) => l,
         (None, Some(path)) => bind(path, monitor_gid)?,
-        (None, None) => {
-            return Err(Error::Activation("no socket from systemd (LISTEN_FDS) and no --listen PATH".into()))
-        }
+        (None, None) => return Err(Error::NoSocket),
     };
 
     // 2. Open the mount point; it must be the root of a mounted XFS filesystem.

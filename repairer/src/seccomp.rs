@@ -71,19 +71,17 @@ fn arg_in(
 }
 
 /// Compiles the table to BPF: an unknown architecture or syscall kills the process.
-pub fn program() -> Result<BpfProgram, String> {
+pub fn program() -> Result<BpfProgram, seccompiler::BackendError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
-    let e = |e: seccompiler::BackendError| e.to_string();
-    rules.insert(libc::SYS_ioctl, arg_in(1, IOCTLS.iter().map(|(request, _, _)| *request)).map_err(e)?);
-    rules.insert(libc::SYS_fcntl, arg_in(1, FCNTLS.iter().map(|(cmd, _)| *cmd)).map_err(e)?);
-    rules.insert(libc::SYS_openat, arg_in(2, OPENAT_FLAGS.iter().map(|(flags, _)| *flags)).map_err(e)?);
+    rules.insert(libc::SYS_ioctl, arg_in(1, IOCTLS.iter().map(|(request, _, _)| *request))?);
+    rules.insert(libc::SYS_fcntl, arg_in(1, FCNTLS.iter().map(|(cmd, _)| *cmd))?);
+    rules.insert(libc::SYS_openat, arg_in(2, OPENAT_FLAGS.iter().map(|(flags, _)| *flags))?);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::KillProcess,
         SeccompAction::Allow,
         seccompiler::TargetArch::x86_64,
-    )
-    .map_err(|e| e.to_string())?;
-    filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
+    )?;
+    filter.try_into()
 }

@@ -37,7 +37,7 @@ pub fn passed_fds() -> Result<Passed, Error> {
     let var = |name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     let (pid, fds, names) = (var("LISTEN_PID"), var("LISTEN_FDS"), var("LISTEN_FDNAMES"));
     let plan = host::listen_fds_plan(pid.as_deref(), fds.as_deref(), names.as_deref(), std::process::id())
-        .map_err(Error::Activation)?;
+        .map_err(Error::ListenFds)?;
     let first_unused = LISTEN_FDS_START + RawFd::try_from(plan.len()).unwrap_or(0);
     let mut passed = Passed { first_unused, ..Passed::default() };
     for ((role, owned), fd) in
@@ -47,9 +47,11 @@ pub fn passed_fds() -> Result<Passed, Error> {
             PassedFd::Health if passed.stored_health.is_none() => passed.stored_health = Some(owned),
             PassedFd::Health => crate::log!("fd {fd}: a second stored health fd; closing it"),
             PassedFd::Listener => {
-                check_listener(fd, &owned).map_err(Error::Activation)?;
+                if !is_listener(&owned) {
+                    return Err(Error::NotAListener(fd));
+                }
                 if passed.listener.replace(UnixListener::from(owned)).is_some() {
-                    return Err(Error::Activation("systemd passed more than one listening socket".into()));
+                    return Err(Error::TwoListeners);
                 }
             }
         }
@@ -57,14 +59,11 @@ pub fn passed_fds() -> Result<Passed, Error> {
     Ok(passed)
 }
 
-fn check_listener(fd: RawFd, owned: &OwnedFd) -> Result<(), String> {
-    let ty = getsockopt(owned, sockopt::SockType).map_err(|e| format!("fd {fd} is not a socket: {e}"))?;
-    let listening = getsockopt(owned, sockopt::AcceptConn).map_err(|e| format!("fd {fd}: {e}"))?;
-    let local = nix::sys::socket::getsockname::<UnixAddr>(owned.as_raw_fd());
-    match (ty, listening, local) {
-        (SockType::Stream, true, Ok(_)) => Ok(()),
-        _ => Err(format!("fd {fd} is not a listening Unix stream socket")),
-    }
+/// A listening Unix stream socket, as the socket unit makes.
+fn is_listener(owned: &OwnedFd) -> bool {
+    let stream = getsockopt(owned, sockopt::SockType).is_ok_and(|t| t == SockType::Stream);
+    let unix = nix::sys::socket::getsockname::<UnixAddr>(owned.as_raw_fd()).is_ok();
+    stream && unix && getsockopt(owned, sockopt::AcceptConn).unwrap_or(false)
 }
 
 /// journald's native socket, when stderr is the journal. Set once, in step 1.

@@ -254,7 +254,7 @@ fn never_uses_a_stored_fd_that_is_not_the_monitor_of_this_filesystem() {
     assert_eq!(code, Some(1), "{err}");
     assert!(
         err.ends_with(
-            "step 1 (socket activation): fd 3 is not a socket: ENOTSOCK: Socket operation on non-socket"
+            "step 1 (socket activation): fd 3 is not a listening Unix stream socket"
         ),
         "{err}"
     );
