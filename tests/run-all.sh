@@ -15,8 +15,10 @@ fi
 # --- System packages -------------------------------------------------------------------------
 # xfsprogs: mkfs.xfs for the real-filesystem tests. util-linux: mount, losetup, blkid,
 # findmnt. systemd: systemd-socket-activate for the activation test. dpkg-dev:
-# dpkg-shlibdeps, which cargo-deb uses to fill in the package's dependencies.
+# dpkg-shlibdeps, which cargo-deb uses to fill in the package's dependencies. strace: the
+# repairer tests count the repair ioctls the kernel actually saw.
 need=()
+command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
 command -v findmnt >/dev/null 2>&1 || need+=(util-linux)
 command -v blkid >/dev/null 2>&1 || need+=(util-linux)

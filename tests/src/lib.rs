@@ -232,6 +232,29 @@ impl Repairer {
         r
     }
 
+    /// The same, under `strace`, so a test can count the ioctls that reached the kernel
+    /// ([`Repairer::scrub_ioctls`]) rather than trust the repairer's own audit lines.
+    pub fn start_traced(scratch: &Scratch, mountpoint: &Path, extra: &[&str]) -> Self {
+        let trace = scratch.path("repairer.strace");
+        let trace = trace.to_str().expect("path");
+        Self::start_wrapped(
+            scratch,
+            mountpoint,
+            &["strace", "-f", "-qq", "-e", "trace=ioctl", "-o", trace],
+            0,
+            extra,
+        )
+    }
+
+    /// `XFS_IOC_SCRUB_METADATA` calls the kernel received from a [`Repairer::start_traced`]
+    /// repairer so far (the startup probe included).
+    pub fn scrub_ioctls(&self) -> usize {
+        let trace = self.log.with_file_name("repairer.strace");
+        let text = std::fs::read_to_string(trace).unwrap_or_default();
+        // strace spells the request _IOC(_IOC_READ|_IOC_WRITE, 0x58, 0x3c, 0x40): 'X', 60, 64 bytes.
+        text.lines().filter(|l| l.contains("ioctl(") && l.contains("0x58, 0x3c, 0x40)")).count()
+    }
+
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

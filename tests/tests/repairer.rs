@@ -99,11 +99,23 @@ fn a_request_reaches_the_kernel_and_its_answer_comes_back() {
 
 #[test]
 fn another_filesystem_at_the_same_path_gets_estale_and_no_ioctl() {
-    let Some(mut s) = setup("estale") else { return };
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("estale");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    std::fs::copy(data("sample.v0"), scratch.path("events.v0")).unwrap();
+    let events = scratch.path("events.v0");
+    // Traced: what reaches the kernel is counted by strace, not taken from the audit log.
+    let repairer =
+        Repairer::start_traced(&scratch, &fs.mountpoint, &["--events-from", events.to_str().unwrap()]);
+    let mut s = Setup { scratch, fs, repairer };
+    let probe = s.repairer.scrub_ioctls();
+    assert_eq!(probe, 1, "the startup probe is the one scrub ioctl before any request");
     let mut c = Client::served(&s.repairer.socket);
     let target = ag(0, AgScrub::Agf);
     assert!(!matches!(c.request(request(1, target)).outcome, RepairOutcome::Refused(_)));
-    assert_eq!(s.repairer.count("verdict=issued"), 1);
+    assert_eq!(s.repairer.scrub_ioctls(), probe + 1, "the request reached the kernel");
 
     // A different XFS at the same path: the unmount must succeed at once (never pinned).
     let mountpoint = s.fs.mountpoint.clone();
@@ -117,7 +129,7 @@ fn another_filesystem_at_the_same_path_gets_estale_and_no_ioctl() {
     assert_eq!(reply.outcome, RepairOutcome::Refused(Refusal::StaleFilesystem));
     let line = s.repairer.wait_for_log("request=2 ");
     assert!(line.contains("verdict=refused") && line.contains("ESTALE"), "{line}");
-    assert_eq!(s.repairer.count("verdict=issued"), 1, "no ioctl may be issued against the other fs");
+    assert_eq!(s.repairer.scrub_ioctls(), probe + 1, "no ioctl may reach the kernel for the other fs");
     drop(other);
 
     // A -o nouuid clone of the original image: same UUID, same handle; a different mount.
@@ -125,7 +137,7 @@ fn another_filesystem_at_the_same_path_gets_estale_and_no_ioctl() {
     sh("cp", &["--sparse=always", s.fs.image.to_str().unwrap(), clone.to_str().unwrap()]);
     let _clone = XfsMount::mount(clone, mountpoint, &["nouuid"]);
     assert_eq!(c.request(request(3, target)).outcome, RepairOutcome::Refused(Refusal::StaleFilesystem));
-    assert_eq!(s.repairer.count("verdict=issued"), 1, "no ioctl may be issued against the clone");
+    assert_eq!(s.repairer.scrub_ioctls(), probe + 1, "no ioctl may reach the kernel for the clone");
 }
 
 #[test]
@@ -310,7 +322,8 @@ fn a_repair_a_known_kernel_defect_forbids_is_refused_and_audited() {
     let core = RepairTarget::Inode { ino, gen: 0, kind: InodeScrub::Core };
     let data_fork = RepairTarget::Inode { ino, gen: 0, kind: InodeScrub::DataFork };
 
-    let mut repairer = Repairer::start(&scratch, &fs.mountpoint, &events);
+    let mut repairer = Repairer::start_traced(&scratch, &fs.mountpoint, &events);
+    let probe = repairer.scrub_ioctls();
     let line = repairer.wait_for_log(&format!("known kernel defect {key} applies"));
     assert!(line.contains("refusing inode core repairs"), "{line}");
     let mut c = Client::served(&repairer.socket);
@@ -320,6 +333,7 @@ fn a_repair_a_known_kernel_defect_forbids_is_refused_and_audited() {
         reply.outcome,
         RepairOutcome::Refused(Refusal::KnownKernelDefect(DefectId::RtgroupRmapNullCursor))
     );
+    assert_eq!(repairer.scrub_ioctls(), probe, "the forbidden repair never reached the kernel");
     let audit = repairer.wait_for_log("request=5");
     assert!(audit.contains("verdict=refused"), "{audit}");
     assert!(
@@ -331,6 +345,7 @@ fn a_repair_a_known_kernel_defect_forbids_is_refused_and_audited() {
     let reply = c.request(request(6, data_fork));
     assert!(!matches!(reply.outcome, RepairOutcome::Refused(_)), "{reply:?}");
     assert!(repairer.wait_for_log("request=6").contains("verdict=issued"));
+    assert_eq!(repairer.scrub_ioctls(), probe + 1, "the data fork repair did");
     drop(c);
     drop(repairer);
 

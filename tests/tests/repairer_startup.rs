@@ -252,12 +252,7 @@ fn never_uses_a_stored_fd_that_is_not_the_monitor_of_this_filesystem() {
         &["--monitor-uid", "0", fs.mountpoint.to_str().unwrap()],
     );
     assert_eq!(code, Some(1), "{err}");
-    assert!(
-        err.ends_with(
-            "step 1 (socket activation): fd 3 is not a listening Unix stream socket"
-        ),
-        "{err}"
-    );
+    assert!(err.ends_with("step 1 (socket activation): fd 3 is not a listening Unix stream socket"), "{err}");
 }
 
 /// Step 2's namespace keeps a copy of the mount. On a mount that receives no propagation
