@@ -225,6 +225,74 @@ mod tests {
     use super::*;
     use crate::{AgNumber, AgScrub, RepairRequest, RepairTarget, RequestId};
 
+    /// A message of any size, to reach the limits no real message reaches.
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    struct Blob(Vec<u8>);
+    impl sealed::Sealed for Blob {}
+    impl Message for Blob {}
+
+    #[test]
+    fn the_payload_limit_is_exact_on_both_sides() {
+        assert_eq!(MAX_FRAME, 8196);
+        // Payload: version (2) + vec length (8) + bytes.
+        let fits = encode(&Blob(vec![7; MAX_PAYLOAD - 10])).unwrap();
+        assert_eq!(fits.len(), MAX_FRAME);
+        assert_eq!(decode_frame::<Blob>(&fits), Ok((Blob(vec![7; MAX_PAYLOAD - 10]), MAX_FRAME)));
+        assert!(matches!(encode(&Blob(vec![7; MAX_PAYLOAD - 9])), Err(CodecError::Encode(_))));
+        let limit = u32::try_from(MAX_PAYLOAD).unwrap();
+        assert_eq!(payload_length(limit.to_le_bytes()), Ok(MAX_PAYLOAD));
+        assert_eq!(
+            payload_length((limit + 1).to_le_bytes()),
+            Err(CodecError::FrameTooLarge { length: 8193 })
+        );
+        assert_eq!(payload_length(2u32.to_le_bytes()), Ok(2));
+        assert_eq!(payload_length(1u32.to_le_bytes()), Err(CodecError::FrameTooShort { length: 1 }));
+        let mut over = fits[LENGTH_PREFIX..].to_vec();
+        assert!(decode_payload::<Blob>(&over).is_ok());
+        over.push(0);
+        assert_eq!(decode_payload::<Blob>(&over), Err(CodecError::FrameTooLarge { length: 8193 }));
+    }
+
+    #[test]
+    fn errors_say_how_much_and_what() {
+        let payload = &request(1)[LENGTH_PREFIX..];
+        let mut two_extra = payload.to_vec();
+        two_extra.extend_from_slice(&[0, 0]);
+        assert_eq!(
+            decode_payload::<MonitorToRepairer>(&two_extra),
+            Err(CodecError::TrailingBytes { count: 2 })
+        );
+        assert_eq!(decode_frame::<MonitorToRepairer>(&[26]), Err(CodecError::Incomplete { needed: 3 }));
+        assert_eq!(
+            decode_frame::<MonitorToRepairer>(&request(1)[..10]),
+            Err(CodecError::Incomplete { needed: 20 })
+        );
+        let lines = [
+            (CodecError::FrameTooLarge { length: 9000 }, "frame of 9000 bytes exceeds the 8192-byte limit"),
+            (CodecError::FrameTooShort { length: 1 }, "frame of 1 bytes is too short to hold a version"),
+            (CodecError::Incomplete { needed: 3 }, "truncated frame: 3 more bytes needed"),
+            (
+                CodecError::UnsupportedVersion { got: 1, want: 2 },
+                "protocol version 1 is not supported (this side speaks 2)",
+            ),
+            (CodecError::Malformed("x".into()), "malformed message: x"),
+            (CodecError::TrailingBytes { count: 2 }, "2 trailing bytes after the message"),
+            (CodecError::Encode("y".into()), "cannot encode message: y"),
+        ];
+        for (e, line) in lines {
+            assert_eq!(e.to_string(), line);
+        }
+    }
+
+    #[test]
+    fn an_empty_reader_is_not_a_partial_frame() {
+        let mut r = FrameReader::new();
+        assert_eq!(r.next::<MonitorToRepairer>(100, 0), Ok(None));
+        assert_eq!(r.stall_deadline(50), None);
+        r.push(&request(1)[..5]);
+        assert_eq!(r.buffered(), 5);
+    }
+
     fn request(id: u64) -> Vec<u8> {
         let target = RepairTarget::Ag { agno: AgNumber::try_from(1).unwrap(), kind: AgScrub::Agi };
         encode(&MonitorToRepairer::Repair(RepairRequest { id: RequestId(id), target })).unwrap()

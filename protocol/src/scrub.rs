@@ -447,6 +447,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_and_feature_bits_read_right() {
+        assert_eq!(
+            [Scope::Fs, Scope::Ag, Scope::RtGroup, Scope::Inode].map(|s| s.to_string()),
+            ["filesystem", "AG", "rtgroup", "inode"]
+        );
+        assert_eq!(
+            OutOfRange::AgNumber { agno: 4, agcount: 4 }.to_string(),
+            "AG 4 does not exist (the filesystem has 4)"
+        );
+        assert_eq!(
+            OutOfRange::RtGroupNumber { rgno: 2, rgcount: 1 }.to_string(),
+            "rtgroup 2 does not exist (the filesystem has 1)"
+        );
+        let ino = InodeNumber::try_from(131).unwrap();
+        let targets = [
+            (RepairTarget::Fs { kind: FsScrub::NLinks }, "fs nlinks"),
+            (RepairTarget::Ag { agno: AgNumber::try_from(10).unwrap(), kind: AgScrub::Agf }, "agno 0xa agf"),
+            (
+                RepairTarget::RtGroup {
+                    rgno: RtGroupNumber::try_from(2).unwrap(),
+                    kind: RtGroupScrub::Super,
+                },
+                "rgno 0x2 super",
+            ),
+            (RepairTarget::Inode { ino, gen: 0x1f, kind: InodeScrub::Core }, "ino 131 gen 0x1f core"),
+        ];
+        for (t, text) in targets {
+            assert_eq!(t.to_string(), text);
+        }
+        let g = |features| Geometry::new(1, 0, features).unwrap();
+        for (bit, has) in [
+            (XFS_FSOP_GEOM_FLAGS_RMAPBT, Geometry::has_rmapbt as fn(&Geometry) -> bool),
+            (XFS_FSOP_GEOM_FLAGS_PARENT, Geometry::has_parent_pointers),
+            (XFS_FSOP_GEOM_FLAGS_REFLINK, Geometry::has_reflink),
+        ] {
+            assert!(has(&g(bit)), "{bit:#x}");
+            assert!(!has(&g(0)), "{bit:#x}");
+            assert!(!has(&g(!bit)), "{bit:#x} alone");
+        }
+    }
+
+    #[test]
     fn every_kind_round_trips_through_its_kernel_number() {
         for k in FsScrub::ALL {
             assert_eq!(FsScrub::try_from(k.scrub_type()), Ok(*k));
