@@ -719,7 +719,7 @@ pub fn sweep_targets(g: &Geometry) -> Vec<RepairTarget> {
 mod tests {
     use super::*;
     use crate::decode::v0::decode_all;
-    use crate::event::{InodeMask, MetadataObject};
+    use crate::event::{InodeMask, MetadataObject, ShutdownReasons};
     use xfs_heal_protocol::{InodeNumber, ScrubOutFlags};
 
     fn geometry() -> Geometry {
@@ -882,6 +882,192 @@ mod tests {
         assert_eq!(e.tracked(), 1);
         e.tick(T0 + 11 * SEC + 600 * SEC);
         assert_eq!(e.tracked(), 0);
+    }
+
+    // --- Tests written against the mutants cargo-mutants found surviving ------------------
+
+    /// The counters behind the run summary count one per thing, exactly.
+    #[test]
+    fn the_counters_count_each_thing_once() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&HealthEvent { time_ns: T0, kind: EventKind::Running }, T0);
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 1), T0 + 1);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 2), T0 + 2);
+        let req = e.next_request(T0 + 3).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::KernelError(Errno::EINVAL)), T0 + 4);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 5), T0 + 5);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 6), T0 + 6);
+        let s = e.stats;
+        assert_eq!((s.events, s.sick, s.absorbed, s.suppressed), (6, 5, 2, 2), "{s:?}");
+        e.tick(T0 + 120 * SEC);
+        let reports = e.take_reports();
+        let absorbed = reports.iter().find_map(|r| match r {
+            Report::SickAbsorbed { count, .. } => Some(*count),
+            _ => None,
+        });
+        let suppressed = reports.iter().find_map(|r| match r {
+            Report::SickSuppressed { count, .. } => Some(*count),
+            _ => None,
+        });
+        assert_eq!((absorbed, suppressed), (Some(2), Some(2)), "{reports:?}");
+    }
+
+    /// A damaged SICK record starts a sweep; a damaged record of another type does not.
+    #[test]
+    fn only_a_damaged_sick_record_escalates() {
+        let escalates = |bytes: Vec<u8>| {
+            let (results, _) = decode_all(&bytes);
+            let error = results.into_iter().find_map(Result::err).expect("a damaged record");
+            let mut e = Engine::new(Tuning::default(), geometry());
+            e.on_invalid_record(error, T0);
+            let reports = e.take_reports();
+            assert!(matches!(reports[0], Report::InvalidRecord(_)));
+            reports
+                .iter()
+                .any(|r| matches!(r, Report::Escalation { cause: EscalationCause::UndecodableSick, .. }))
+        };
+        let mut sick = inode_event(HealthStatus::Sick, T0).to_v0_bytes().to_vec();
+        sick[17] = 0x80; // an undefined inode mask bit
+        assert!(escalates(sick.clone()));
+        let mut healthy = inode_event(HealthStatus::Healthy, T0).to_v0_bytes().to_vec();
+        healthy[17] = 0x80;
+        assert!(!escalates(healthy));
+        let off = |bytes: Vec<u8>| {
+            let (results, _) = decode_all(&bytes);
+            let error = results.into_iter().find_map(Result::err).unwrap();
+            let mut e = Engine::new(Tuning { repair: false, ..Tuning::default() }, geometry());
+            e.on_invalid_record(error, T0);
+            e.take_reports().len()
+        };
+        assert_eq!(off(sick), 1, "reporting only: no sweep");
+    }
+
+    #[test]
+    fn busy_means_something_to_send_or_to_hear_back() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        assert!(!e.busy());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        assert!(e.busy(), "queued");
+        let req = e.next_request(T0).unwrap();
+        assert!(e.busy(), "in flight");
+        assert_eq!(e.next_request(T0), None, "one at a time");
+        e.on_reply(reply(&req, RepairOutcome::Repaired), T0 + SEC);
+        assert!(!e.busy());
+        e.on_event(&sick_dir(132, T0 + 2 * SEC), T0 + 2 * SEC);
+        e.on_event(
+            &HealthEvent {
+                time_ns: T0,
+                kind: EventKind::Shutdown { reasons: ShutdownReasons::new(1).unwrap() },
+            },
+            T0 + 3 * SEC,
+        );
+        assert!(!e.busy(), "stopped: nothing more will be sent");
+        assert_eq!(e.next_request(T0 + 4 * SEC), None);
+    }
+
+    /// SICK after the kernel's HEALTHY, but timed before the repair was sent, is the old
+    /// corruption's report arriving late: absorbed, no re-check.
+    #[test]
+    fn only_a_sick_report_timed_after_the_send_asks_for_a_recheck() {
+        let run = |sick_ns: u64| {
+            let mut e = Engine::new(Tuning::default(), geometry());
+            e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+            let req = e.next_request(T0 + SEC).unwrap();
+            e.on_event(&inode_event(HealthStatus::Healthy, T0 + 2 * SEC), T0 + 2 * SEC);
+            e.on_event(&inode_event(HealthStatus::Sick, sick_ns), T0 + 3 * SEC);
+            e.on_reply(reply(&req, RepairOutcome::Repaired), T0 + 4 * SEC);
+            e.next_request(T0 + 4 * SEC).is_some()
+        };
+        assert!(!run(T0 + SEC - 1), "timed before the send");
+        assert!(run(T0 + SEC), "timed at the send");
+    }
+
+    /// The echo grace ends exactly 2 s after the repair: a report timed at that instant is
+    /// still the echo.
+    #[test]
+    fn the_echo_grace_is_inclusive() {
+        let run = |after: u64| {
+            let mut e = Engine::new(Tuning::default(), geometry());
+            e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+            let req = e.next_request(T0).unwrap();
+            e.on_reply(reply(&req, RepairOutcome::Repaired), T0 + SEC);
+            let t = T0 + SEC + after;
+            e.on_event(&inode_event(HealthStatus::Sick, t), t);
+            e.next_request(t).is_some()
+        };
+        assert!(!run(2 * SEC));
+        assert!(run(2 * SEC + 1));
+    }
+
+    /// A target outside the filesystem is given up until the attempt window has passed,
+    /// then tried again; the abandonment line names the window in seconds.
+    #[test]
+    fn an_out_of_range_target_is_given_up_for_the_window() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        let out = RepairOutcome::Refused(Refusal::OutOfRange(xfs_heal_protocol::OutOfRange::AgNumber {
+            agno: 9,
+            agcount: 4,
+        }));
+        e.on_reply(reply(&req, out), T0);
+        assert!(e
+            .take_reports()
+            .iter()
+            .any(|r| matches!(r, Report::RepairAbandoned { attempts: 1, window_secs: 600, .. })));
+        let retry = |e: &mut Engine, t: u64| {
+            e.on_event(&inode_event(HealthStatus::Sick, t), t);
+            while let Some(r) = e.next_request(t) {
+                if r.target == dir_target() {
+                    return true;
+                }
+                e.on_reply(reply(&r, RepairOutcome::NoRepairNeeded), t);
+            }
+            false
+        };
+        assert!(!retry(&mut e, T0 + 600 * SEC - 1));
+        assert!(retry(&mut e, T0 + 600 * SEC));
+    }
+
+    /// A failure exactly one window old no longer counts against the attempts.
+    #[test]
+    fn failures_leave_the_window_exactly_when_it_ends() {
+        let tuning = Tuning { backoff_base_ns: 0, ..Tuning::default() };
+        let mut e = Engine::new(tuning, geometry());
+        let failed = RepairOutcome::KernelError(Errno::EINVAL);
+        let mut t = T0;
+        for _ in 0..3 {
+            e.on_event(&inode_event(HealthStatus::Sick, t), t);
+            while let Some(r) = e.next_request(t) {
+                let outcome =
+                    if r.target == dir_target() { failed.clone() } else { RepairOutcome::NoRepairNeeded };
+                e.on_reply(reply(&r, outcome), t);
+            }
+            t += 3 * SEC;
+        }
+        let first = T0;
+        let window = 600 * SEC;
+        let asks = |e: &mut Engine, at: u64| {
+            e.on_event(&inode_event(HealthStatus::Sick, at), at);
+            e.next_request(at).is_some_and(|r| r.target == dir_target())
+        };
+        assert!(!asks(&mut e, first + window - 1), "three failures still in the window");
+        assert!(asks(&mut e, first + window), "the first one has left it");
+    }
+
+    /// At the tracking cap a target already tracked is still handled as itself.
+    #[test]
+    fn the_cap_counts_new_targets_only() {
+        let tuning = Tuning { max_tracked: 2, ..Tuning::default() };
+        let mut e = Engine::new(tuning, geometry());
+        e.on_event(&sick_dir(131, T0), T0);
+        e.on_event(&sick_dir(132, T0), T0);
+        e.on_event(&sick_dir(131, T0 + 1), T0 + 1);
+        assert_eq!(e.stats.untracked, 0);
+        assert_eq!(e.stats.absorbed, 1);
+        e.on_event(&sick_dir(133, T0 + 2), T0 + 2);
+        assert_eq!(e.stats.untracked, 1);
     }
 
     #[test]
