@@ -8,16 +8,25 @@
 use xfs_heal_protocol::uapi::{self, event_offsets as off};
 use xfs_heal_protocol::Scope;
 
-/// Declares a validated bit-mask type with a name per defined bit.
+/// Declares a validated bit-mask type with a name per defined bit: from a list of
+/// `(bit, name)` pairs, or (`rows`) from one of `domains`' tables.
 macro_rules! mask_type {
     ($(#[$doc:meta])* $name:ident, $all:expr, [$(($bit:expr, $label:literal)),+ $(,)?]) => {
+        mask_type!(@type $(#[$doc])* $name, $all, $name::BITS.iter().copied());
+        impl $name {
+            /// Every defined bit with the name xfs_healer prints for it, in bit order.
+            pub const BITS: &'static [(u32, &'static str)] = &[$(($bit, $label)),+];
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, rows $rows:expr) => {
+        mask_type!(@type $(#[$doc])* $name, crate::domains::all_bits($rows), $rows.iter().map(|r| (r.bit, r.name)));
+    };
+    (@type $(#[$doc:meta])* $name:ident, $all:expr, $defined:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $name(u32);
 
         impl $name {
-            /// Every defined bit with the name xfs_healer prints for it, in bit order.
-            pub const BITS: &'static [(u32, &'static str)] = &[$(($bit, $label)),+];
             /// The union of the defined bits.
             pub const ALL: u32 = $all;
 
@@ -37,7 +46,7 @@ macro_rules! mask_type {
             }
             /// The set bits, lowest first, with their names.
             pub fn iter(self) -> impl Iterator<Item = (u32, &'static str)> {
-                Self::BITS.iter().copied().filter(move |(bit, _)| self.0 & bit != 0)
+                $defined.filter(move |(bit, _)| self.0 & bit != 0)
             }
             /// The names of the set bits, lowest first.
             pub fn names(self) -> impl Iterator<Item = &'static str> {
@@ -47,59 +56,21 @@ macro_rules! mask_type {
     };
 }
 
-/// Declares a validated sick-mask type over one of `domains`' tables: its defined bits and
-/// their names come from the table's rows.
-macro_rules! domain_mask {
-    ($(#[$doc:meta])* $name:ident, $rows:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct $name(u32);
-
-        impl $name {
-            /// The union of the defined bits.
-            pub const ALL: u32 = crate::domains::all_bits($rows);
-
-            /// Accepts a non-empty mask of defined bits; otherwise returns the offending bits
-            /// (or 0 for an empty mask).
-            pub const fn new(bits: u32) -> Result<Self, u32> {
-                if bits == 0 {
-                    Err(0)
-                } else if bits & !Self::ALL != 0 {
-                    Err(bits & !Self::ALL)
-                } else {
-                    Ok(Self(bits))
-                }
-            }
-            pub const fn bits(self) -> u32 {
-                self.0
-            }
-            /// The set bits, lowest first, with their names.
-            pub fn iter(self) -> impl Iterator<Item = (u32, &'static str)> {
-                $rows.iter().map(|r| (r.bit, r.name)).filter(move |(bit, _)| self.0 & bit != 0)
-            }
-            /// The names of the set bits, lowest first.
-            pub fn names(self) -> impl Iterator<Item = &'static str> {
-                self.iter().map(|(_, name)| name)
-            }
-        }
-    };
-}
-
-domain_mask!(
+mask_type!(
     /// Whole-filesystem structures (`XFS_FSOP_GEOM_SICK_*`).
-    FsMask, crate::domains::FS
+    FsMask, rows crate::domains::FS
 );
-domain_mask!(
+mask_type!(
     /// Allocation-group structures (`XFS_AG_GEOM_SICK_*`).
-    AgMask, crate::domains::AG
+    AgMask, rows crate::domains::AG
 );
-domain_mask!(
+mask_type!(
     /// Realtime-group structures (`XFS_RTGROUP_GEOM_SICK_*`).
-    RtGroupMask, crate::domains::RTGROUP
+    RtGroupMask, rows crate::domains::RTGROUP
 );
-domain_mask!(
+mask_type!(
     /// Inode structures (`XFS_BS_SICK_*`).
-    InodeMask, crate::domains::INODE
+    InodeMask, rows crate::domains::INODE
 );
 
 mask_type!(

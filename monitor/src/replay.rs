@@ -130,8 +130,8 @@ pub fn replay<W: Write>(
     out: W,
 ) -> io::Result<Summary> {
     let mut file = File::open(path)?;
-    // A capture holds no geometry: one AG stands in, which only bounds nothing (no sweep is
-    // listed in a dry run).
+    // A capture holds no geometry. The engine reads it only to list a sweep and to plan
+    // parent-pointer follow-ups, neither of which a dry run does: a one-AG stand-in.
     let geometry = Geometry::new(1, 0, 0).map_err(io::Error::other)?;
     let engine = Engine::new(Tuning::default(), geometry).dry_run();
     let mut p = Printer { out, mount, options, summary: Summary::default(), error: None, engine, now_ns: 0 };

@@ -34,7 +34,7 @@ pub fn open_checked(path: &Path) -> Result<OwnedFd, Error> {
     let open_err = |source| Error::OpenMount { path: path.to_owned(), source };
     let isolate = |step, e: nix::Error| Error::Isolate { step, source: e.into() };
     let none = None::<&str>;
-    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| isolate("unshare", e))?;
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| isolate("unshare(CLONE_NEWNS)", e))?;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).map_err(|e| isolate("slave", e))?;
     let fd = open_dir(path).map_err(open_err)?;
     let st = fstatfs(&fd).map_err(|e| open_err(e.into()))?;

@@ -203,14 +203,16 @@ mod tests {
         let len = msg.bytes;
         assert_eq!(&buf[..len], b"FDSTORE=1\nFDNAME=health\n");
         assert_eq!(received.len(), 1);
-        // SAFETY: just received with SCM_RIGHTS; nothing else owns it.
-        #[allow(unsafe_code)]
-        let received = unsafe { sys::adopt_fd(received[0]) };
-        let same = |fd: BorrowedFd<'_>| {
-            let st = nix::sys::stat::fstat(fd).unwrap();
+        // The received fd is the same open file: seen through /proc, no fd adopted here.
+        let same = |path: String| {
+            let st = nix::sys::stat::stat(path.as_str()).unwrap();
             (st.st_dev, st.st_ino)
         };
-        assert_eq!(same(received.as_fd()), same(file.as_fd()));
+        assert_eq!(
+            same(format!("/proc/self/fd/{}", received[0])),
+            same(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        );
+        nix::unistd::close(received[0]).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,6 +10,27 @@ use xfs_heal_monitor::event::{EventKind, HealthEvent, HealthStatus, InodeMask, M
 use xfs_heal_protocol::{AgNumber, AgScrub, RepairRequest, RepairTarget, RequestId};
 use xfs_heal_tests::*;
 
+/// Waits for `child`; returns its exit status and the peak RSS (KiB) of the exec'd image,
+/// VmHWM sampled until exit (rusage's maxrss would include the forked copy of this process,
+/// which is much larger).
+fn wait_with_peak_rss(mut child: std::process::Child) -> (std::process::ExitStatus, i64) {
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0i64;
+    loop {
+        if let Some(hwm) = std::fs::read_to_string(&status_path).ok().and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        }) {
+            peak = peak.max(hwm);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            return (status, peak);
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
 /// Runs the monitor against a repairer serving `events`; returns (seconds, peak RSS KiB of
 /// the monitor, peak RSS KiB of the repairer).
 fn run_monitor(scratch: &Scratch, fs: &XfsMount, events: &[u8], args: &[&str]) -> (f64, i64, u64) {
@@ -36,25 +57,7 @@ fn run_monitor(scratch: &Scratch, fs: &XfsMount, events: &[u8], args: &[&str]) -
         use std::os::unix::process::CommandExt;
         child.uid(MONITOR_UID).gid(MONITOR_UID);
     }
-    let child = child.spawn().expect("monitor");
-    // VmHWM of the exec'd image, sampled until exit (rusage's maxrss would include the
-    // forked copy of this process, which is much larger).
-    let mut child = child;
-    let status_path = format!("/proc/{}/status", child.id());
-    let mut monitor_kib = 0i64;
-    let status = loop {
-        if let Some(hwm) = std::fs::read_to_string(&status_path).ok().and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        }) {
-            monitor_kib = monitor_kib.max(hwm);
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_micros(200));
-    };
+    let (status, monitor_kib) = wait_with_peak_rss(child.spawn().expect("monitor"));
     let secs = start.elapsed().as_secs_f64();
     assert!(status.success(), "monitor failed");
     let (repairer_kib, _) = repairer.memory_kib();
@@ -149,27 +152,13 @@ fn main() {
     let capture = scratch.path("distinct.v0");
     std::fs::write(&capture, &distinct).expect("capture");
     let start = std::time::Instant::now();
-    let mut replay = std::process::Command::new(binary("xfs-heal-monitor"))
+    let replay = std::process::Command::new(binary("xfs-heal-monitor"))
         .args(["--replay", capture.to_str().unwrap(), "--quiet", "/mnt"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("replay");
-    let status_path = format!("/proc/{}/status", replay.id());
-    let mut replay_kib = 0i64;
-    let status = loop {
-        if let Some(hwm) = std::fs::read_to_string(&status_path).ok().and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        }) {
-            replay_kib = replay_kib.max(hwm);
-        }
-        if let Some(status) = replay.try_wait().expect("wait") {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_micros(200));
-    };
+    let (status, replay_kib) = wait_with_peak_rss(replay);
     assert!(status.success(), "replay failed");
     println!(
         "--replay of 1000000 distinct sick inodes (the live engine, dry run): {:.1} s; peak RSS {replay_kib} KiB",
