@@ -524,9 +524,6 @@ impl Engine {
             Purpose::Sweep => self.sweep_result(&reply.outcome),
             Purpose::Spot => self.spot_result(target, &reply.outcome, now_ns),
         }
-        if f.purpose == Purpose::Sweep || self.sweep_stats.is_some() {
-            self.maybe_finish_sweep();
-        }
     }
 
     fn spot_result(&mut self, target: RepairTarget, outcome: &RepairOutcome, now_ns: u64) {
@@ -561,6 +558,8 @@ impl Engine {
         }
     }
 
+    /// One sweep answer counted; the last one (one request is in flight at a time, so
+    /// nothing of the sweep is outstanding then) ends the sweep with its summary.
     fn sweep_result(&mut self, outcome: &RepairOutcome) {
         let Some(s) = self.sweep_stats.as_mut() else { return };
         match outcome {
@@ -575,18 +574,10 @@ impl Engine {
                 s.failed += 1;
             }
         }
-    }
-
-    fn maybe_finish_sweep(&mut self) {
-        let sweep_in_flight = self.in_flight.is_some_and(|f| f.purpose == Purpose::Sweep);
-        if self.sweep.is_empty() && !sweep_in_flight {
-            if let Some(s) = self.sweep_stats.take() {
-                self.reports.push(Report::SweepFinished {
-                    attempted: s.attempted,
-                    fixed: s.fixed,
-                    failed: s.failed,
-                });
-            }
+        if self.sweep.is_empty() {
+            let SweepStats { attempted, fixed, failed } = *s;
+            self.sweep_stats = None;
+            self.reports.push(Report::SweepFinished { attempted, fixed, failed });
         }
     }
 
@@ -664,22 +655,25 @@ impl Engine {
     }
 
     fn summarise_one(&mut self, target: RepairTarget) {
-        if let Some(r) = self.targets.get_mut(&target).filter(|r| r.suppressed > 0) {
-            let count = std::mem::take(&mut r.suppressed);
-            self.reports.push(Report::SickSuppressed { target, count });
+        if let Some(r) = self.targets.get_mut(&target) {
+            self.reports.extend(Self::take_suppressed(target, r));
         }
     }
 
     fn summarise_all(&mut self) {
-        let targets: Vec<RepairTarget> =
-            self.targets.iter().filter(|(_, r)| r.suppressed > 0).map(|(t, _)| *t).collect();
-        for t in targets {
-            self.summarise_one(t);
+        for (target, r) in &mut self.targets {
+            self.reports.extend(Self::take_suppressed(*target, r));
         }
         let untracked = std::mem::take(&mut self.untracked_unreported);
         if untracked > 0 {
             self.reports.push(Report::Untracked { count: untracked, cap: self.tuning.max_tracked });
         }
+    }
+
+    /// The summary of the SICK reports counted for `target` since the last one, if any.
+    fn take_suppressed(target: RepairTarget, r: &mut Record) -> Option<Report> {
+        (r.suppressed > 0)
+            .then(|| Report::SickSuppressed { target, count: std::mem::take(&mut r.suppressed) })
     }
 
     /// The end of the events: summaries, and what was left undone.
@@ -1299,5 +1293,281 @@ mod tests {
         let req = e.next_request(T0).unwrap();
         e.on_reply(reply(&req, RepairOutcome::Refused(Refusal::StaleFilesystem)), T0);
         assert!(e.next_request(T0).is_none(), "no repair after the repairer says ESTALE");
+    }
+
+    // --- The second round: mutants that survived the first ---------------------------
+
+    fn out_of_range() -> RepairOutcome {
+        RepairOutcome::Refused(Refusal::OutOfRange(xfs_heal_protocol::OutOfRange::AgNumber {
+            agno: 9,
+            agcount: 4,
+        }))
+    }
+
+    /// Answers every sweep request with `outcome` until the queue is empty.
+    fn drain(e: &mut Engine, t: u64, outcome: &RepairOutcome) -> usize {
+        let mut n = 0;
+        while let Some(req) = e.next_request(t) {
+            n += 1;
+            e.on_reply(reply(&req, outcome.clone()), t);
+        }
+        n
+    }
+
+    /// Reports matching `f`, counted.
+    fn count(reports: &[Report], f: impl Fn(&Report) -> bool) -> usize {
+        reports.iter().filter(|r| f(r)).count()
+    }
+
+    /// Reports counted instead of printed are counted one each, whatever the phase.
+    #[test]
+    fn suppressed_reports_for_given_up_and_forbidden_targets_count_one_each() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        e.on_reply(reply(&req, out_of_range()), T0);
+        drain(&mut e, T0, &RepairOutcome::NoRepairNeeded);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + SEC), T0 + SEC);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 2 * SEC), T0 + 2 * SEC);
+        assert_eq!(e.stats.suppressed, 2, "given up");
+        let guards = DefectSet::try_from(1).unwrap();
+        let mut f = Engine::new(Tuning::default(), geometry()).with_guards(guards);
+        for i in 0..3 {
+            f.on_event(&sick_inode(0x1, T0 + i * SEC), T0 + i * SEC);
+        }
+        assert_eq!(f.stats.suppressed, 2, "forbidden: said once, then counted");
+    }
+
+    /// A failure exactly one window before the next one has left the window: it no longer
+    /// counts towards giving up.
+    #[test]
+    fn a_failure_one_window_old_does_not_count_towards_giving_up() {
+        let run = |second_end: u64| {
+            let tuning = Tuning { max_attempts: 2, ..Tuning::default() };
+            let mut e = Engine::new(tuning, geometry());
+            e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+            let req = e.next_request(T0).unwrap();
+            e.on_reply(reply(&req, RepairOutcome::KernelError(Errno::EINVAL)), T0);
+            drain(&mut e, T0, &RepairOutcome::NoRepairNeeded);
+            let _ = e.take_reports();
+            e.on_event(&inode_event(HealthStatus::Sick, T0 + 10 * SEC), T0 + 10 * SEC);
+            let req = e.next_request(T0 + 10 * SEC).unwrap();
+            e.on_reply(reply(&req, RepairOutcome::KernelError(Errno::EINVAL)), second_end);
+            count(&e.take_reports(), |r| matches!(r, Report::RepairAbandoned { .. }))
+        };
+        assert_eq!(run(T0 + 600 * SEC - 1), 1, "two failures in the window");
+        assert_eq!(run(T0 + 600 * SEC), 0, "the first has left it");
+    }
+
+    /// One request in flight at a time, however much is queued.
+    #[test]
+    fn a_second_request_waits_for_the_first_answer() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&sick_dir(131, T0), T0);
+        e.on_event(&sick_dir(132, T0), T0);
+        let first = e.next_request(T0).unwrap();
+        assert_eq!(e.next_request(T0), None);
+        e.on_reply(reply(&first, RepairOutcome::Repaired), T0);
+        assert!(e.next_request(T0).is_some());
+    }
+
+    /// The live monitor reports each result; a replay has none to report. A result with no
+    /// SICK report absorbed says nothing about absorbing.
+    #[test]
+    fn results_are_reported_live_only_and_absorption_only_when_it_happened() {
+        let results = |e: Engine| {
+            let mut e = e;
+            e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+            let req = e.next_request(T0).unwrap();
+            e.on_reply(reply(&req, RepairOutcome::Repaired), T0);
+            let reports = e.take_reports();
+            assert_eq!(count(&reports, |r| matches!(r, Report::SickAbsorbed { .. })), 0, "{reports:?}");
+            count(&reports, |r| matches!(r, Report::RepairResult { .. }))
+        };
+        assert_eq!(results(Engine::new(Tuning::default(), geometry())), 1);
+        assert_eq!(results(Engine::new(Tuning::default(), geometry()).dry_run()), 0);
+    }
+
+    /// A structure the filesystem does not have (ENOENT) is neither fixed nor failed.
+    #[test]
+    fn a_sweep_counts_absent_structures_as_not_attempted() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&HealthEvent { time_ns: T0, kind: EventKind::Lost { count: 1 } }, T0);
+        let mut n = 0u32;
+        while let Some(req) = e.next_request(T0) {
+            let outcome = if n % 2 == 0 {
+                RepairOutcome::KernelError(Errno::try_from(ENOENT).unwrap())
+            } else {
+                RepairOutcome::KernelError(Errno::try_from(5).unwrap())
+            };
+            n += 1;
+            e.on_reply(reply(&req, outcome), T0);
+        }
+        let finished: Vec<Report> =
+            e.take_reports().into_iter().filter(|r| matches!(r, Report::SweepFinished { .. })).collect();
+        assert_eq!(finished, [Report::SweepFinished { attempted: n / 2, fixed: 0, failed: n / 2 }]);
+    }
+
+    /// One sweep at a time, none after the repairs stopped, and at most one per interval:
+    /// the next is allowed exactly one interval after the last began.
+    #[test]
+    fn sweeps_are_spaced_by_the_interval_and_never_overlap() {
+        let lost = |t: u64| HealthEvent { time_ns: t, kind: EventKind::Lost { count: 1 } };
+        let sweeps = |e: &mut Engine| count(&e.take_reports(), |r| matches!(r, Report::Escalation { .. }));
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&lost(T0), T0);
+        assert_eq!(sweeps(&mut e), 1);
+        let late = T0 + 700 * SEC;
+        e.on_event(&lost(late), late);
+        assert_eq!(sweeps(&mut e), 0, "one is running");
+        drain(&mut e, late, &RepairOutcome::NoRepairNeeded);
+        e.on_event(&lost(T0 + SEC), T0 + SEC);
+        e.on_event(&lost(T0 + 600 * SEC - 1), T0 + 600 * SEC - 1);
+        assert_eq!(sweeps(&mut e), 0, "within the interval");
+        e.on_event(&lost(T0 + 600 * SEC), T0 + 600 * SEC);
+        assert_eq!(sweeps(&mut e), 1, "one interval after the last");
+        let mut stale = Engine::new(Tuning::default(), geometry());
+        stale.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = stale.next_request(T0).unwrap();
+        stale.on_reply(reply(&req, RepairOutcome::Refused(Refusal::StaleFilesystem)), T0);
+        stale.on_event(&lost(T0 + SEC), T0 + SEC);
+        assert_eq!(sweeps(&mut stale), 0, "stopped");
+    }
+
+    /// Pruning keeps each record exactly as long as it can change a decision: a settled
+    /// target to the end of its echo grace, a given-up one to its time, a forbidden one for
+    /// the window.
+    #[test]
+    fn pruning_keeps_each_record_as_long_as_it_decides() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::Repaired), T0);
+        e.tick(T0 + 2 * SEC);
+        assert_eq!(e.tracked(), 1, "the grace ends at 2 s, inclusive");
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 2 * SEC), T0 + 2 * SEC);
+        assert_eq!(e.next_request(T0 + 2 * SEC), None, "still the echo");
+
+        let mut g = Engine::new(Tuning::default(), geometry());
+        g.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = g.next_request(T0).unwrap();
+        g.on_reply(reply(&req, out_of_range()), T0);
+        drain(&mut g, T0, &RepairOutcome::NoRepairNeeded);
+        g.tick(T0 + 10 * SEC);
+        assert_eq!(g.tracked(), 1, "given up until the window ends");
+        g.tick(T0 + 600 * SEC);
+        assert_eq!(g.tracked(), 0);
+
+        let mut f = Engine::new(Tuning::default(), geometry()).with_guards(DefectSet::try_from(1).unwrap());
+        f.on_event(&sick_inode(0x1, T0), T0);
+        f.tick(T0 + 10 * SEC);
+        f.on_event(&sick_inode(0x1, T0 + 11 * SEC), T0 + 11 * SEC);
+        assert_eq!(count(&f.take_reports(), |r| matches!(r, Report::RepairForbidden { .. })), 1);
+        f.tick(T0 + 600 * SEC);
+        assert_eq!(f.tracked(), 0, "forgotten after the window");
+    }
+
+    /// Pruning runs at most once a second, from the clock tick and when the cap is reached.
+    #[test]
+    fn pruning_runs_once_a_second() {
+        let settle = |e: &mut Engine, ino: u64, t: u64| {
+            e.on_event(&sick_dir(ino, t), t);
+            let req = e.next_request(t).unwrap();
+            e.on_reply(reply(&req, RepairOutcome::Repaired), t);
+        };
+        let mut e = Engine::new(Tuning::default(), geometry());
+        settle(&mut e, 131, T0);
+        e.tick(T0 + 5 * SEC);
+        assert_eq!(e.tracked(), 0, "a tick prunes");
+        settle(&mut e, 132, T0 + 5 * SEC);
+        e.tick(T0 + 5 * SEC + SEC - 1);
+        assert_eq!(e.tracked(), 1, "not twice in a second");
+        e.tick(T0 + 8 * SEC);
+        assert_eq!(e.tracked(), 0);
+
+        let mut c = Engine::new(Tuning { max_tracked: 1, ..Tuning::default() }, geometry());
+        settle(&mut c, 131, T0);
+        c.on_event(&sick_dir(132, T0 + 10 * SEC), T0 + 10 * SEC);
+        assert_eq!(c.stats.untracked, 0, "the cap pruned the settled target");
+        assert!(c.next_request(T0 + 10 * SEC).is_some());
+        let req = c.next_request(T0 + 10 * SEC);
+        assert_eq!(req, None);
+    }
+
+    /// Summaries say only what happened: no zero counts.
+    #[test]
+    fn summaries_never_say_zero() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::KernelError(Errno::EINVAL)), T0);
+        drain(&mut e, T0, &RepairOutcome::NoRepairNeeded);
+        // Failing, nothing suppressed, then fixed by something else; pruned; summarised.
+        e.on_event(&inode_event(HealthStatus::Healthy, T0 + SEC), T0 + SEC);
+        e.tick(T0 + 120 * SEC);
+        e.finish();
+        let reports = e.take_reports();
+        let zero = |r: &Report| {
+            matches!(
+                r,
+                Report::SickSuppressed { .. } | Report::Untracked { .. } | Report::DroppedAtEnd { .. }
+            )
+        };
+        assert_eq!(count(&reports, zero), 0, "{reports:?}");
+    }
+
+    /// The end of the run counts what is left: queued, swept, in flight; nothing once
+    /// stopped (the stop said how many it dropped).
+    #[test]
+    fn the_end_counts_exactly_what_was_left_undone() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        for ino in [131, 132, 133] {
+            e.on_event(&sick_dir(ino, T0), T0);
+        }
+        let req = e.next_request(T0).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::KernelError(Errno::EINVAL)), T0);
+        let sweep = sweep_targets(&geometry()).len();
+        let _ = e.next_request(T0).unwrap();
+        e.finish();
+        let left: Vec<Report> =
+            e.take_reports().into_iter().filter(|r| matches!(r, Report::DroppedAtEnd { .. })).collect();
+        assert_eq!(left, [Report::DroppedAtEnd { count: 1 + 1 + sweep }], "one queued, one sent");
+
+        let mut s = Engine::new(Tuning::default(), geometry());
+        s.on_event(&sick_dir(131, T0), T0);
+        let shutdown = HealthEvent {
+            time_ns: T0,
+            kind: EventKind::Shutdown { reasons: ShutdownReasons::new(1).unwrap() },
+        };
+        s.on_event(&shutdown, T0);
+        s.finish();
+        assert_eq!(count(&s.take_reports(), |r| matches!(r, Report::DroppedAtEnd { .. })), 0);
+    }
+
+    /// A sweep lists each btree only where the filesystem has it.
+    #[test]
+    fn a_sweep_lists_each_btree_only_where_the_filesystem_has_it() {
+        use xfs_heal_protocol::uapi::{
+            XFS_FSOP_GEOM_FLAGS_REFLINK as REFLINK, XFS_FSOP_GEOM_FLAGS_RMAPBT as RMAP,
+        };
+        for features in [0, RMAP, REFLINK, RMAP | REFLINK] {
+            let targets = sweep_targets(&Geometry::new(2, 2, features).unwrap());
+            let ag = |k: AgScrub| {
+                targets.iter().filter(|t| matches!(t, RepairTarget::Ag { kind, .. } if *kind == k)).count()
+            };
+            let rg = |k: RtGroupScrub| {
+                targets
+                    .iter()
+                    .filter(|t| matches!(t, RepairTarget::RtGroup { kind, .. } if *kind == k))
+                    .count()
+            };
+            let per = |on: bool| if on { 2 } else { 0 };
+            assert_eq!(ag(AgScrub::Rmapbt), per(features & RMAP != 0), "{features:#x}");
+            assert_eq!(ag(AgScrub::Refcountbt), per(features & REFLINK != 0), "{features:#x}");
+            assert_eq!(rg(RtGroupScrub::Rmapbt), per(features & RMAP != 0), "{features:#x}");
+            assert_eq!(rg(RtGroupScrub::Refcountbt), per(features & REFLINK != 0), "{features:#x}");
+            assert_eq!(ag(AgScrub::Agf), 2);
+            assert_eq!(rg(RtGroupScrub::Bitmap), 2);
+        }
     }
 }
