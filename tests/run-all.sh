@@ -30,6 +30,14 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# The repairer refuses a mount whose parent does not propagate the host's unmount to its
+# namespace (step 2). systemd makes every mount shared at boot; a machine booted without it
+# (a container, this CI's) keeps / private, and the tests' loop mounts would all be refused.
+if [ "$(findmnt -n -o PROPAGATION /)" = private ]; then
+    log "making / shared (mount --make-rshared /), as systemd does at boot"
+    mount --make-rshared /
+fi
+
 for component in rustfmt clippy; do
     if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
         log "adding the $component component"

@@ -1570,4 +1570,22 @@ mod tests {
             assert_eq!(rg(RtGroupScrub::Bitmap), 2);
         }
     }
+
+    /// A failing target's counted reports are said when it stops failing (here: fixed by
+    /// something else), not lost with its record.
+    #[test]
+    fn counted_reports_are_said_when_their_target_recovers() {
+        let mut e = Engine::new(Tuning::default(), geometry());
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::KernelError(Errno::EINVAL)), T0);
+        drain(&mut e, T0, &RepairOutcome::NoRepairNeeded);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + SEC), T0 + SEC);
+        e.on_event(&inode_event(HealthStatus::Sick, T0 + 2 * SEC), T0 + 2 * SEC);
+        let _ = e.take_reports();
+        e.on_event(&inode_event(HealthStatus::Healthy, T0 + 3 * SEC), T0 + 3 * SEC);
+        let said: Vec<Report> =
+            e.take_reports().into_iter().filter(|r| matches!(r, Report::SickSuppressed { .. })).collect();
+        assert_eq!(said, [Report::SickSuppressed { target: dir_target(), count: 2 }]);
+    }
 }

@@ -216,20 +216,22 @@ fn decide_repair(cli: &Cli, hello: &Hello) -> Decision {
     if cli.no_autofsck {
         return Decision::ReportOnly("Only logging errors (--no-autofsck).".into());
     }
-    let backrefs = hello.geometry.has_rmapbt() || hello.geometry.has_parent_pointers();
+    if let Some(why) = hello.autofsck.stands_down(&hello.geometry) {
+        return Decision::Disable(why.into());
+    }
     match hello.autofsck {
-        Autofsck::Repair if supported => Decision::Repair("Automatically repairing per autofsck directive.".into()),
+        Autofsck::Repair if supported => {
+            Decision::Repair("Automatically repairing per autofsck directive.".into())
+        }
         Autofsck::Repair => Decision::ReportOnly(format!(
             "autofsck says repair, but online repair is unavailable{unsupported_note}; will report only."
         )),
-        Autofsck::Check | Autofsck::Optimize => Decision::ReportOnly("Only logging errors per autofsck directive.".into()),
-        Autofsck::None => Decision::Disable("Disabling daemon per autofsck directive.".into()),
-        Autofsck::Unset | Autofsck::Unrecognized if backrefs => {
+        Autofsck::Check | Autofsck::Optimize => {
+            Decision::ReportOnly("Only logging errors per autofsck directive.".into())
+        }
+        // `none`, and unset without back references, stood down above.
+        Autofsck::None | Autofsck::Unset | Autofsck::Unrecognized => {
             Decision::ReportOnly("Only logging errors: autofsck is not set.".into())
         }
-        Autofsck::Unset | Autofsck::Unrecognized => Decision::Disable(
-            "Disabling daemon: autofsck is not set and the filesystem has neither reverse mappings nor parent pointers."
-                .into(),
-        ),
     }
 }

@@ -172,6 +172,46 @@ impl fmt::Display for StreamError {
     }
 }
 
+/// Why the repairer ended a monitor's connection (logged; the next monitor is served).
+#[derive(Debug)]
+pub enum Disconnect {
+    Closed,
+    /// Closed with this many bytes of a frame received.
+    ClosedInFrame(usize),
+    Read(std::io::Error),
+    Stream(StreamError),
+    Encode(CodecError),
+    /// Its socket buffer is full: it does not read its replies.
+    NotReading,
+    Write(std::io::Error),
+}
+
+impl fmt::Display for Disconnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed => f.write_str("connection closed"),
+            Self::ClosedInFrame(n) => {
+                write!(f, "connection closed inside a frame ({n} bytes of it received)")
+            }
+            Self::Read(e) => write!(f, "read failed: {e}"),
+            Self::Stream(e) => e.fmt(f),
+            Self::Encode(e) => write!(f, "cannot encode the reply: {e}"),
+            Self::NotReading => f.write_str("monitor is not reading its replies"),
+            Self::Write(e) => write!(f, "cannot send reply: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Disconnect {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read(e) | Self::Write(e) => Some(e),
+            Self::Encode(e) => Some(e),
+            Self::Closed | Self::ClosedInFrame(_) | Self::Stream(_) | Self::NotReading => None,
+        }
+    }
+}
+
 impl FrameReader {
     pub fn new() -> Self {
         Self::default()

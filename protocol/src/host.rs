@@ -4,6 +4,9 @@
 
 use std::path::Path;
 
+use crate::defects::{DefectId, DefectSet};
+use crate::{Autofsck, EventSource, FsIdentity, Geometry, Hello, InvalidValue, MountPath, OnlineRepair};
+
 /// The name the health fd has in systemd's fd store (`FDNAME=`), and in `LISTEN_FDNAMES`
 /// when systemd hands it back.
 pub const HEALTH_FD_NAME: &str = "health";
@@ -133,6 +136,58 @@ impl Served {
             "STATUS=serving {}: {requests} requests, {issued} repairs issued, {} refused; {dropped_lines} log lines dropped",
             mount.display(),
             requests - issued
+        )
+    }
+}
+
+/// What startup step 3 records about the served filesystem.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub identity: FsIdentity,
+    pub uuid: [u8; 16],
+    pub geometry: Geometry,
+    pub autofsck: Autofsck,
+    pub online_repair: OnlineRepair,
+    /// `uname -r`: which known kernel defects apply.
+    pub release: String,
+}
+
+impl Recorded {
+    /// The known kernel defects guarded against here, less those waived.
+    pub fn guards(&self, assume_fixed: &[DefectId]) -> DefectSet {
+        DefectSet::applicable(&self.release, &self.geometry, assume_fixed)
+    }
+
+    /// The greeting each monitor gets; fails only for a mount path `MountPath` refuses.
+    pub fn hello(
+        &self,
+        mount: &Path,
+        event_source: EventSource,
+        guards: DefectSet,
+    ) -> Result<Hello, InvalidValue> {
+        let mountpoint = MountPath::try_from(mount.display().to_string())?;
+        let Self { identity, uuid, geometry, autofsck, online_repair, .. } = self.clone();
+        let protocol_version = crate::PROTOCOL_VERSION;
+        Ok(Hello {
+            protocol_version,
+            mountpoint,
+            identity,
+            uuid,
+            geometry,
+            online_repair,
+            autofsck,
+            event_source,
+            guards,
+        })
+    }
+
+    /// The line logged and shown as systemd's `STATUS=` once the repairer is ready.
+    pub fn serving_line(&self, mount: &Path, monitor_uid: u32) -> String {
+        let (autofsck, repair) = (self.autofsck.as_str(), &self.online_repair);
+        format!(
+            "serving {} ({}, {repair}, autofsck {autofsck}) to uid {monitor_uid}",
+            mount.display(),
+            self.identity
         )
     }
 }

@@ -170,6 +170,20 @@ impl Autofsck {
         }
     }
 
+    /// Why the daemon stands down on a filesystem by default (no `--repair`, no
+    /// `--no-autofsck`), in xfs_healer's words, or `None` when it serves it: the property says
+    /// `none`, or is unset (or unrecognised) on a filesystem without the reverse mappings or
+    /// parent pointers that make reports useful. `--supported` and the monitor share this.
+    pub const fn stands_down(self, geometry: &Geometry) -> Option<&'static str> {
+        match self {
+            Self::None => Some("Disabling daemon per autofsck directive."),
+            Self::Unset | Self::Unrecognized if !(geometry.has_rmapbt() || geometry.has_parent_pointers()) => Some(
+                "Disabling daemon: autofsck is not set and the filesystem has neither reverse mappings nor parent pointers.",
+            ),
+            _ => None,
+        }
+    }
+
     pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Unset => "unset",

@@ -53,6 +53,13 @@ pub struct Cli {
     #[arg(long, value_name = "KEY", value_parser = PossibleValuesParser::new(DEFECTS.iter().map(|d| d.key)).try_map(|k| k.parse::<DefectId>()))]
     pub assume_fixed: Vec<DefectId>,
 
+    /// Check whether this filesystem can be served, without serving it (steps 2 to 4: for
+    /// `ExecCondition=`), and exit: 0 it can, 1 it cannot (not XFS, a kernel without the
+    /// XFS health monitor, or the autofsck property says to stand down), 255 on any other
+    /// error. The verdict is one line on stderr, or the journal.
+    #[arg(long)]
+    pub supported: bool,
+
     /// The mount point of the XFS filesystem to serve.
     pub mountpoint: PathBuf,
 }

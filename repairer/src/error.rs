@@ -38,6 +38,8 @@ pub enum Error {
     GeometryIoctl(#[source] io::Error),
     #[error("step 3 (record geometry): {0}")]
     Geometry(#[source] InvalidValue),
+    #[error("step 3 (autofsck): {0}")]
+    StandsDown(&'static str),
     #[error("step 4 (health monitor): {}: this kernel has no XFS health monitor (Linux 7.0+ needed; --events-from FILE replays a capture instead)", path.display())]
     NoHealthMonitor { path: PathBuf },
     #[error("step 4 (health monitor): another health monitor is already attached to {} (xfs_healer, or a monitor still holding the one an earlier repairer opened outside systemd's fd store)", path.display())]

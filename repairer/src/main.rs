@@ -13,10 +13,10 @@ use landlock::RulesetStatus;
 use nix::fcntl::{open, openat2, AtFlags, OFlag, OpenHow, ResolveFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, fstatat, umask, Mode, SFlag};
 use nix::unistd::{fchdir, fchownat, unlinkat, Gid, Uid, UnlinkatFlags, User};
-use xfs_heal_protocol::defects::{self, DefectSet};
+use xfs_heal_protocol::defects;
 use xfs_heal_protocol::host;
 use xfs_heal_protocol::uapi::XfsHealthMonitor;
-use xfs_heal_protocol::{codec, EventSource, Hello, MountPath, RepairerToMonitor, PROTOCOL_VERSION};
+use xfs_heal_protocol::{codec, EventSource, RepairerToMonitor};
 use xfs_heal_repairer::cli::Cli;
 use xfs_heal_repairer::error::Error;
 use xfs_heal_repairer::mount::{self, Mount};
@@ -25,6 +25,9 @@ use xfs_heal_repairer::{log, sandbox, sys, systemd, Priority};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.supported {
+        return supported(&cli);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -62,7 +65,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
     // 3. Record identity, geometry, the autofsck property, whether repair works, and which
     //    known kernel defects its repairs must steer around.
     let recorded = mount::record(&root)?;
-    let guards = DefectSet::applicable(&recorded.release, &recorded.geometry, &cli.assume_fixed);
+    let guards = recorded.guards(&cli.assume_fixed);
     for line in defects::startup_lines(&recorded.release, &recorded.geometry, guards) {
         log!("{line}");
     }
@@ -89,18 +92,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         (partly, false) => return Err(Error::LandlockNotEnforced(partly)),
     }
 
-    let mountpoint = MountPath::try_from(cli.mountpoint.display().to_string()).map_err(Error::HelloPath)?;
-    let hello = Hello {
-        protocol_version: PROTOCOL_VERSION,
-        mountpoint,
-        identity: recorded.identity,
-        uuid: recorded.uuid,
-        geometry: recorded.geometry,
-        online_repair: recorded.online_repair,
-        autofsck: recorded.autofsck,
-        event_source: source,
-        guards,
-    };
+    let hello = recorded.hello(&cli.mountpoint, source, guards).map_err(Error::HelloPath)?;
     let hello = codec::encode(&RepairerToMonitor::Hello(hello)).map_err(Error::HelloEncode)?;
     let server = Server {
         listener,
@@ -117,13 +109,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
     sandbox::seccomp()?;
 
     // 9. Tell systemd we are ready.
-    let status = format!(
-        "serving {} ({}, {}, autofsck {}) to uid {monitor_uid}",
-        cli.mountpoint.display(),
-        recorded.identity,
-        recorded.online_repair,
-        recorded.autofsck.as_str()
-    );
+    let status = recorded.serving_line(&cli.mountpoint, monitor_uid);
     log!("{status}");
     notifier.notify(&format!("READY=1\nSTATUS={status}"));
 
@@ -220,18 +206,48 @@ fn open_events(
             }
         }
     }
-    let health = match sys::open_health_monitor(root.as_fd(), &XfsHealthMonitor::v0(false)) {
-        Ok(fd) => fd,
-        Err(e) => {
-            return Err(match e.raw_os_error() {
-                Some(libc::ENOTTY | libc::EOPNOTSUPP) => Error::NoHealthMonitor { path },
-                Some(libc::EEXIST) => Error::MonitorAlreadyAttached { path },
-                _ => Error::HealthMonitor { path, source: e },
-            })
-        }
-    };
+    let health = open_kernel_health(root, &path)?;
     if notifier.store_health_fd(health.as_fd()) {
         log!("handed a copy of the health monitor to systemd's fd store");
     }
     Ok((health, EventSource::KernelMonitor))
+}
+
+/// The kernel's health monitor on `root`, its refusals named.
+fn open_kernel_health(root: &OwnedFd, path: &Path) -> Result<OwnedFd, Error> {
+    sys::open_health_monitor(root.as_fd(), &XfsHealthMonitor::v0(false)).map_err(|e| {
+        let path = path.to_owned();
+        match e.raw_os_error() {
+            Some(libc::ENOTTY | libc::EOPNOTSUPP) => Error::NoHealthMonitor { path },
+            Some(libc::EEXIST) => Error::MonitorAlreadyAttached { path },
+            _ => Error::HealthMonitor { path, source: e },
+        }
+    })
+}
+
+/// `--supported`, the units' `ExecCondition=`: steps 2 to 4 without serving, then
+/// xfs_healer's exit codes: 0 the service can run here, 1 it cannot (not XFS, no health
+/// monitor in this kernel, autofsck says stand down), 255 something is wrong.
+fn supported(cli: &Cli) -> ExitCode {
+    let check = || -> Result<(), Error> {
+        let root = mount::open_checked(&cli.mountpoint)?;
+        let recorded = mount::record(&root)?;
+        if let Some(why) = recorded.autofsck.stands_down(&recorded.geometry) {
+            return Err(Error::StandsDown(why));
+        }
+        match open_kernel_health(&root, &cli.mountpoint) {
+            // Taken: by the repairer serving it (or systemd's fd store holding it), as a rule.
+            Ok(_) | Err(Error::MonitorAlreadyAttached { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    };
+    let (code, verdict) = match check() {
+        Ok(()) => (0, "supported".to_owned()),
+        Err(e @ (Error::NotXfs { .. } | Error::NoHealthMonitor { .. } | Error::StandsDown(_))) => {
+            (1, format!("not served: {e}"))
+        }
+        Err(e) => (255, format!("cannot tell whether it can be served: {e}")),
+    };
+    log!("{}: --supported: {verdict}", cli.mountpoint.display());
+    ExitCode::from(code)
 }

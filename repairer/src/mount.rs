@@ -10,7 +10,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::statfs::{fstatfs, XFS_SUPER_MAGIC};
 use nix::sys::utsname::uname;
-use xfs_heal_protocol::host;
+use xfs_heal_protocol::host::{self, Recorded};
 use xfs_heal_protocol::uapi;
 use xfs_heal_protocol::{Autofsck, Errno, FsHandle, FsIdentity, Geometry, OnlineRepair};
 
@@ -65,18 +65,6 @@ pub fn identity(fd: &OwnedFd) -> std::io::Result<FsIdentity> {
     let h = sys::name_to_handle(fd.as_fd(), sys::AT_HANDLE_MNT_ID_UNIQUE)?;
     let root = FsHandle::new(h.handle_type, &h.bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(FsIdentity { mount_id: h.mount_id, root })
-}
-
-/// What step 3 records about the filesystem.
-#[derive(Debug)]
-pub struct Recorded {
-    pub identity: FsIdentity,
-    pub uuid: [u8; 16],
-    pub geometry: Geometry,
-    pub autofsck: Autofsck,
-    pub online_repair: OnlineRepair,
-    /// `uname -r`: which known kernel defects apply.
-    pub release: String,
 }
 
 /// Step 3: identity, geometry, the autofsck property, and whether repair works.

@@ -10,7 +10,7 @@ use std::time::Instant;
 use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, UnixCredentials};
-use xfs_heal_protocol::codec::{self, FrameReader};
+use xfs_heal_protocol::codec::{self, Disconnect, FrameReader};
 use xfs_heal_protocol::defects::DefectSet;
 use xfs_heal_protocol::host::Served;
 use xfs_heal_protocol::journal::{Audit, Verdict};
@@ -184,38 +184,34 @@ impl Server {
 
     /// Reads what the monitor sent (when `readable`) and answers every complete request the
     /// limits let through. An error ends the connection; the loop goes on serving the next.
-    fn service(&self, st: &mut State, readable: bool) -> Result<(), String> {
+    fn service(&self, st: &mut State, readable: bool) -> Result<(), Disconnect> {
         let now = st.now_ns();
         let Some(c) = st.conn.as_mut() else { return Ok(()) };
         if readable {
             let mut chunk = [0u8; 4096];
             match nix::unistd::read(c.fd.as_fd(), &mut chunk) {
-                Ok(0) if c.frames.buffered() == 0 => return Err("connection closed".into()),
-                Ok(0) => {
-                    let n = c.frames.buffered();
-                    return Err(format!("connection closed inside a frame ({n} bytes of it received)"));
-                }
+                Ok(0) if c.frames.buffered() == 0 => return Err(Disconnect::Closed),
+                Ok(0) => return Err(Disconnect::ClosedInFrame(c.frames.buffered())),
                 Ok(n) => c.frames.push(&chunk[..n]),
                 Err(NixErrno::EAGAIN | NixErrno::EINTR) => {}
-                Err(e) => return Err(format!("read failed: {e}")),
+                Err(e) => return Err(Disconnect::Read(e.into())),
             }
         }
         loop {
             let Some(c) = st.conn.as_mut() else { return Ok(()) };
             let frames = &mut c.frames;
             let next = || match frames.next::<MonitorToRepairer>(now, STALL_NS) {
-                Ok(Some(MonitorToRepairer::Repair(request))) => Ok(Some(request)),
-                Ok(None) => Ok(None),
-                Err(e) => Err(e.to_string()),
+                Ok(message) => Ok(message.map(|MonitorToRepairer::Repair(request)| request)),
+                Err(e) => Err(Disconnect::Stream(e)),
             };
             let Some(request) = st.limits.gate.pass(now, next)? else { return Ok(()) };
             let reply = self.handle_repair(c, request);
             st.counts.count(!matches!(reply.outcome, RepairOutcome::Refused(_)));
-            let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(|e| e.to_string())?;
+            let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(Disconnect::Encode)?;
             match nix::unistd::write(&c.fd, &frame) {
                 Ok(n) if n == frame.len() => {}
-                Ok(_) | Err(NixErrno::EAGAIN) => return Err("monitor is not reading its replies".into()),
-                Err(e) => return Err(format!("cannot send reply: {e}")),
+                Ok(_) | Err(NixErrno::EAGAIN) => return Err(Disconnect::NotReading),
+                Err(e) => return Err(Disconnect::Write(e.into())),
             }
         }
     }

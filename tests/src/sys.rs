@@ -48,3 +48,18 @@ pub fn pass_fds_from_3(cmd: &mut std::process::Command, fds: Vec<OwnedFd>) {
         cmd.pre_exec(place);
     }
 }
+
+/// Sets extended attribute `name` (e.g. "trusted.xfs:autofsck", the fs property) on `path`.
+pub fn set_xattr(path: &std::path::Path, name: &str, value: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let name = std::ffi::CString::new(name)?;
+    // SAFETY: both strings are NUL-terminated and live across the call; the value pointer
+    // and length describe one borrowed slice.
+    let ret = unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

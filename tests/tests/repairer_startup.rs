@@ -282,3 +282,62 @@ fn refuses_a_mount_whose_unmount_would_not_reach_its_namespace() {
     drop(fs);
     assert!(Command::new("umount").arg(p).status().unwrap().success());
 }
+
+/// `--supported`, the units' `ExecCondition=`, with xfs_healer's exit codes: 1 where the
+/// service cannot serve (not XFS, the autofsck property stands it down, no health monitor in
+/// this kernel), 255 on an error, and each verdict in one line naming the reason. (0, "could
+/// serve", needs a kernel with the health monitor: the VM suite's systemd boot checks it.)
+#[test]
+fn supported_says_whether_the_service_could_serve_with_xfs_healers_exit_codes() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("supported");
+    let plain = XfsMount::create_with(scratch.path("plain.img"), scratch.path("plain"), &["-m", "rmapbt=0"]);
+    let rmap = XfsMount::create_with(scratch.path("rmap.img"), scratch.path("rmap"), &["-m", "rmapbt=1"]);
+    let supported = |path: &std::path::Path| {
+        let (code, err) = start_fails(&["--supported", path.to_str().unwrap()]);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with(&format!("xfs-heal-repairer: {}: --supported: ", path.display())), "{err}");
+        (code, err)
+    };
+    let autofsck = |fs: &XfsMount, value: &str| {
+        xfs_heal_tests::sys::set_xattr(&fs.mountpoint, "trusted.xfs:autofsck", value.as_bytes()).unwrap();
+    };
+    let no_monitor = "not served: step 4 (health monitor)";
+    let (code, err) = supported(&plain.mountpoint);
+    assert_eq!(code, Some(1));
+    assert!(err.ends_with("not served: step 3 (autofsck): Disabling daemon: autofsck is not set and the filesystem has neither reverse mappings nor parent pointers."), "{err}");
+    let (code, err) = supported(&rmap.mountpoint);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(no_monitor) && err.contains("this kernel has no XFS health monitor"), "{err}");
+    autofsck(&rmap, "none");
+    let (code, err) = supported(&rmap.mountpoint);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.ends_with("not served: step 3 (autofsck): Disabling daemon per autofsck directive."),
+        "{err}"
+    );
+    autofsck(&plain, "repair");
+    let (code, err) = supported(&plain.mountpoint);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(no_monitor), "autofsck=repair serves it, the kernel cannot: {err}");
+
+    let (code, err) = supported(&scratch.0);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.ends_with(
+            "not served: step 2 (open mount): {}: not an XFS mount point"
+                .replace("{}", &scratch.0.display().to_string())
+                .as_str()
+        ),
+        "{err}"
+    );
+    std::fs::create_dir(plain.mountpoint.join("sub")).unwrap();
+    let (code, err) = supported(&plain.mountpoint.join("sub"));
+    assert_eq!(code, Some(255));
+    assert!(err.contains("cannot tell whether it can be served: step 2 (open mount)"), "{err}");
+    let (code, err) = supported(std::path::Path::new("/nonexistent/mnt"));
+    assert_eq!(code, Some(255));
+    assert!(err.contains("No such file or directory"), "{err}");
+}
