@@ -2,7 +2,7 @@
 # Mutation testing (cargo-mutants) of the decision and trust-boundary code: each mutant must
 # make some test fail. Not part of the default test command: it rebuilds and reruns the
 # tests once per mutant (protocol: 4 minutes on 2 cores; the engine: see the closing notes).
-#   bash tests/mutants/run.sh              # protocol/src/{codec,scrub}.rs and the engine
+#   bash tests/mutants/run.sh              # protocol/src/{codec,scrub}.rs, the repairer, the engine
 #   bash tests/mutants/run.sh protocol     # one group
 # Results: mutants.out/ (caught.txt, missed.txt, unviable.txt, timeout.txt).
 set -euo pipefail
@@ -17,6 +17,16 @@ run() { # OUTPUT_DIR PACKAGE TEST_SCOPE FILE...
 }
 if [ "$what" = all ] || [ "$what" = protocol ]; then
     run target/mutants-protocol xfs-heal-protocol "" protocol/src/codec.rs protocol/src/scrub.rs
+fi
+if [ "$what" = all ] || [ "$what" = repairer ]; then
+    # The serving loop and the mount checks are pinned by the root integration tests, which
+    # run the built binary: `--test cli` (in the repairer's package) makes cargo build it
+    # with each mutant, `--test report` the monitor's. Run as root, on a shared /.
+    cargo mutants --no-shuffle -j 2 --output target/mutants-repairer \
+        --file repairer/src/serve.rs --file repairer/src/mount.rs --test-workspace=true \
+        --baseline=skip --timeout 300 -- \
+        --all-features --test cli --test report --test repairer --test repairer_startup \
+        --test sandbox --test audit_findings
 fi
 if [ "$what" = all ] || [ "$what" = engine ]; then
     # The engine's rules are pinned by the monitor's unit tests (engine, replay, policy).

@@ -130,3 +130,26 @@ fn sysusers_and_tmpfiles_create_the_user_and_the_socket_directory() {
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777, 0o755);
     assert!(Path::new(&root.join("run/xfs-heal")).is_dir());
 }
+
+/// Every command the units run, with its prefix: the only one systemd runs with privileges
+/// outside a unit's sandbox ("+") is the monitor's start condition, the repairer's read-only
+/// `--supported` check (tested in repairer_startup.rs), so a unit on a filesystem it cannot
+/// serve is skipped, not failed.
+#[test]
+fn only_the_start_condition_runs_outside_the_sandbox() {
+    let mut commands = Vec::new();
+    for unit in UNITS {
+        let text = std::fs::read_to_string(repo_root().join("systemd").join(unit)).unwrap();
+        for line in text.lines().filter(|l| l.starts_with("Exec")) {
+            commands.push(format!("{unit}: {line}"));
+        }
+    }
+    assert_eq!(
+        commands,
+        [
+            "xfs-heal-repairer@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-repairer %f",
+            "xfs-heal-monitor@.service: ExecCondition=+/usr/libexec/xfs-heal/xfs-heal-repairer --supported %f",
+            "xfs-heal-monitor@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-monitor %f",
+        ]
+    );
+}

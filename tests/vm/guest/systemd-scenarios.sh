@@ -243,6 +243,54 @@ else
     result U5 xfs-heal FAIL - "socket '$sock', A sees '$seen', direct '$direct', via /proc '$viaproc', replaced $replaced, B unchanged $b_still, umount $um"
 fi
 
+scenario U6 "systemd: units skipped, not failed, where they cannot serve (--supported as ExecCondition=)"
+t0=$(now)
+rep=/usr/libexec/xfs-heal/xfs-heal-repairer
+# A filesystem it serves (the pair runs: the repairer holds the health monitor, EEXIST).
+mkfs_img data; mount_img data
+wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
+served=$($rep --supported /mnt/data 2>&1); served_rc=$?
+umount /mnt/data; wait_stopped
+# Not XFS: a tmpfs.
+mkdir -p /mnt/scratch; mount -t tmpfs scratch /mnt/scratch
+systemctl start xfs-heal-monitor@mnt-scratch.service; tmpfs_start=$?
+sleep 0.5
+tmpfs_state="$(systemctl is-failed xfs-heal-monitor@mnt-scratch.service)/$(systemctl show -p Result --value xfs-heal-monitor@mnt-scratch.service)/repairer $(systemctl is-active xfs-heal-repairer@mnt-scratch.service)"
+tmpfs_line=$(journalctl --no-pager -o cat -u xfs-heal-monitor@mnt-scratch.service | grep -- '--supported' | tail -n 1)
+healer_tmpfs=$(/usr/libexec/xfsprogs/xfs_healer --supported /mnt/scratch >/dev/null 2>&1; echo $?)
+systemctl stop xfs-heal-repairer@mnt-scratch.socket; umount /mnt/scratch
+# XFS whose autofsck property says none: both daemons' units stand down.
+mkfs_img other; mount_img other
+xfs_property /mnt/other set autofsck=none >/dev/null
+systemctl stop xfs_healer@mnt-other.service 2>/dev/null
+systemctl start xfs-heal-monitor@mnt-other.service; none_start=$?
+sleep 0.5
+none_state="$(systemctl is-failed xfs-heal-monitor@mnt-other.service)/$(systemctl show -p Result --value xfs-heal-monitor@mnt-other.service)/repairer $(systemctl is-active xfs-heal-repairer@mnt-other.service)"
+none_line=$(journalctl --no-pager -o cat -u xfs-heal-monitor@mnt-other.service | grep -- '--supported' | tail -n 1)
+systemctl start xfs_healer@mnt-other.service
+sleep 0.5
+healer_none="$(systemctl is-failed xfs_healer@mnt-other.service)/$(systemctl show -p Result --value xfs_healer@mnt-other.service)"
+systemctl stop xfs-heal-repairer@mnt-other.socket; umount /mnt/other
+t1=$(now)
+say "served: rc $served_rc: $served"
+say "tmpfs: start $tmpfs_start, $tmpfs_state: $tmpfs_line; xfs_healer --supported there: $healer_tmpfs"
+say "autofsck=none: start $none_start, $none_state: $none_line; xfs_healer@: $healer_none"
+if [ $served_rc = 0 ] && echo "$served" | grep -q -- '--supported: supported$' \
+   && [ $tmpfs_start = 0 ] && [ "$tmpfs_state" = "inactive/exec-condition/repairer inactive" ] \
+   && echo "$tmpfs_line" | grep -q 'not served: step 2 (open mount): /mnt/scratch: not an XFS mount point' \
+   && [ $none_start = 0 ] && [ "$none_state" = "inactive/exec-condition/repairer inactive" ] \
+   && echo "$none_line" | grep -q 'not served: step 3 (autofsck): Disabling daemon per autofsck directive.'; then
+    result U6 xfs-heal PASS "$(elapsed "$t0" "$t1")" "exit 0 where served; tmpfs and autofsck=none: skipped (exec-condition), not failed, one line each; repairer never started"
+else
+    diagnose
+    result U6 xfs-heal FAIL - "served rc $served_rc '$served'; tmpfs $tmpfs_start $tmpfs_state '$tmpfs_line'; none $none_start $none_state '$none_line'"
+fi
+if [ "$healer_none" = "inactive/exec-condition" ]; then
+    result U6 xfs_healer PASS - "autofsck=none: skipped (exec-condition); --supported on a tmpfs exits $healer_tmpfs"
+else
+    result U6 xfs_healer FAIL - "autofsck=none: $healer_none; tmpfs --supported $healer_tmpfs"
+fi
+
 scenario U4 "package purge: dpkg -P stops the running pair and removes the enablement"
 t0=$(now)
 mkfs_img data; mount_img data
