@@ -208,8 +208,8 @@ pub fn child_mounts(mountinfo: &str, id: u64) -> Vec<String> {
         .collect()
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
+/// mountinfo and fstab escape space, tab, newline and backslash as `\ooo`.
+pub(crate) fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(field.len());
     let b = field.as_bytes();
     let mut i = 0;

@@ -17,6 +17,7 @@
 
 pub mod codec;
 pub mod defects;
+pub mod fstab;
 pub mod host;
 pub mod journal;
 pub mod message;

@@ -113,10 +113,11 @@ impl Server {
                 }
             }
             if listen_ready {
+                // A Unix socket's accept fails only for this process (no fd left, no memory):
+                // exit, and let systemd restart it, rather than spin on a readable listener.
+                // A peer gone before the accept is still accepted, and reads as closed.
                 match sys::accept(self.listener.as_fd()) {
                     Ok(fd) => self.admit(fd, &mut st),
-                    // The peer gave up before we got to it; nothing to serve.
-                    Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
                     Err(e) => return Err(e),
                 }
             }

@@ -371,3 +371,19 @@ fn an_unknown_defect_key_is_refused_at_startup() {
     assert!(err.contains("invalid value 'no-such-defect' for '--assume-fixed <KEY>'"), "{err}");
     assert!(err.contains("[possible values: inode-repair-rtgroup-rmap-null]"), "{err}");
 }
+
+/// A listener that keeps failing (here: no fd left to accept with, EMFILE) ends the repairer
+/// with the reason, for systemd to restart it with a clean slate; it does not spin on a
+/// socket that stays readable.
+#[test]
+fn a_failing_listener_ends_the_repairer_with_the_reason() {
+    let Some(mut s) = setup("emfile") else { return };
+    let pid = s.repairer.child.id().to_string();
+    // No fd number left: the next accept(2) fails with EMFILE.
+    sh("prlimit", &["--pid", &pid, "--nofile=3:3"]);
+    let _client = std::os::unix::net::UnixStream::connect(&s.repairer.socket).unwrap();
+    let status = s.repairer.wait_exit();
+    assert_eq!(status.code(), Some(1), "{}", s.repairer.log_text());
+    let expected = format!("{}: serving: Too many open files (os error 24)", s.fs.mountpoint.display());
+    assert!(s.repairer.log_text().lines().any(|l| l.ends_with(&expected)), "{}", s.repairer.log_text());
+}

@@ -7,11 +7,12 @@ use std::process::Command;
 
 use xfs_heal_tests::*;
 
-const UNITS: [&str; 4] = [
+const UNITS: [&str; 5] = [
     "xfs-heal-repairer@.socket",
     "xfs-heal-repairer@.service",
     "xfs-heal-monitor@.service",
     "xfs-heal.slice",
+    "xfs-heal.target",
 ];
 
 /// A root with the host's system units, ours, a mount unit for /mnt/data and the binaries.
@@ -48,7 +49,7 @@ fn units_verify_without_a_word() {
         .arg("--man=no")
         .arg(format!("--root={}", root.display()))
         .args(["mnt-data.mount", "xfs-heal-repairer@mnt-data.socket", "xfs-heal-repairer@mnt-data.service"])
-        .args(["xfs-heal-monitor@mnt-data.service", "xfs-heal.slice"])
+        .args(["xfs-heal-monitor@mnt-data.service", "xfs-heal.slice", "xfs-heal.target"])
         .output()
         .expect("systemd-analyze (package systemd)");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -1,0 +1,71 @@
+# Scenarios under systemd after scenario U7's soft-reboot (systemd-scenarios.sh ends with
+# it): U7's checks, then the package purge, which must come last.
+exec > /dev/hvc0 2>&1
+cd /opt/xfs-heal && . ./lib.sh
+say "systemd is PID 1 again after the soft-reboot ($(cat /proc/1/comm)); resuming"
+wait_unit() { _n=400; while [ $_n -gt 0 ]; do [ "$(systemctl is-active "$1")" = active ] && return 0; sleep 0.05; _n=$((_n - 1)); done; return 1; }
+mainpid() { systemctl show -p MainPID --value "$1"; }
+t0=$(cat /var/lib/vmtest/resume); rm -f /var/lib/vmtest/resume
+
+# --- U7, after the reboot --------------------------------------------------------------------
+for n in fa fb; do wait_unit xfs-heal-monitor@mnt-$n.service; wait_unit xfs-heal-repairer@mnt-$n.service; done
+sleep 1
+mounted=$(for n in fa fb fc; do mountpoint -q /mnt/$n && printf '%s ' $n; done)
+pairs=$(for n in fa fb fc; do printf '%s:%s/%s ' $n "$(systemctl is-active xfs-heal-monitor@mnt-$n.service)" "$(systemctl is-active xfs-heal-repairer@mnt-$n.service)"; done)
+healers=$(for n in fa fb fc; do printf '%s:%s ' $n "$(systemctl is-active xfs_healer@mnt-$n.service)"; done)
+target=$(systemctl is-active xfs-heal.target)
+gen=$(ls /run/systemd/generator/*.mount.wants 2>/dev/null | grep -c 'xfs-heal-monitor@')
+# A later mount of a covered filesystem gets its pair again.
+umount /mnt/fa
+_n=200; while [ $_n -gt 0 ] && systemctl is-active -q xfs-heal-monitor@mnt-fa.service; do sleep 0.05; _n=$((_n - 1)); done
+after_umount=$(systemctl is-active xfs-heal-monitor@mnt-fa.service)
+mount /mnt/fa
+wait_unit xfs-heal-monitor@mnt-fa.service; wait_unit xfs-heal-repairer@mnt-fa.service
+remount=$(systemctl is-active xfs-heal-monitor@mnt-fa.service)/$(systemctl is-active xfs-heal-repairer@mnt-fa.service)
+# A corruption on the remounted one is repaired (the pair serves, not just runs).
+umount /mnt/fa
+mkdir -p /mnt/prep
+mount -o loop /tmp/fa.img /mnt/prep && mkdir -p /mnt/prep/a/b/c && { i=1; while [ $i -le 50 ]; do : > /mnt/prep/a/b/c/f$i; i=$((i + 1)); done; } && umount /mnt/prep
+xfs_db -x -c 'path /a/b/c' -c 'dblock 0' -c 'fuzz -d bhdr.hdr.magic ones' /tmp/fa.img >/dev/null 2>&1
+mount /mnt/fa
+wait_unit xfs-heal-monitor@mnt-fa.service; wait_unit xfs-heal-repairer@mnt-fa.service
+ls /mnt/fa/a/b/c >/dev/null 2>&1
+i=0; while [ $i -lt 400 ] && [ "$(ls /mnt/fa/a/b/c 2>/dev/null | wc -l)" != 50 ]; do sleep 0.05; i=$((i + 1)); done
+repaired=$(ls /mnt/fa/a/b/c 2>/dev/null | wc -l)
+for n in fa fb fc; do umount /mnt/$n; done
+t1=$(now)
+say "after the reboot: mounted $mounted; pairs $pairs; xfs_healer@ $healers; xfs-heal.target $target; generator links $gen"
+say "after umount of fa: $after_umount; mounted again: $remount; directory corrupted offline, read back with $repaired of 50 entries"
+if [ "$mounted" = "fa fb fc " ] && [ "$pairs" = "fa:active/active fb:active/active fc:inactive/inactive " ] \
+   && [ "$healers" = "fa:inactive fb:inactive fc:active " ] && [ "$target" = active ] && [ "$gen" = 2 ] \
+   && [ "$after_umount" = inactive ] && [ "$remount" = active/active ] && [ "$repaired" = 50 ]; then
+    result U7 xfs-heal PASS "$(elapsed "$t0" "$t1")" "after a soft-reboot both fstab XFS have a pair, the excluded one has xfs_healer@ instead; a later mount gets its pair back and repairs"
+else
+    journalctl --no-pager -o short-monotonic -n 40 | cut -c1-200
+    result U7 xfs-heal FAIL - "mounted '$mounted', pairs '$pairs', xfs_healer@ '$healers', target $target, links $gen, after umount $after_umount, remount $remount, repaired $repaired"
+fi
+result U7 xfs_healer N/A - "xfs_healer_start covers every XFS mount (no fstab switch, no exclusion); the excluded one runs it above"
+
+scenario U4 "package purge: dpkg -P stops the running pair and removes the enablement"
+t0=$(now)
+mkfs_img data; mount_img data
+wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
+links_before=$(find /etc/systemd/system -name 'xfs-heal-*@*' | wc -l)
+running=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service | tr '\n' ' ')
+dpkg -P xfs-heal >/dev/null; dpkg_rc=$?
+states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
+links_after=$(find /etc/systemd/system -name 'xfs-heal-*@*' | wc -l)
+left=$(ls /usr/libexec/xfs-heal /usr/lib/systemd/system/xfs-heal* 2>/dev/null | wc -l)
+umount /mnt/data; um=$?
+t1=$(now)
+say "before: $running; dpkg -P: $dpkg_rc; units: $states; enablement links $links_before -> $links_after; files left $left; umount $um"
+if echo " $states" | grep -q ' active '; then stopped=no; else stopped=yes; fi
+if [ "$running" = "active active " ] && [ $dpkg_rc = 0 ] && [ $stopped = yes ] && [ "$links_before" -ge 1 ] && [ "$links_after" = 0 ] && [ "$left" = 0 ] && [ $um = 0 ]; then
+    result U4 xfs-heal PASS "$(elapsed "$t0" "$t1")" "purge stopped the pair, removed files and the per-mount enablement; the mount was untouched"
+else
+    result U4 xfs-heal FAIL - "before: $running, dpkg $dpkg_rc, units $states, links $links_before -> $links_after, files left $left, umount $um"
+fi
+
+echo ALL-DONE
+echo "status 0" > /dev/hvc1
+systemctl poweroff --no-block
