@@ -297,6 +297,14 @@ impl Repairer {
 
 impl Drop for Repairer {
     fn drop(&mut self) {
+        // Under a wrapper (strace, prlimit, env) the repairer is the wrapper's child: killed
+        // first, or a traced one is detached and outlives the test, holding its loop mount.
+        let id = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children")).unwrap_or_default();
+        for pid in children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -261,6 +261,13 @@ fn a_stopped_and_continued_repairer_keeps_serving() {
     let mut c = Client::served(&s.repairer.socket);
     assert_eq!(c.request(request(1, ag(0, AgScrub::Agf))).id, RequestId(1));
     assert!(s.repairer.child.try_wait().unwrap().is_none(), "{}", s.repairer.log_text());
+    // A peer that hangs up between frames: said as such, not as a cut frame.
+    drop(Client::served(&s.repairer.socket));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !s.repairer.log_text().lines().any(|l| l.ends_with(" disconnected: connection closed")) {
+        assert!(std::time::Instant::now() < deadline, "{}", s.repairer.log_text());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[test]
@@ -290,12 +297,13 @@ fn readiness_and_counters_reach_systemd() {
     let mut c = Client::served(&socket);
     c.request(request(1, ag(0, AgScrub::Agf)));
     c.request(request(2, ag(9, AgScrub::Agf)));
+    c.request(request(3, ag(1, AgScrub::Agf)));
     let mut last = String::new();
-    while !last.contains("2 requests") {
+    while !last.contains("3 requests") {
         let n = notify.recv(&mut buf).expect("STATUS= after each request");
         last = String::from_utf8_lossy(&buf[..n]).into_owned();
     }
-    assert!(last.ends_with(": 2 requests, 1 repairs issued, 1 refused; 0 log lines dropped"), "{last}");
+    assert!(last.ends_with(": 3 requests, 2 repairs issued, 1 refused; 0 log lines dropped"), "{last}");
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -386,4 +394,30 @@ fn a_failing_listener_ends_the_repairer_with_the_reason() {
     assert_eq!(status.code(), Some(1), "{}", s.repairer.log_text());
     let expected = format!("{}: serving: Too many open files (os error 24)", s.fs.mountpoint.display());
     assert!(s.repairer.log_text().lines().any(|l| l.ends_with(&expected)), "{}", s.repairer.log_text());
+}
+
+/// Idle, the serving loop sleeps in poll(2) until something happens: no timeout is armed
+/// when no request is held, no frame is half-read and no summary is due (a loop that woke
+/// without cause would burn a core on every host it serves).
+#[test]
+fn an_idle_repairer_sleeps() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("idle");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let trace = scratch.path("poll.strace");
+    let strace = ["strace", "-f", "-qq", "-e", "trace=poll,ppoll", "-o", trace.to_str().unwrap()];
+    let events = data("sample.v0");
+    let r = Repairer::start_wrapped(
+        &scratch,
+        &fs.mountpoint,
+        &strace,
+        0,
+        &["--events-from", events.to_str().unwrap()],
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let polls = std::fs::read_to_string(&trace).unwrap_or_default().lines().count();
+    assert!(polls <= 3, "{polls} poll calls in 2 s of idleness");
+    drop(r);
 }
