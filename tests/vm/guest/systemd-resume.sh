@@ -25,8 +25,8 @@ remount=$(systemctl is-active xfs-heal-monitor@mnt-fa.service)/$(systemctl is-ac
 # A corruption on the remounted one is repaired (the pair serves, not just runs).
 umount /mnt/fa
 mkdir -p /mnt/prep
-mount -o loop /tmp/fa.img /mnt/prep && mkdir -p /mnt/prep/a/b/c && { i=1; while [ $i -le 50 ]; do : > /mnt/prep/a/b/c/f$i; i=$((i + 1)); done; } && umount /mnt/prep
-xfs_db -x -c 'path /a/b/c' -c 'dblock 0' -c 'fuzz -d bhdr.hdr.magic ones' /tmp/fa.img >/dev/null 2>&1
+mount -o loop /var/lib/vmtest/fa.img /mnt/prep && mkdir -p /mnt/prep/a/b/c && { i=1; while [ $i -le 50 ]; do : > /mnt/prep/a/b/c/f$i; i=$((i + 1)); done; } && umount /mnt/prep
+xfs_db -x -c 'path /a/b/c' -c 'dblock 0' -c 'fuzz -d bhdr.hdr.magic ones' /var/lib/vmtest/fa.img >/dev/null 2>&1
 mount /mnt/fa
 wait_unit xfs-heal-monitor@mnt-fa.service; wait_unit xfs-heal-repairer@mnt-fa.service
 ls /mnt/fa/a/b/c >/dev/null 2>&1
