@@ -6,7 +6,8 @@
 //! `systemctl enable xfs-heal-monitor@INSTANCE.service` would write in /etc:
 //! `INSTANCE.mount.wants/xfs-heal-monitor@INSTANCE.service`; and for the filesystems mounted
 //! when it runs (a `daemon-reload` after enabling), `xfs-heal.target.wants/` too, so that
-//! starting the target covers them at once. Nothing else: it runs as root at boot, reads two
+//! starting the target covers them at once (after their xfs_healer@ lets go of the health
+//! monitor, as the README shows). Nothing else: it runs as root at boot, reads two
 //! files and makes symlinks. `XFS_HEAL_GENERATOR_ROOT` reads another root's /etc (tests).
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@ say "systemd is PID 1 again after the soft-reboot ($(cat /proc/1/comm)); resumin
 wait_unit() { _n=400; while [ $_n -gt 0 ]; do [ "$(systemctl is-active "$1")" = active ] && return 0; sleep 0.05; _n=$((_n - 1)); done; return 1; }
 mainpid() { systemctl show -p MainPID --value "$1"; }
 t0=$(cat /var/lib/vmtest/resume); rm -f /var/lib/vmtest/resume
+now_state=$(cat /var/lib/vmtest/now_state)
 
 # --- U7, after the reboot --------------------------------------------------------------------
 for n in fa fb; do wait_unit xfs-heal-monitor@mnt-$n.service; wait_unit xfs-heal-repairer@mnt-$n.service; done
@@ -36,13 +37,14 @@ for n in fa fb fc; do umount /mnt/$n; done
 t1=$(now)
 say "after the reboot: mounted $mounted; pairs $pairs; xfs_healer@ $healers; xfs-heal.target $target; generator links $gen"
 say "after umount of fa: $after_umount; mounted again: $remount; directory corrupted offline, read back with $repaired of 50 entries"
-if [ "$mounted" = "fa fb fc " ] && [ "$pairs" = "fa:active/active fb:active/active fc:inactive/inactive " ] \
+if [ "$now_state" = "xfs_healer@ before active, after inactive; pair active/active; fa inactive" ] \
+   && [ "$mounted" = "fa fb fc " ] && [ "$pairs" = "fa:active/active fb:active/active fc:inactive/inactive " ] \
    && [ "$healers" = "fa:inactive fb:inactive fc:active " ] && [ "$target" = active ] && [ "$gen" = 2 ] \
    && [ "$after_umount" = inactive ] && [ "$remount" = active/active ] && [ "$repaired" = 50 ]; then
-    result U7 xfs-heal PASS "$(elapsed "$t0" "$t1")" "after a soft-reboot both fstab XFS have a pair, the excluded one has xfs_healer@ instead; a later mount gets its pair back and repairs"
+    result U7 xfs-heal PASS "$(elapsed "$t0" "$t1")" "the README's commands hand a mounted fstab XFS over from xfs_healer@ at once; after a soft-reboot both fstab XFS have a pair, the excluded one has xfs_healer@ instead; a later mount gets its pair back and repairs"
 else
     journalctl --no-pager -o short-monotonic -n 40 | cut -c1-200
-    result U7 xfs-heal FAIL - "mounted '$mounted', pairs '$pairs', xfs_healer@ '$healers', target $target, links $gen, after umount $after_umount, remount $remount, repaired $repaired"
+    result U7 xfs-heal FAIL - "before the reboot: $now_state; mounted '$mounted', pairs '$pairs', xfs_healer@ '$healers', target $target, links $gen, after umount $after_umount, remount $remount, repaired $repaired"
 fi
 result U7 xfs_healer N/A - "xfs_healer_start covers every XFS mount (no fstab switch, no exclusion); the excluded one runs it above"
 
