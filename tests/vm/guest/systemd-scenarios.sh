@@ -316,7 +316,8 @@ cat >> /etc/fstab <<'FSTAB'
 /var/lib/vmtest/fc.img /mnt/fc xfs loop,nofail,x-xfs-heal=off 0 0
 FSTAB
 # fb is mounted already, and xfsprogs' xfs_healer_start gives it xfs_healer@ first: the
-# README's commands, as written, must hand it over to a pair now.
+# README's commands, as written, must hand it over to a pair now. (systemd may mount fa
+# itself once the reload makes it an fstab mount unit: then it has its pair too.)
 mount /mnt/fb
 _n=200; while [ $_n -gt 0 ] && [ "$(systemctl is-active xfs_healer@mnt-fb.service)" != active ]; do sleep 0.05; _n=$((_n - 1)); done
 healer_before=$(systemctl is-active xfs_healer@mnt-fb.service)
@@ -327,7 +328,7 @@ done
 systemctl start xfs-heal.target
 wait_unit xfs-heal-monitor@mnt-fb.service; wait_unit xfs-heal-repairer@mnt-fb.service
 sleep 1
-now_state="xfs_healer@ before $healer_before, after $(systemctl is-active xfs_healer@mnt-fb.service); pair $(systemctl is-active xfs-heal-monitor@mnt-fb.service)/$(systemctl is-active xfs-heal-repairer@mnt-fb.service); fa $(systemctl is-active xfs-heal-monitor@mnt-fa.service)"
+now_state="xfs_healer@ before $healer_before, after $(systemctl is-active xfs_healer@mnt-fb.service); pair $(systemctl is-active xfs-heal-monitor@mnt-fb.service)/$(systemctl is-active xfs-heal-repairer@mnt-fb.service); fa $(mountpoint -q /mnt/fa && echo mounted || echo unmounted)/$(systemctl is-active xfs-heal-monitor@mnt-fa.service)"
 say "xfs-heal.target $(systemctl is-enabled xfs-heal.target); mounted before: $now_state; soft-reboot"
 echo "$now_state" > /var/lib/vmtest/now_state
 now > /var/lib/vmtest/resume
