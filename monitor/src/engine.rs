@@ -13,9 +13,12 @@
 //!   report arrives after an exponential backoff, at most [`Tuning::max_attempts`] times per
 //!   [`Tuning::attempt_window_ns`]; meanwhile its SICK reports are counted and summarised.
 //! - **Escalation.** A failed repair, a structure no spot repair can fix, a damaged SICK
-//!   record, or lost events start one sweep of every whole-fs, AG and rtgroup structure,
-//!   at most once per [`Tuning::sweep_interval_ns`]; a sweep that cannot fix everything ends
-//!   with the recommendation to repair offline.
+//!   record, or lost events escalate, at most once per [`Tuning::sweep_interval_ns`]. With
+//!   systemd's full-check trigger ([`Engine::with_full_check`]) that asks for the full online
+//!   check (upstream's `xfs_scrub@`, which walks files and directories too), and nothing
+//!   escalates while one runs; without it, one sweep of every whole-fs, AG and rtgroup
+//!   structure, which ends with the recommendation to repair offline if it cannot fix
+//!   everything.
 //! - **Shutdown.** After the filesystem shuts down (or the repairer reports it stale) no
 //!   repair is sent.
 
@@ -27,6 +30,7 @@ use xfs_heal_protocol::{
 };
 
 use xfs_heal_protocol::defects::{DefectId, DefectSet};
+use xfs_heal_protocol::fullcheck::{Notice, NoticeError};
 use xfs_heal_protocol::uapi::XFS_HEALTH_MONITOR_TYPE_SICK;
 
 use crate::decode::v0::DecodeError;
@@ -150,6 +154,23 @@ struct InFlight {
     purpose: Purpose,
 }
 
+/// The full online check, when systemd handed the monitor its trigger. Only
+/// [`Engine::escalate`] and [`Engine::on_full_check_notice`] change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FullCheck {
+    /// No trigger: escalations sweep group metadata instead.
+    Unavailable,
+    Idle,
+    /// Asked for because of `cause`; its start not yet notified. A request that never
+    /// starts (the unit skipped by its conditions) is asked again at the next escalation
+    /// past the interval.
+    Requested {
+        cause: EscalationCause,
+    },
+    /// Notified as started (by us or by anyone: xfs_scrub_all's timer runs the same unit).
+    Running,
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct SweepStats {
     attempted: u32,
@@ -168,6 +189,8 @@ pub struct Stats {
     /// SICK reports for failing targets, counted instead of printed.
     pub suppressed: u64,
     pub sweeps: u64,
+    /// Full online checks asked of systemd.
+    pub full_checks: u64,
     /// SICK reports for new targets while [`Tuning::max_tracked`] were tracked.
     pub untracked: u64,
 }
@@ -189,7 +212,11 @@ pub struct Engine {
     sweep: VecDeque<RepairTarget>,
     sweep_stats: Option<SweepStats>,
     in_flight: Option<InFlight>,
+    /// The last escalation (a sweep or a full-check request).
     last_sweep_ns: Option<u64>,
+    full_check: FullCheck,
+    /// A request for the full check waits to be written (see [`Engine::take_full_check_request`]).
+    full_check_wanted: bool,
     next_id: u64,
     stopped: Option<StopReason>,
     last_summary_ns: u64,
@@ -213,6 +240,8 @@ impl Engine {
             sweep_stats: None,
             in_flight: None,
             last_sweep_ns: None,
+            full_check: FullCheck::Unavailable,
+            full_check_wanted: false,
             next_id: 1,
             stopped: None,
             last_summary_ns: 0,
@@ -227,6 +256,44 @@ impl Engine {
     pub fn with_guards(mut self, guards: DefectSet) -> Self {
         self.guards = guards;
         self
+    }
+
+    /// Escalations ask for the full online check instead of sweeping: systemd handed the
+    /// monitor the trigger of `xfs_scrub@` for this mount.
+    pub fn with_full_check(mut self) -> Self {
+        self.full_check = FullCheck::Idle;
+        self
+    }
+
+    /// Must a full-check request be written now? True once per request.
+    pub fn take_full_check_request(&mut self) -> bool {
+        std::mem::take(&mut self.full_check_wanted)
+    }
+
+    /// The request could not be written (`why`): sweep instead, as without systemd.
+    pub fn full_check_unavailable(&mut self, why: String) {
+        if let FullCheck::Requested { cause, .. } = self.full_check {
+            self.full_check = FullCheck::Unavailable;
+            self.reports.push(Report::FullCheckUnavailable { why });
+            self.start_sweep(cause);
+        }
+    }
+
+    /// A notice from the full check's hooks.
+    pub fn on_full_check_notice(&mut self, notice: Result<Notice, NoticeError>) {
+        match notice {
+            Err(e) => self.reports.push(Report::InvalidFullCheckNotice(e)),
+            Ok(_) if self.full_check == FullCheck::Unavailable => {}
+            Ok(Notice::Started) => {
+                let requested = matches!(self.full_check, FullCheck::Requested { .. });
+                self.full_check = FullCheck::Running;
+                self.reports.push(Report::FullCheckStarted { requested });
+            }
+            Ok(Notice::Finished(outcome)) => {
+                self.full_check = FullCheck::Idle;
+                self.reports.push(Report::FullCheckFinished { outcome });
+            }
+        }
     }
 
     /// The replay's engine: see [`Engine::dry_run`]'s field.
@@ -581,9 +648,10 @@ impl Engine {
         }
     }
 
-    /// Starts a sweep, unless one ran recently or is running.
+    /// Asks for the full check, or starts a sweep without it; unless one ran recently or is
+    /// running.
     fn escalate(&mut self, cause: EscalationCause, now_ns: u64) {
-        if self.stopped.is_some() || self.sweep_stats.is_some() {
+        if self.stopped.is_some() || self.sweep_stats.is_some() || self.full_check == FullCheck::Running {
             return;
         }
         if let Some(last) = self.last_sweep_ns {
@@ -592,11 +660,22 @@ impl Engine {
             }
         }
         self.last_sweep_ns = Some(now_ns);
-        self.stats.sweeps += 1;
         if self.dry_run {
+            self.stats.sweeps += 1;
             self.reports.push(Report::WouldSweep { cause });
             return;
         }
+        if self.full_check == FullCheck::Unavailable {
+            return self.start_sweep(cause);
+        }
+        self.full_check = FullCheck::Requested { cause };
+        self.full_check_wanted = true;
+        self.stats.full_checks += 1;
+        self.reports.push(Report::FullCheckRequested { cause });
+    }
+
+    fn start_sweep(&mut self, cause: EscalationCause) {
+        self.stats.sweeps += 1;
         self.sweep = sweep_targets(&self.geometry).into();
         self.sweep_stats = Some(SweepStats::default());
         let structures = u32::try_from(self.sweep.len()).unwrap_or(u32::MAX);
@@ -1587,5 +1666,103 @@ mod tests {
         let said: Vec<Report> =
             e.take_reports().into_iter().filter(|r| matches!(r, Report::SickSuppressed { .. })).collect();
         assert_eq!(said, [Report::SickSuppressed { target: dir_target(), count: 2 }]);
+    }
+
+    fn full_check_reports(reports: &[Report]) -> Vec<&Report> {
+        reports
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r,
+                    Report::FullCheckRequested { .. }
+                        | Report::FullCheckStarted { .. }
+                        | Report::FullCheckFinished { .. }
+                        | Report::FullCheckUnavailable { .. }
+                        | Report::Escalation { .. }
+                        | Report::InvalidFullCheckNotice(_)
+                )
+            })
+            .collect()
+    }
+
+    /// With systemd's trigger, an escalation asks for the full check once, instead of a
+    /// sweep; nothing escalates again within the interval or while the check runs, and the
+    /// check's end makes the next escalation (past the interval) ask again.
+    #[test]
+    fn escalations_ask_for_one_full_check_instead_of_a_sweep() {
+        use xfs_heal_protocol::fullcheck::{Outcome, ScrubStatus};
+        let mut e = Engine::new(Tuning::default(), geometry()).with_full_check();
+        let lost = |t: u64| HealthEvent { time_ns: t, kind: EventKind::Lost { count: 3 } };
+        e.on_event(&lost(T0), T0);
+        assert!(e.take_full_check_request(), "asked once");
+        assert!(!e.take_full_check_request(), "and only once");
+        assert!(e.next_request(T0).is_none(), "no sweep: the full check covers it");
+        e.on_event(&lost(T0 + SEC), T0 + SEC);
+        assert!(!e.take_full_check_request(), "not again within the interval");
+        let cause = EscalationCause::LostEvents { count: 3 };
+        assert_eq!(full_check_reports(&e.take_reports()), [&Report::FullCheckRequested { cause }]);
+
+        e.on_full_check_notice(Ok(Notice::Started));
+        let later = T0 + Tuning::default().sweep_interval_ns + SEC;
+        e.on_event(&lost(later), later);
+        assert!(!e.take_full_check_request(), "not while it runs, even past the interval");
+        let clean = Outcome::Exited(ScrubStatus::new(0).unwrap());
+        e.on_full_check_notice(Ok(Notice::Finished(clean.clone())));
+        assert_eq!(
+            full_check_reports(&e.take_reports()),
+            [&Report::FullCheckStarted { requested: true }, &Report::FullCheckFinished { outcome: clean }]
+        );
+        e.on_event(&lost(later + SEC), later + SEC);
+        assert!(e.take_full_check_request(), "after it ended, past the interval: asked again");
+        assert_eq!(e.stats.full_checks, 2);
+        assert_eq!(e.stats.sweeps, 0);
+
+        // A check started by someone else (xfs_scrub_all's timer) is said so.
+        let mut other = Engine::new(Tuning::default(), geometry()).with_full_check();
+        other.on_full_check_notice(Ok(Notice::Started));
+        other.on_full_check_notice(Err(NoticeError::Unknown));
+        assert_eq!(
+            full_check_reports(&other.take_reports()),
+            [
+                &Report::FullCheckStarted { requested: false },
+                &Report::InvalidFullCheckNotice(NoticeError::Unknown)
+            ]
+        );
+        // Without the trigger, notices mean nothing and escalations sweep.
+        let mut plain = Engine::new(Tuning::default(), geometry());
+        plain.on_full_check_notice(Ok(Notice::Started));
+        plain.on_event(&lost(T0), T0);
+        assert!(!plain.take_full_check_request());
+        assert!(plain.next_request(T0).is_some(), "the sweep's first request");
+        assert!(matches!(full_check_reports(&plain.take_reports())[..], [Report::Escalation { .. }]));
+    }
+
+    /// A failed repair asks for the check too; when the trigger cannot be written, the
+    /// engine sweeps at once, as without systemd.
+    #[test]
+    fn an_unwritable_trigger_falls_back_to_the_sweep() {
+        let mut e = Engine::new(Tuning::default(), geometry()).with_full_check();
+        e.on_event(&inode_event(HealthStatus::Sick, T0), T0);
+        let req = e.next_request(T0).unwrap();
+        e.on_reply(reply(&req, RepairOutcome::Failed), T0 + SEC);
+        assert!(e.take_full_check_request());
+        e.full_check_unavailable("EAGAIN".into());
+        let reports = e.take_reports();
+        let said = full_check_reports(&reports);
+        assert!(matches!(
+            said[0],
+            Report::FullCheckRequested { cause: EscalationCause::RepairFailed { .. } }
+        ));
+        assert_eq!(said[1], &Report::FullCheckUnavailable { why: "EAGAIN".into() });
+        assert!(matches!(
+            said[2],
+            Report::Escalation { cause: EscalationCause::RepairFailed { .. }, structures: 46 }
+        ));
+        assert_eq!(said.len(), 3);
+        assert!(e.next_request(T0 + SEC).is_some(), "the sweep runs");
+        // Once fallen back, it stays with sweeps: a later notice changes nothing.
+        e.full_check_unavailable("again".into());
+        e.on_full_check_notice(Ok(Notice::Started));
+        assert!(full_check_reports(&e.take_reports()).is_empty());
     }
 }

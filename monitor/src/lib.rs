@@ -12,6 +12,7 @@ pub mod domains;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod fullcheck;
 pub mod journal;
 pub mod live;
 pub mod policy;

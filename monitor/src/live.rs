@@ -16,6 +16,7 @@ use crate::client::Connection;
 use crate::decode::v0::V0Decoder;
 use crate::engine::Engine;
 use crate::event::EventKind;
+use crate::fullcheck::Trigger;
 use crate::journal::Journal;
 use crate::report::{Format, Report};
 
@@ -78,6 +79,8 @@ pub struct Live<W: Write> {
     pub engine: Engine,
     pub output: Output<W>,
     pub everything: bool,
+    /// systemd's trigger of the full online check, if it passed one.
+    pub full_check: Option<Trigger>,
 }
 
 impl<W: Write> Live<W> {
@@ -104,6 +107,12 @@ impl<W: Write> Live<W> {
                 }
             }
             self.engine.tick(now);
+            if self.engine.take_full_check_request() {
+                let asked = self.full_check.as_ref().map_or(Err(Errno::EBADF), Trigger::request);
+                if let Err(e) = asked {
+                    self.engine.full_check_unavailable(format!("writing its trigger failed: {e}"));
+                }
+            }
             self.output.say_all(self.engine.take_reports());
             let _ = self.output.out.flush();
             if let Some(at) = ended {
@@ -119,8 +128,12 @@ impl<W: Write> Live<W> {
 
             let timeout = reconnect_at
                 .map_or(Duration::from_secs(1), |at| at.saturating_duration_since(Instant::now()));
-            let (health_ready, conn_ready) = {
-                let mut fds = Vec::with_capacity(2);
+            let (health_ready, conn_ready, notices_ready) = {
+                let mut fds = Vec::with_capacity(3);
+                if let Some(t) = &self.full_check {
+                    fds.push(PollFd::new(t.notices_fd(), PollFlags::POLLIN));
+                }
+                let first = fds.len();
                 if ended.is_none() {
                     fds.push(PollFd::new(self.health.as_fd(), PollFlags::POLLIN));
                 }
@@ -136,11 +149,15 @@ impl<W: Write> Live<W> {
                     }
                 }
                 let ready = |p: &PollFd| p.revents().is_some_and(|r| !r.is_empty());
-                let health = ended.is_none() && fds.first().is_some_and(ready);
+                let notices = first == 1 && fds.first().is_some_and(ready);
+                let health = ended.is_none() && fds.get(first).is_some_and(ready);
                 let conn = self.conn.is_some() && fds.last().is_some_and(ready);
-                (health, conn)
+                (health, conn, notices)
             };
 
+            if notices_ready {
+                self.read_notices();
+            }
             if health_ready && self.read_events(&mut decoder, &mut buf) {
                 ended = Some(Instant::now());
             }
@@ -174,6 +191,18 @@ impl<W: Write> Live<W> {
         self.output.say_all(self.engine.take_reports());
         let _ = self.output.out.flush();
         self.output.out
+    }
+
+    /// Hands the full check's notices to the engine; a failing FIFO is given up.
+    fn read_notices(&mut self) {
+        let Some(trigger) = self.full_check.as_mut() else { return };
+        let engine = &mut self.engine;
+        if let Err(e) = trigger.read_notices(|n| engine.on_full_check_notice(n)) {
+            self.output
+                .say(&Report::Status(format!("reading the full check's notices failed: {e}; ignoring them")));
+            self.full_check = None;
+        }
+        self.output.say_all(self.engine.take_reports());
     }
 
     /// Drains the health fd; true when the events have ended (EOF or UNMOUNT).

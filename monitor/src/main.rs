@@ -13,6 +13,7 @@ use xfs_heal_monitor::cli::Cli;
 use xfs_heal_monitor::client::{self, Connection};
 use xfs_heal_monitor::engine::{Engine, Tuning};
 use xfs_heal_monitor::error::Error;
+use xfs_heal_monitor::fullcheck::Trigger;
 use xfs_heal_monitor::journal::Journal;
 use xfs_heal_monitor::live::{self, Live, Output};
 use xfs_heal_monitor::replay::{self, CaptureFormat, Options};
@@ -112,6 +113,23 @@ fn main() -> ExitCode {
         }
     }
 
+    //    Take the full online check's trigger, if systemd passed it (only worth having when
+    //    repairing: the check is an escalation of repairs).
+    let full_check = match Trigger::from_systemd() {
+        Ok(t) if repair => t,
+        Ok(_) => None,
+        Err(e) => {
+            output.say(&Report::Status(format!("full online check unavailable: {e}")));
+            None
+        }
+    };
+    if repair {
+        output.say(&Report::Status(match &full_check {
+            Some(_) => "escalations start the full online check (xfs_scrub@) through systemd".into(),
+            None => "no full online check trigger (not started by systemd's xfs-heal units): escalations sweep group metadata only".into(),
+        }));
+    }
+
     // 4. Enter the sandbox before reading the first event.
     match sandbox::landlock() {
         Ok(s) if s.ruleset == RulesetStatus::FullyEnforced => {}
@@ -124,7 +142,10 @@ fn main() -> ExitCode {
 
     // 5. Read, decode, report, repair; 6. end on EOF or UNMOUNT.
     let tuning = Tuning { repair, sweep_on_lost: !cli.everything, ..Tuning::default() };
-    let engine = Engine::new(tuning, hello.geometry).with_guards(hello.guards);
+    let mut engine = Engine::new(tuning, hello.geometry).with_guards(hello.guards);
+    if full_check.is_some() {
+        engine = engine.with_full_check();
+    }
     let live = Live {
         socket,
         mountpoint,
@@ -134,6 +155,7 @@ fn main() -> ExitCode {
         engine,
         output,
         everything: cli.everything,
+        full_check,
     };
     drop(live.run());
     ExitCode::SUCCESS

@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 use xfs_heal_protocol::defects::DefectId;
+use xfs_heal_protocol::fullcheck::{self, NoticeError, Outcome};
 use xfs_heal_protocol::journal::Priority;
 use xfs_heal_protocol::{RepairOutcome, RepairTarget};
 
@@ -118,6 +119,24 @@ pub enum Report {
         cause: EscalationCause,
         structures: u32,
     },
+    /// Escalation under systemd: the full online check (`xfs_scrub@`) is asked for.
+    FullCheckRequested {
+        cause: EscalationCause,
+    },
+    /// The full check's request could not be written: a sweep follows instead.
+    FullCheckUnavailable {
+        why: String,
+    },
+    /// The full check started; `requested`: because we asked (else a timer or a person did).
+    FullCheckStarted {
+        requested: bool,
+    },
+    /// The full check ended.
+    FullCheckFinished {
+        outcome: Outcome,
+    },
+    /// A line from the full check's hooks that is not a notice.
+    InvalidFullCheckNotice(NoticeError),
     /// A replay's escalation: the live monitor would sweep here.
     WouldSweep {
         cause: EscalationCause,
@@ -200,7 +219,13 @@ impl Report {
                 | EventKind::Media { .. }
                 | EventKind::FileIo { .. } => Priority::Warning,
             },
-            Report::InvalidRecord(_) | Report::Truncated(_) => Priority::Warning,
+            Report::InvalidRecord(_) | Report::Truncated(_) | Report::InvalidFullCheckNotice(_) => {
+                Priority::Warning
+            }
+            Report::FullCheckRequested { .. } | Report::FullCheckUnavailable { .. } => Priority::Warning,
+            Report::FullCheckStarted { .. } => Priority::Notice,
+            Report::FullCheckFinished { outcome } if outcome.is_clean() => Priority::Notice,
+            Report::FullCheckFinished { .. } => Priority::Err,
             #[cfg(feature = "json-replay")]
             Report::InvalidJson(_) => Priority::Warning,
             Report::RepairRequested { .. }
@@ -241,8 +266,27 @@ impl Report {
         match self {
             Report::Event(e) => event_text(&m, e),
             Report::Escalation { cause, structures } => format!(
-                "{m}: sweep of filesystem and group metadata started ({structures} structures) because {cause}; files and directories are not part of it: run xfs_scrub -n {m} to check them."
+                "{m}: sweep of filesystem and group metadata started ({structures} structures) because {cause}; files and directories are not part of it, and no full online check can be started here (that needs systemd's xfs-heal-full-check@ units): run xfs_scrub -n {m} to check them."
             ),
+            Report::FullCheckRequested { cause } => format!(
+                "{m}: full online check requested because {cause}: {} checks and repairs every structure, files and directories included.",
+                full_check_unit(mount)
+            ),
+            Report::FullCheckUnavailable { why } => format!(
+                "{m}: could not ask systemd for the full online check ({}); sweeping instead.",
+                escape(why)
+            ),
+            Report::FullCheckStarted { requested } => format!(
+                "{m}: full online check started ({}{}).",
+                full_check_unit(mount),
+                if *requested { "" } else { ", not by us" }
+            ),
+            Report::FullCheckFinished { outcome } => format!(
+                "{m}: full online check finished ({}): {}.",
+                full_check_unit(mount),
+                outcome.sentence()
+            ),
+            Report::InvalidFullCheckNotice(e) => format!("{m}: ignored {e}"),
             Report::WouldSweep { cause } => format!(
                 "{m}: would sweep filesystem and group metadata because {cause} (files and directories are not part of a sweep)"
             ),
@@ -258,8 +302,8 @@ impl Report {
             Report::DroppedAtEnd { count } => format!("{m}: {count} repairs were still waiting at the end; dropped"),
             Report::UnknownReply { id } => format!("{m}: ignored a reply to unknown request {id}"),
             Report::RunSummary(s) => format!(
-                "{m}: {} events, {} sick reports: {} repair requests, {} absorbed, {} suppressed, {} sweeps",
-                s.events, s.sick, s.repairs_sent, s.absorbed, s.suppressed, s.sweeps
+                "{m}: {} events, {} sick reports: {} repair requests, {} absorbed, {} suppressed, {} sweeps, {} full checks",
+                s.events, s.sick, s.repairs_sent, s.absorbed, s.suppressed, s.sweeps, s.full_checks
             ),
             Report::SweepFinished { attempted, fixed, failed: 0 } => format!(
                 "{m}: sweep of filesystem and group metadata finished: {fixed} of {attempted} structures repaired or clean; files and directories were not checked: run xfs_scrub -n {m} to check them."
@@ -354,6 +398,33 @@ impl Report {
                 o.insert("target".into(), target_json(target));
                 o.insert("count".into(), (*count).into());
             }
+            Report::FullCheckRequested { cause } => {
+                o.insert("kind".into(), "full_check_requested".into());
+                o.insert("cause".into(), cause.key().into());
+                o.insert("reason".into(), cause.to_string().into());
+                o.insert("unit".into(), full_check_unit(mount).into());
+            }
+            Report::FullCheckUnavailable { why } => {
+                o.insert("kind".into(), "full_check_unavailable".into());
+                o.insert("reason".into(), why.as_str().into());
+            }
+            Report::FullCheckStarted { requested } => {
+                o.insert("kind".into(), "full_check_started".into());
+                o.insert("requested".into(), (*requested).into());
+                o.insert("unit".into(), full_check_unit(mount).into());
+            }
+            Report::FullCheckFinished { outcome } => {
+                o.insert("kind".into(), "full_check_finished".into());
+                o.insert("outcome".into(), outcome.key().into());
+                if let Outcome::Exited(s) = outcome {
+                    o.insert("exit_status".into(), s.get().into());
+                }
+                o.insert("unit".into(), full_check_unit(mount).into());
+            }
+            Report::InvalidFullCheckNotice(e) => {
+                o.insert("kind".into(), "invalid_full_check_notice".into());
+                o.insert("problem".into(), e.to_string().into());
+            }
             Report::WouldSweep { cause } => {
                 o.insert("kind".into(), "would_sweep".into());
                 o.insert("cause".into(), cause.key().into());
@@ -391,6 +462,7 @@ impl Report {
                     ("absorbed", s.absorbed),
                     ("suppressed", s.suppressed),
                     ("sweeps", s.sweeps),
+                    ("full_checks", s.full_checks),
                     ("untracked", s.untracked),
                 ] {
                     o.insert(key.into(), value.into());
@@ -448,6 +520,11 @@ impl Report {
         o.insert("message".into(), self.text(mount).into());
         Value::Object(o)
     }
+}
+
+/// The full check's unit for this mount, escaped for the report.
+fn full_check_unit(mount: &str) -> String {
+    escape(&fullcheck::unit_name(mount).unwrap_or_else(|| "xfs_scrub@.service".into()))
 }
 
 /// Escapes control characters so one report is always one line.

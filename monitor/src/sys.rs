@@ -86,6 +86,15 @@ pub fn reconfigure_monitor(monitor: BorrowedFd<'_>, verbose: bool) -> std::io::R
 /// glibc 2.36 (Debian 12) implements fstat with newfstatat and glibc 2.41 (sid) with fstat,
 /// and the seccomp table must name the one this binary makes wherever it runs.
 pub fn fd_identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    fd_stat(fd).map(|st| (st.st_dev, st.st_ino))
+}
+
+/// Is `fd` a FIFO (what systemd's `ListenFIFO=` passes)?
+pub fn is_fifo(fd: BorrowedFd<'_>) -> bool {
+    fd_stat(fd).is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
+}
+
+fn fd_stat(fd: BorrowedFd<'_>) -> Option<libc::stat> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
     // SAFETY: fstat writes at most one `struct stat` into `st`, which has room for it.
     let ret = unsafe { libc::syscall(libc::SYS_fstat, fd.as_raw_fd(), st.as_mut_ptr()) };
@@ -94,6 +103,18 @@ pub fn fd_identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
     }
     // SAFETY: the syscall succeeded, so the kernel filled in the whole struct (and it was
     // zeroed before, so even padding is initialised).
-    let st = unsafe { st.assume_init() };
-    Some((st.st_dev, st.st_ino))
+    Some(unsafe { st.assume_init() })
+}
+
+/// The `count` fds systemd passed from fd 3 on (LISTEN_FDS, after `host::listen_fd_names`
+/// checked LISTEN_PID), owned. Adopts them once per process: a second call gets none.
+pub fn adopt_listen_fds(count: usize) -> Vec<OwnedFd> {
+    static ADOPTED: std::sync::Once = std::sync::Once::new();
+    let mut fds = Vec::new();
+    ADOPTED.call_once(|| {
+        // SAFETY: systemd opened these for this process, from fd 3 up, and nothing has
+        // adopted them yet (the Once makes this the only time).
+        fds = (3..).take(count).map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).collect();
+    });
+    fds
 }

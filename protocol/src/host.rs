@@ -51,6 +51,20 @@ pub fn listen_fds_plan(
     names: Option<&str>,
     me: u32,
 ) -> Result<Vec<PassedFd>, ListenFdsError> {
+    Ok(listen_fd_names(pid, fds, names, me)?
+        .into_iter()
+        .map(|n| if n == HEALTH_FD_NAME { PassedFd::Health } else { PassedFd::Listener })
+        .collect())
+}
+
+/// The name of each passed fd (from fd 3 up; empty for a lone unnamed one), from the
+/// environment; none when nothing was passed to process `me`.
+pub fn listen_fd_names<'a>(
+    pid: Option<&str>,
+    fds: Option<&str>,
+    names: Option<&'a str>,
+    me: u32,
+) -> Result<Vec<&'a str>, ListenFdsError> {
     let (Some(pid), Some(fds)) = (pid, fds) else {
         return Ok(Vec::new());
     };
@@ -73,14 +87,9 @@ pub fn listen_fds_plan(
     if names.len() != count {
         return Err(ListenFdsError::Names { fds: count, names: names.len() });
     }
-    Ok(names
-        .into_iter()
-        .map(|n| if n == HEALTH_FD_NAME { PassedFd::Health } else { PassedFd::Listener })
-        .collect())
+    Ok(names)
 }
 
-/// Finds mount `id` in mountinfo text and checks that `path` is its mount point and that
-/// the mount shows the whole XFS filesystem, not a bind-mounted subdirectory.
 pub fn check_mount_root(mountinfo: &str, id: u64, path: &Path) -> Result<(), String> {
     let line = mountinfo
         .lines()

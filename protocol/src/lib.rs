@@ -10,6 +10,8 @@
 //! - [`host`]: mountinfo and systemd's LISTEN_FDS, parsed for the repairer's startup.
 //! - [`defects`]: known kernel defects an online repair can trigger, and what they forbid.
 //! - [`throttle`]: the repairer's rate limits on requests and log lines.
+//! - [`fullcheck`]: the full online check's unit name and the notices of its hooks.
+//! - [`fstab`]: the fstab entries the generator covers, and systemd's unit-name escaping.
 //!
 //! This crate performs no I/O and forbids `unsafe_code`; it is linked into both the
 //! privileged repairer and the unprivileged monitor, so both sides agree by construction.
@@ -18,6 +20,7 @@
 pub mod codec;
 pub mod defects;
 pub mod fstab;
+pub mod fullcheck;
 pub mod host;
 pub mod journal;
 pub mod message;

@@ -7,13 +7,17 @@ use std::process::Command;
 
 use xfs_heal_tests::*;
 
-const UNITS: [&str; 5] = [
+const UNITS: [&str; 7] = [
     "xfs-heal-repairer@.socket",
     "xfs-heal-repairer@.service",
     "xfs-heal-monitor@.service",
+    "xfs-heal-full-check@.socket",
+    "xfs-heal-full-check@.path",
     "xfs-heal.slice",
     "xfs-heal.target",
 ];
+/// The drop-ins we ship for xfsprogs' units.
+const DROP_INS: [&str; 2] = ["xfs_healer@.service.d/xfs-heal.conf", "xfs_scrub@.service.d/xfs-heal.conf"];
 
 /// A root with the host's system units, ours, a mount unit for /mnt/data and the binaries.
 fn private_root(scratch: &Scratch) -> std::path::PathBuf {
@@ -50,6 +54,7 @@ fn units_verify_without_a_word() {
         .arg(format!("--root={}", root.display()))
         .args(["mnt-data.mount", "xfs-heal-repairer@mnt-data.socket", "xfs-heal-repairer@mnt-data.service"])
         .args(["xfs-heal-monitor@mnt-data.service", "xfs-heal.slice", "xfs-heal.target"])
+        .args(["xfs-heal-full-check@mnt-data.socket", "xfs-heal-full-check@mnt-data.path"])
         .output()
         .expect("systemd-analyze (package systemd)");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -132,14 +137,16 @@ fn sysusers_and_tmpfiles_create_the_user_and_the_socket_directory() {
     assert!(Path::new(&root.join("run/xfs-heal")).is_dir());
 }
 
-/// Every command the units run, with its prefix: the only one systemd runs with privileges
-/// outside a unit's sandbox ("+") is the monitor's start condition, the repairer's read-only
-/// `--supported` check (tested in repairer_startup.rs), so a unit on a filesystem it cannot
-/// serve is skipped, not failed.
+/// Every command the units and drop-ins run, with its prefix. Systemd runs two kinds with
+/// privileges outside a unit's sandbox ("+"): the monitor's start condition, the repairer's
+/// read-only `--supported` check (tested in repairer_startup.rs), so a unit on a filesystem
+/// it cannot serve is skipped, not failed; and the full check's notice hook around
+/// upstream's xfs_scrub@ (tested in full_check.rs), which writes one line into a root-only
+/// FIFO and can never fail the check ("-").
 #[test]
-fn only_the_start_condition_runs_outside_the_sandbox() {
+fn only_the_start_condition_and_the_notice_hook_run_outside_the_sandbox() {
     let mut commands = Vec::new();
-    for unit in UNITS {
+    for unit in UNITS.iter().chain(&DROP_INS) {
         let text = std::fs::read_to_string(repo_root().join("systemd").join(unit)).unwrap();
         for line in text.lines().filter(|l| l.starts_with("Exec")) {
             commands.push(format!("{unit}: {line}"));
@@ -151,6 +158,8 @@ fn only_the_start_condition_runs_outside_the_sandbox() {
             "xfs-heal-repairer@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-repairer %f",
             "xfs-heal-monitor@.service: ExecCondition=+/usr/libexec/xfs-heal/xfs-heal-repairer --supported %f",
             "xfs-heal-monitor@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-monitor %f",
+            "xfs_scrub@.service.d/xfs-heal.conf: ExecStartPre=-+/usr/libexec/xfs-heal/full-check-notify started %f",
+            "xfs_scrub@.service.d/xfs-heal.conf: ExecStopPost=-+/usr/libexec/xfs-heal/full-check-notify finished %f",
         ]
     );
 }
