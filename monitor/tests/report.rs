@@ -10,6 +10,7 @@ use xfs_heal_monitor::decode::v0::decode_all;
 use xfs_heal_monitor::event::*;
 use xfs_heal_monitor::policy::{self, Unrepairable};
 use xfs_heal_monitor::report::{EscalationCause, Report, StopReason, REPORT_SCHEMA};
+use xfs_heal_protocol::fullcheck::{Notice, NoticeError, Outcome, ScrubStatus};
 use xfs_heal_protocol::*;
 
 fn validator() -> jsonschema::Validator {
@@ -163,6 +164,14 @@ fn every_report_kind_validates_against_the_schema() {
     assert_valid(&v, Report::SweepFinished { attempted: 44, fixed: 40, failed: 4 });
     assert_valid(&v, Report::SweepFinished { attempted: 44, fixed: 44, failed: 0 });
     assert_valid(&v, Report::Status("connected".into()));
+    assert_valid(&v, Report::FullCheckRequested { cause: EscalationCause::UndecodableSick });
+    assert_valid(&v, Report::FullCheckUnavailable { why: "EAGAIN".into() });
+    assert_valid(&v, Report::FullCheckStarted { requested: false });
+    for line in ["finished success exited 0", "finished exit-code exited 6", "finished signal killed TERM"] {
+        let Ok(Notice::Finished(outcome)) = Notice::parse(line.as_bytes()) else { panic!("{line}") };
+        assert_valid(&v, Report::FullCheckFinished { outcome });
+    }
+    assert_valid(&v, Report::InvalidFullCheckNotice(NoticeError::NotAscii));
     let u = Unrepairable {
         domain: "fs",
         structure: "metadir",
@@ -195,8 +204,26 @@ fn a_forbidden_repair_and_a_sweep_say_what_they_do_and_do_not_do() {
     assert_eq!(
         e.text("/mnt"),
         "/mnt: sweep of filesystem and group metadata started (41 structures) because the kernel dropped 7 events; \
-         files and directories are not part of it: run xfs_scrub -n /mnt to check them."
+         files and directories are not part of it, and no full online check can be started here (that needs \
+         systemd's xfs-heal-full-check@ units): run xfs_scrub -n /mnt to check them."
     );
+    // Under systemd, the escalation is the full check, and its lines name the unit.
+    let cause = EscalationCause::LostEvents { count: 7 };
+    assert_eq!(
+        Report::FullCheckRequested { cause }.text("/mnt/my-data"),
+        "/mnt/my-data: full online check requested because the kernel dropped 7 events: \
+         xfs_scrub@mnt-my\\x2ddata.service checks and repairs every structure, files and directories included."
+    );
+    let outcome = Outcome::Exited(ScrubStatus::new(1).unwrap());
+    let finished = Report::FullCheckFinished { outcome };
+    assert_eq!(
+        finished.text("/mnt"),
+        "/mnt: full online check finished (xfs_scrub@mnt.service): exit status 1: errors remain that it could not \
+         repair: offline repair (xfs_repair) required."
+    );
+    assert_eq!(finished.priority(), xfs_heal_protocol::journal::Priority::Err);
+    let j = finished.json("/mnt");
+    assert_eq!((j["outcome"].as_str(), j["exit_status"].as_u64()), (Some("errors_left"), Some(1)));
     assert!(Report::SweepFinished { attempted: 41, fixed: 41, failed: 0 }
         .text("/mnt")
         .contains("files and directories were not checked: run xfs_scrub -n /mnt to check them."));

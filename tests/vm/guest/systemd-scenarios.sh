@@ -34,6 +34,8 @@ installed=$(dpkg-query -W -f '${Status} ${Version}' xfs-heal 2>&1)
 files=$(for f in /usr/libexec/xfs-heal/xfs-heal-repairer /usr/libexec/xfs-heal/xfs-heal-monitor \
     /usr/lib/systemd/system/xfs-heal-repairer@.socket /usr/lib/systemd/system/xfs-heal-repairer@.service \
     /usr/lib/systemd/system/xfs-heal-monitor@.service /usr/lib/systemd/system/xfs-heal.slice \
+    /usr/lib/systemd/system/xfs-heal-full-check@.socket /usr/lib/systemd/system/xfs-heal-full-check@.path \
+    /usr/lib/systemd/system/xfs_scrub@.service.d/xfs-heal.conf /usr/libexec/xfs-heal/full-check-notify \
     /usr/lib/sysusers.d/xfs-heal.conf /usr/lib/tmpfiles.d/xfs-heal.conf \
     /usr/share/man/man8/xfs-heal-repairer.8.gz /usr/share/man/man8/xfs-heal-monitor.8.gz; do
     [ -e "$f" ] || echo "missing:$f"; done)
@@ -44,7 +46,8 @@ units=$(systemctl list-unit-files 'xfs-heal*' --no-legend | awk '{print $1}' | t
 # (xfsprogs' own units draw warnings from systemd 262; those are not ours to judge).
 # --man=no: the guest has no man-db; the pages' presence is checked above, their content on the host.
 systemd-analyze verify --man=no xfs-heal-repairer@mnt-data.socket xfs-heal-repairer@mnt-data.service \
-    xfs-heal-monitor@mnt-data.service xfs-heal.slice xfs_healer@mnt-data.service > /tmp/verify.txt 2>&1
+    xfs-heal-monitor@mnt-data.service xfs-heal.slice xfs_healer@mnt-data.service \
+    xfs-heal-full-check@mnt-data.socket xfs-heal-full-check@mnt-data.path xfs_scrub@mnt-data.service > /tmp/verify.txt 2>&1
 cat /tmp/verify.txt
 # Nothing is mounted at /mnt/data yet: that the mount unit is missing is expected.
 verify=$(grep 'xfs-heal' /tmp/verify.txt | grep -v ': Unit mnt-data.mount not found.$' | head -n 5)
@@ -57,6 +60,14 @@ if [ $dpkg_rc = 0 ] && [ "$installed" = "install ok installed 0.1.0-1" ] && [ -z
     result U0 xfs-heal PASS "$(elapsed "$t0" "$t1")" "installed by dpkg: binaries, units, sysusers/tmpfiles applied by postinst, man pages; systemd-analyze verify silent"
 else
     result U0 xfs-heal FAIL - "verify '$verify', dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', units '$units' $files"
+fi
+# A run of U8 alone (XFS_HEAL_VM_SCENARIOS=U8): the package is installed; nothing else.
+if [ "$(cat /opt/xfs-heal/selected)" = U8 ]; then
+    . ./systemd-fullcheck.sh
+    echo ALL-DONE
+    echo "status 0" > /dev/hvc1
+    systemctl poweroff --no-block
+    exit 0
 fi
 scenario U1 "systemd: enable the monitor for a mount; socket-activated repairer repairs"
 corrupt_data_image; mount_img data
@@ -299,6 +310,8 @@ if [ "$(systemctl is-failed xfs_healer@mnt-other.service)" = inactive ] && [ "$h
 else
     result U6 xfs_healer FAIL - "autofsck=none: $healer_none; tmpfs --supported $healer_tmpfs"
 fi
+
+. ./systemd-fullcheck.sh
 
 scenario U7 "systemd: xfs-heal.target covers every XFS filesystem in /etc/fstab, one excluded, after a (soft) reboot"
 # Two XFS filesystems in fstab and one with x-xfs-heal=off; the switch is enabled, then
