@@ -163,3 +163,42 @@ fn only_the_start_condition_and_the_notice_hook_run_outside_the_sandbox() {
         ]
     );
 }
+
+/// The full check's trigger: FIFOs only root can open, passed to the monitor alone, and a
+/// path unit that can start nothing but upstream's check of the same mount.
+#[test]
+fn the_full_check_trigger_is_root_only_and_starts_only_xfs_scrub_of_its_mount() {
+    let read = |unit: &str| std::fs::read_to_string(repo_root().join("systemd").join(unit)).unwrap();
+    let keys = |text: &str, section: &str| -> Vec<String> {
+        let mut inside = false;
+        let mut out = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                inside = line == format!("[{section}]");
+            } else if inside && !line.is_empty() && !line.starts_with('#') {
+                out.push(line.to_owned());
+            }
+        }
+        out
+    };
+    assert_eq!(
+        keys(&read("xfs-heal-full-check@.socket"), "Socket"),
+        [
+            "ListenFIFO=/run/xfs-heal/%i.full-check",
+            "ListenFIFO=/run/xfs-heal/%i.full-check-notices",
+            "SocketMode=0600",
+            "FileDescriptorName=full-check",
+            "Service=xfs-heal-monitor@%i.service",
+            "FlushPending=yes",
+        ]
+    );
+    assert_eq!(
+        keys(&read("xfs-heal-full-check@.path"), "Path"),
+        ["PathModified=/run/xfs-heal/%i.full-check", "Unit=xfs_scrub@%i.service"]
+    );
+    let monitor = read("xfs-heal-monitor@.service");
+    assert!(keys(&monitor, "Service").contains(&"Sockets=xfs-heal-full-check@%i.socket".to_owned()));
+    // The monitor still sees nothing of /run/xfs-heal but its own socket.
+    assert!(keys(&monitor, "Service").contains(&"TemporaryFileSystem=/run/xfs-heal:ro".to_owned()));
+    assert!(keys(&monitor, "Service").contains(&"BindReadOnlyPaths=/run/xfs-heal/%i.sock".to_owned()));
+}
