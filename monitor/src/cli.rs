@@ -15,7 +15,11 @@ filesystem access (Landlock, seccomp). It decodes and validates every event, rep
 (one line per event in xfs_healer's wording, or JSON), and asks the repairer to repair each \
 sick structure: by the filesystem's autofsck property, or always with --repair. Repairs \
 are coalesced, retried with backoff and given up after three failures in ten minutes; \
-failed spot repairs or lost events start one sweep of every metadata structure.
+failed spot repairs or lost events escalate, at most once per ten minutes: under the \
+package's units to upstream's full online check (xfs_scrub@INSTANCE.service, started by \
+systemd when the monitor writes the FIFO xfs-heal-full-check@INSTANCE.socket passed it; \
+its start and result are reported), otherwise to one sweep of every filesystem-wide and \
+group structure.
 
 Under systemd (xfs-heal-monitor@INSTANCE.service) reports go to the journal with \
 structured fields (XFS_HEAL_KIND, XFS_HEAL_INO, XFS_HEAL_OUTCOME, ...); elsewhere they are \

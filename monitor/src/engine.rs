@@ -155,7 +155,7 @@ struct InFlight {
 }
 
 /// The full online check, when systemd handed the monitor its trigger. Only
-/// [`Engine::escalate`] and [`Engine::on_full_check_notice`] change it.
+/// [`Engine::full_check_transition`] changes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FullCheck {
     /// No trigger: escalations sweep group metadata instead.
@@ -169,6 +169,17 @@ enum FullCheck {
     },
     /// Notified as started (by us or by anyone: xfs_scrub_all's timer runs the same unit).
     Running,
+}
+
+/// What can happen to the full check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CheckInput {
+    /// An escalation asks for it.
+    Ask(EscalationCause),
+    /// Its request could not be written.
+    Unwritable(String),
+    /// Its hooks said this.
+    Notice(Notice),
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -272,24 +283,40 @@ impl Engine {
 
     /// The request could not be written (`why`): sweep instead, as without systemd.
     pub fn full_check_unavailable(&mut self, why: String) {
-        if let FullCheck::Requested { cause, .. } = self.full_check {
-            self.full_check = FullCheck::Unavailable;
-            self.reports.push(Report::FullCheckUnavailable { why });
-            self.start_sweep(cause);
+        self.full_check_transition(CheckInput::Unwritable(why));
+    }
+
+    /// A line from the full check's hooks.
+    pub fn on_full_check_notice(&mut self, notice: Result<Notice, NoticeError>) {
+        match notice {
+            Ok(notice) => self.full_check_transition(CheckInput::Notice(notice)),
+            Err(e) => self.reports.push(Report::InvalidFullCheckNotice(e)),
         }
     }
 
-    /// A notice from the full check's hooks.
-    pub fn on_full_check_notice(&mut self, notice: Result<Notice, NoticeError>) {
-        match notice {
-            Err(e) => self.reports.push(Report::InvalidFullCheckNotice(e)),
-            Ok(_) if self.full_check == FullCheck::Unavailable => {}
-            Ok(Notice::Started) => {
-                let requested = matches!(self.full_check, FullCheck::Requested { .. });
+    /// The full check's one transition: every change of [`FullCheck`], with its reports.
+    fn full_check_transition(&mut self, input: CheckInput) {
+        match (self.full_check, input) {
+            // No trigger (or it broke): notices mean nothing, escalations sweep.
+            (FullCheck::Unavailable, _) => {}
+            (_, CheckInput::Ask(cause)) => {
+                self.full_check = FullCheck::Requested { cause };
+                self.full_check_wanted = true;
+                self.stats.full_checks += 1;
+                self.reports.push(Report::FullCheckRequested { cause });
+            }
+            (FullCheck::Requested { cause }, CheckInput::Unwritable(why)) => {
+                self.full_check = FullCheck::Unavailable;
+                self.reports.push(Report::FullCheckUnavailable { why });
+                self.start_sweep(cause);
+            }
+            (_, CheckInput::Unwritable(_)) => {}
+            (before, CheckInput::Notice(Notice::Started)) => {
                 self.full_check = FullCheck::Running;
+                let requested = matches!(before, FullCheck::Requested { .. });
                 self.reports.push(Report::FullCheckStarted { requested });
             }
-            Ok(Notice::Finished(outcome)) => {
+            (_, CheckInput::Notice(Notice::Finished(outcome))) => {
                 self.full_check = FullCheck::Idle;
                 self.reports.push(Report::FullCheckFinished { outcome });
             }
@@ -668,10 +695,7 @@ impl Engine {
         if self.full_check == FullCheck::Unavailable {
             return self.start_sweep(cause);
         }
-        self.full_check = FullCheck::Requested { cause };
-        self.full_check_wanted = true;
-        self.stats.full_checks += 1;
-        self.reports.push(Report::FullCheckRequested { cause });
+        self.full_check_transition(CheckInput::Ask(cause));
     }
 
     fn start_sweep(&mut self, cause: EscalationCause) {
@@ -1735,6 +1759,21 @@ mod tests {
         assert!(!plain.take_full_check_request());
         assert!(plain.next_request(T0).is_some(), "the sweep's first request");
         assert!(matches!(full_check_reports(&plain.take_reports())[..], [Report::Escalation { .. }]));
+    }
+
+    /// A replay announces the sweep the live monitor would start, counts it as one, and
+    /// never asks for a full check (a capture runs no systemd units).
+    #[test]
+    fn a_replay_counts_the_sweep_it_would_start() {
+        let mut e = Engine::new(Tuning::default(), geometry()).dry_run().with_full_check();
+        e.on_event(&HealthEvent { time_ns: T0, kind: EventKind::Lost { count: 4 } }, T0);
+        e.on_event(&HealthEvent { time_ns: T0 + SEC, kind: EventKind::Lost { count: 4 } }, T0 + SEC);
+        assert_eq!((e.stats.sweeps, e.stats.full_checks), (1, 0));
+        assert!(!e.take_full_check_request());
+        let reports = e.take_reports();
+        assert!(full_check_reports(&reports).is_empty(), "{reports:?}");
+        let cause = EscalationCause::LostEvents { count: 4 };
+        assert_eq!(reports.iter().filter(|r| **r == Report::WouldSweep { cause }).count(), 1);
     }
 
     /// A failed repair asks for the check too; when the trigger cannot be written, the

@@ -284,6 +284,23 @@ mod tests {
     }
 
     #[test]
+    fn the_length_limit_is_exact_and_every_refusal_says_why() {
+        let at_limit = "x".repeat(MAX_NOTICE_LEN);
+        assert_eq!(parse(&at_limit), Err(NoticeError::Unknown), "128 bytes are read, and refused as unknown");
+        let over = "x".repeat(MAX_NOTICE_LEN + 1);
+        assert_eq!(parse(&over), Err(NoticeError::TooLong { len: MAX_NOTICE_LEN + 1 }));
+        assert_eq!(
+            NoticeError::TooLong { len: 200 }.to_string(),
+            "a full-check notice of 200 bytes (at most 128)"
+        );
+        assert_eq!(NoticeError::NotAscii.to_string(), "a full-check notice that is not printable ASCII");
+        assert_eq!(
+            NoticeError::Unknown.to_string(),
+            "a full-check notice that is neither 'started' nor 'finished RESULT CODE STATUS'"
+        );
+    }
+
+    #[test]
     fn reader_splits_lines_and_skips_overlong_ones_whole() {
         let mut r = NoticeReader::new();
         let mut got = Vec::new();

@@ -3,7 +3,7 @@
 # make some test fail. Not part of the default test command: it rebuilds and reruns the
 # tests once per mutant, on 2 cores: protocol 4 minutes, the repairer 28 (its root integration
 # tests run each mutant's binary), the engine 19.
-#   bash tests/mutants/run.sh              # protocol/src/{codec,scrub}.rs, the repairer, the engine
+#   bash tests/mutants/run.sh              # protocol/src/{codec,scrub,fullcheck}.rs, the repairer, the engine
 #   bash tests/mutants/run.sh protocol     # one group
 # Results: mutants.out/ (caught.txt, missed.txt, unviable.txt, timeout.txt).
 set -euo pipefail
@@ -20,7 +20,8 @@ run() { # OUTPUT_DIR PACKAGE TEST_SCOPE FILE...
     cargo mutants --no-shuffle -j 2 --output "$out" --package "$package" "${files[@]}" "${ITERATE[@]}" -- --all-features $scope
 }
 if [ "$what" = all ] || [ "$what" = protocol ]; then
-    run target/mutants-protocol xfs-heal-protocol "" protocol/src/codec.rs protocol/src/scrub.rs
+    run target/mutants-protocol xfs-heal-protocol "" protocol/src/codec.rs protocol/src/scrub.rs \
+        protocol/src/fullcheck.rs
 fi
 if [ "$what" = all ] || [ "$what" = repairer ]; then
     # The serving loop and the mount checks are pinned by the root integration tests, which
