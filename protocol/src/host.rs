@@ -281,6 +281,61 @@ pub fn check_capture(mode: u32, owner: u32, links: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// fanotify's mount events (Linux 6.15): the flags of the watch a repairer can keep on the
+/// mount namespace it started in, and the records it reads (`fanotify(7)`).
+pub mod fanotify {
+    pub const FAN_REPORT_MNT: u32 = 0x0000_4000;
+    pub const FAN_MARK_MNTNS: u32 = 0x0000_0110;
+    pub const FAN_MNT_ATTACH: u64 = 0x0100_0000;
+    pub const FAN_MNT_DETACH: u64 = 0x0200_0000;
+    pub const FANOTIFY_METADATA_VERSION: u8 = 3;
+    /// `struct fanotify_event_metadata`: event_len u32, vers u8, reserved u8,
+    /// metadata_len u16, mask u64, fd i32, pid i32.
+    pub const METADATA_LEN: usize = 24;
+    pub const FAN_EVENT_INFO_TYPE_MNT: u8 = 6;
+    /// `struct fanotify_event_info_mnt`: a 4-byte info header, padding, mnt_id u64 at 8.
+    pub const INFO_MNT_LEN: usize = 16;
+}
+
+/// Did mount `mnt_id` leave the watched namespace (moved away or unmounted: the kernel sets
+/// `FAN_MNT_DETACH`, with `FAN_MNT_ATTACH` too for a move within it)? Reads the records of
+/// one `read(2)` of the watch; anything malformed or truncated ends the walk and counts as
+/// no.
+pub fn mount_detached(buf: &[u8], mnt_id: u64) -> bool {
+    use fanotify::*;
+    let u16_at = |b: &[u8], at: usize| b.get(at..at + 2).map(|x| u16::from_ne_bytes([x[0], x[1]]));
+    let u32_at =
+        |b: &[u8], at: usize| b.get(at..at + 4).and_then(|x| x.try_into().ok()).map(u32::from_ne_bytes);
+    let u64_at =
+        |b: &[u8], at: usize| b.get(at..at + 8).and_then(|x| x.try_into().ok()).map(u64::from_ne_bytes);
+    let mut rest = buf;
+    while let Some(len) = u32_at(rest, 0).and_then(|l| usize::try_from(l).ok()) {
+        let Some(event) = rest.get(..len).filter(|_| len >= METADATA_LEN) else { return false };
+        let (Some(&vers), Some(meta), Some(mask)) = (event.get(4), u16_at(event, 6), u64_at(event, 8)) else {
+            return false;
+        };
+        if vers != FANOTIFY_METADATA_VERSION || usize::from(meta) < METADATA_LEN {
+            return false;
+        }
+        let mut info = event.get(usize::from(meta)..).unwrap_or_default();
+        while let (Some(&kind), Some(info_len)) = (info.first(), u16_at(info, 2)) {
+            let info_len = usize::from(info_len);
+            if info_len < 4 || info_len > info.len() {
+                return false;
+            }
+            let ours = kind == FAN_EVENT_INFO_TYPE_MNT
+                && info_len >= INFO_MNT_LEN
+                && u64_at(info, 8) == Some(mnt_id);
+            if ours && mask & FAN_MNT_DETACH != 0 {
+                return true;
+            }
+            info = &info[info_len..];
+        }
+        rest = &rest[len..];
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +473,55 @@ mod tests {
         assert!(check_capture(0o100_644, 65534, 1).unwrap_err().contains("owner uid 65534"));
         assert!(check_capture(0o100_646, 0, 1).unwrap_err().contains("mode 646"));
         assert!(check_capture(0o010_620, 0, 1).unwrap_err().contains("mode 620"));
+    }
+
+    /// One fanotify mount event record as the kernel writes it.
+    fn mount_event(mask: u64, mnt_id: u64) -> Vec<u8> {
+        use super::fanotify::*;
+        let mut e = Vec::new();
+        e.extend_from_slice(&u32::try_from(METADATA_LEN + INFO_MNT_LEN).unwrap().to_ne_bytes());
+        e.push(FANOTIFY_METADATA_VERSION);
+        e.push(0);
+        e.extend_from_slice(&u16::try_from(METADATA_LEN).unwrap().to_ne_bytes());
+        e.extend_from_slice(&mask.to_ne_bytes());
+        e.extend_from_slice(&(-1i32).to_ne_bytes());
+        e.extend_from_slice(&0i32.to_ne_bytes());
+        e.push(FAN_EVENT_INFO_TYPE_MNT);
+        e.push(0);
+        e.extend_from_slice(&u16::try_from(INFO_MNT_LEN).unwrap().to_ne_bytes());
+        e.extend_from_slice(&[0; 4]);
+        e.extend_from_slice(&mnt_id.to_ne_bytes());
+        e
+    }
+
+    #[test]
+    fn a_detach_of_our_mount_is_seen_among_others() {
+        use super::fanotify::*;
+        let ours = 0x8000_0000_0001_2345;
+        let moved = mount_event(FAN_MNT_ATTACH | FAN_MNT_DETACH, ours);
+        let unmounted = mount_event(FAN_MNT_DETACH, ours);
+        let other = mount_event(FAN_MNT_DETACH, ours + 1);
+        let attached = mount_event(FAN_MNT_ATTACH, ours);
+        assert!(mount_detached(&moved, ours));
+        assert!(mount_detached(&unmounted, ours));
+        assert!(!mount_detached(&other, ours));
+        assert!(!mount_detached(&attached, ours), "a mount arriving is not ours leaving");
+        assert!(mount_detached(&[other.clone(), attached.clone(), unmounted.clone()].concat(), ours));
+        assert!(!mount_detached(&[other.clone(), attached].concat(), ours));
+        // Truncated, another version, a zero length: no, and no panic.
+        assert!(!mount_detached(&unmounted[..unmounted.len() - 1], ours));
+        let mut v2 = unmounted.clone();
+        v2[4] = 2;
+        assert!(!mount_detached(&v2, ours));
+        assert!(!mount_detached(&[0; 24], ours));
+        assert!(!mount_detached(&[], ours));
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, the walk ends without a panic.
+        #[test]
+        fn mount_events_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), id: u64) {
+            let _ = mount_detached(&bytes, id);
+        }
     }
 }

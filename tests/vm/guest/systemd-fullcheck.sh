@@ -22,6 +22,11 @@ u8_wait_scrub() {
     done
     return 1
 }
+# On a failure: what systemd says of the check, and its journal.
+u8_scrub_diagnose() {
+    systemctl --no-pager status "xfs_scrub@$(u8_inst "$1").service" 2>&1 | grep -v '^ *$' | head -n 12
+    journalctl --no-pager -o short-monotonic -u "xfs_scrub@$(u8_inst "$1").service" | tail -n 25 | cut -c1-200
+}
 u8_scrub_runs() { journalctl --no-pager -o cat -u "xfs_scrub@$(u8_inst "$1").service" | grep -c '^Starting '; }
 u8_scrub_result() { systemctl show -p Result,ExecMainStatus --value "xfs_scrub@$(u8_inst "$1").service" | tr '\n' ' '; }
 
@@ -144,6 +149,7 @@ for d in xfs-heal xfs_healer; do
        && [ "$entries" = 50 ] && [ "$attrs" = 100 ] && [ $um = 0 ] && [ $clean = yes ]; then
         ok_a=yes; note_a="dir+xattr: spot repair failed, one xfs_scrub@ run repaired both in $(elapsed "$t0" "$t1") s"
     else
+        u8_scrub_diagnose $n
         ok_a=no; note_a="dir+xattr: scrub ran $ran ($runs, $scrub_result), asked $asked, notices $started/$notified, entries $entries, attrs $attrs, clean $clean"
     fi
     rm -f /tmp/$n.img
@@ -197,6 +203,7 @@ for d in xfs-heal xfs_healer; do
        && [ $dir_first_after = yes ] && [ $um = 0 ] && [ $clean = yes ]; then
         ok_b=yes; note_b="lost events: one xfs_scrub@ run repaired the directory whose report was lost ($(elapsed "$t0" "$t1") s)"
     else
+        u8_scrub_diagnose $n
         ok_b=no; note_b="lost events: lost $lost, directory first reported after the check started $dir_first_after, scrub ran $ran ($runs, $scrub_result), asked $asked, notice $notified, clean $clean"
     fi
 
