@@ -13,7 +13,7 @@
 //!   report arrives after an exponential backoff, at most [`Tuning::max_attempts`] times per
 //!   [`Tuning::attempt_window_ns`]; meanwhile its SICK reports are counted and summarised.
 //! - **Escalation.** A failed repair, a structure no spot repair can fix, a damaged SICK
-//!   record, or lost events escalate, at most once per [`Tuning::sweep_interval_ns`]. With
+//!   record, or lost events escalate, at most once per [`Tuning::escalation_interval_ns`]. With
 //!   systemd's full-check trigger ([`Engine::with_full_check`]) that asks for the full online
 //!   check (upstream's `xfs_scrub@`, which walks files and directories too), and nothing
 //!   escalates while one runs; without it, one sweep of every whole-fs, AG and rtgroup
@@ -54,7 +54,7 @@ pub struct Tuning {
     /// Wait after the k-th failure: base * 4^(k-1).
     pub backoff_base_ns: u64,
     pub echo_grace_ns: u64,
-    pub sweep_interval_ns: u64,
+    pub escalation_interval_ns: u64,
     /// Most targets waiting at once; beyond it, a sweep replaces spot repairs.
     pub max_queued: usize,
     /// Most targets tracked one by one (queued, in flight, settled within the echo grace,
@@ -74,7 +74,7 @@ impl Default for Tuning {
             attempt_window_ns: 600 * SEC,
             backoff_base_ns: 5 * SEC,
             echo_grace_ns: 2 * SEC,
-            sweep_interval_ns: 600 * SEC,
+            escalation_interval_ns: 600 * SEC,
             max_queued: 4096,
             max_tracked: 16_384,
             summary_interval_ns: 60 * SEC,
@@ -224,7 +224,7 @@ pub struct Engine {
     sweep_stats: Option<SweepStats>,
     in_flight: Option<InFlight>,
     /// The last escalation (a sweep or a full-check request).
-    last_sweep_ns: Option<u64>,
+    last_escalation_ns: Option<u64>,
     full_check: FullCheck,
     /// A request for the full check waits to be written (see [`Engine::take_full_check_request`]).
     full_check_wanted: bool,
@@ -250,7 +250,7 @@ impl Engine {
             sweep: VecDeque::new(),
             sweep_stats: None,
             in_flight: None,
-            last_sweep_ns: None,
+            last_escalation_ns: None,
             full_check: FullCheck::Unavailable,
             full_check_wanted: false,
             next_id: 1,
@@ -681,12 +681,12 @@ impl Engine {
         if self.stopped.is_some() || self.sweep_stats.is_some() || self.full_check == FullCheck::Running {
             return;
         }
-        if let Some(last) = self.last_sweep_ns {
-            if now_ns.saturating_sub(last) < self.tuning.sweep_interval_ns {
+        if let Some(last) = self.last_escalation_ns {
+            if now_ns.saturating_sub(last) < self.tuning.escalation_interval_ns {
                 return;
             }
         }
-        self.last_sweep_ns = Some(now_ns);
+        self.last_escalation_ns = Some(now_ns);
         if self.dry_run {
             self.stats.sweeps += 1;
             self.reports.push(Report::WouldSweep { cause });
@@ -1727,7 +1727,7 @@ mod tests {
         assert_eq!(full_check_reports(&e.take_reports()), [&Report::FullCheckRequested { cause }]);
 
         e.on_full_check_notice(Ok(Notice::Started));
-        let later = T0 + Tuning::default().sweep_interval_ns + SEC;
+        let later = T0 + Tuning::default().escalation_interval_ns + SEC;
         e.on_event(&lost(later), later);
         assert!(!e.take_full_check_request(), "not while it runs, even past the interval");
         let clean = Outcome::Exited(ScrubStatus::new(0).unwrap());

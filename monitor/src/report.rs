@@ -269,7 +269,7 @@ impl Report {
                 "{m}: sweep of filesystem and group metadata started ({structures} structures) because {cause}; files and directories are not part of it, and no full online check can be started here (that needs systemd's xfs-heal-full-check@ units): run xfs_scrub -n {m} to check them."
             ),
             Report::FullCheckRequested { cause } => format!(
-                "{m}: full online check requested because {cause}: {} checks and repairs every structure, files and directories included.",
+                "{m}: full online check requested because {cause}: {} checks every structure, files and directories included, and repairs what the autofsck property allows.",
                 full_check_unit(mount)
             ),
             Report::FullCheckUnavailable { why } => format!(

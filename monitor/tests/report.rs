@@ -212,14 +212,14 @@ fn a_forbidden_repair_and_a_sweep_say_what_they_do_and_do_not_do() {
     assert_eq!(
         Report::FullCheckRequested { cause }.text("/mnt/my-data"),
         "/mnt/my-data: full online check requested because the kernel dropped 7 events: \
-         xfs_scrub@mnt-my\\x2ddata.service checks and repairs every structure, files and directories included."
+         xfs_scrub@mnt-my\\x2ddata.service checks every structure, files and directories included, and repairs what the autofsck property allows."
     );
     let outcome = Outcome::Exited(ScrubStatus::new(1).unwrap());
     let finished = Report::FullCheckFinished { outcome };
     assert_eq!(
         finished.text("/mnt"),
-        "/mnt: full online check finished (xfs_scrub@mnt.service): exit status 1: errors remain that it could not \
-         repair: offline repair (xfs_repair) required."
+        "/mnt: full online check finished (xfs_scrub@mnt.service): exit status 1: errors remain unrepaired (it \
+         repairs only where the autofsck property says repair), so offline repair (xfs_repair) may be required."
     );
     assert_eq!(finished.priority(), xfs_heal_protocol::journal::Priority::Err);
     let j = finished.json("/mnt");

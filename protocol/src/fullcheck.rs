@@ -74,7 +74,7 @@ impl ScrubStatus {
         let parts: Vec<&str> = [
             (
                 Self::ERRORS_LEFT,
-                "errors remain that it could not repair: offline repair (xfs_repair) required",
+                "errors remain unrepaired (it repairs only where the autofsck property says repair), so offline repair (xfs_repair) may be required",
             ),
             (Self::OPTIMIZATIONS, "optimizations are possible"),
             (Self::OPERATIONAL, "it hit an operational error (see its journal)"),
@@ -243,7 +243,7 @@ mod tests {
         assert_eq!(o.key(), "errors_left");
         assert_eq!(
             o.sentence(),
-            "exit status 3: errors remain that it could not repair: offline repair (xfs_repair) required; optimizations are possible"
+            "exit status 3: errors remain unrepaired (it repairs only where the autofsck property says repair), so offline repair (xfs_repair) may be required; optimizations are possible"
         );
         let Ok(Notice::Finished(o)) = parse("finished exit-code exited 2") else { panic!() };
         assert!(o.is_clean());

@@ -537,3 +537,13 @@ pub fn now_ns() -> u64 {
 pub fn v0(events: &[xfs_heal_monitor::HealthEvent]) -> Vec<u8> {
     events.iter().flat_map(xfs_heal_monitor::HealthEvent::to_v0_bytes).collect()
 }
+
+/// A new FIFO at `path` (root's, mode 0600), opened read-write as systemd's `ListenFIFO=`
+/// opens one: opening never waits for a peer, and the holder can write and read it.
+/// `nonblocking` as systemd does; blocking for a test that writes events into it.
+pub fn fifo(path: &Path, nonblocking: bool) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let flags = if nonblocking { libc::O_NONBLOCK } else { 0 };
+    std::fs::OpenOptions::new().read(true).write(true).custom_flags(flags).open(path).expect("open FIFO")
+}

@@ -7,25 +7,17 @@
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use nix::sys::stat::Mode;
 use xfs_heal_monitor::event::*;
 use xfs_heal_protocol::fullcheck;
 use xfs_heal_tests::*;
 
 fn ev(kind: EventKind, t: u64) -> HealthEvent {
     HealthEvent { time_ns: t, kind }
-}
-
-/// A FIFO opened as systemd's `ListenFIFO=` opens it: read-write, non-blocking.
-fn fifo(path: &Path) -> std::fs::File {
-    nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600)).unwrap();
-    std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(path).unwrap()
 }
 
 /// The monitor as systemd starts it with `Sockets=`: `fds` from fd 3, their names, and
@@ -75,8 +67,7 @@ fn lost_events_ask_for_the_full_check_through_the_passed_fifo_and_its_notices_ar
     let scratch = Scratch::new("fullcheck");
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     let events = scratch.path("events.fifo");
-    nix::unistd::mkfifo(&events, Mode::from_bits_truncate(0o600)).unwrap();
-    let mut writer = std::fs::OpenOptions::new().read(true).write(true).open(&events).unwrap();
+    let mut writer = fifo(&events, false);
     let repairer = Repairer::start_with_uid(
         &scratch,
         &fs.mountpoint,
@@ -85,8 +76,8 @@ fn lost_events_ask_for_the_full_check_through_the_passed_fifo_and_its_notices_ar
     );
 
     let request_path = scratch.path("request.fifo");
-    let mut request = fifo(&request_path);
-    let mut notices = fifo(&scratch.path("notices.fifo"));
+    let mut request = fifo(&request_path, true);
+    let mut notices = fifo(&scratch.path("notices.fifo"), true);
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK).unwrap();
     inotify.add_watch(&request_path, AddWatchFlags::IN_MODIFY).unwrap();
     let fds = vec![OwnedFd::from(request.try_clone().unwrap()), OwnedFd::from(notices.try_clone().unwrap())];
@@ -101,7 +92,7 @@ fn lost_events_ask_for_the_full_check_through_the_passed_fifo_and_its_notices_ar
     assert_eq!(
         line,
         format!(
-            "{} full online check requested because the kernel dropped 5 events: {unit} checks and repairs every structure, files and directories included.",
+            "{} full online check requested because the kernel dropped 5 events: {unit} checks every structure, files and directories included, and repairs what the autofsck property allows.",
             fs.mountpoint.display()
         )
         .replacen(' ', ": ", 1)
@@ -114,7 +105,7 @@ fn lost_events_ask_for_the_full_check_through_the_passed_fifo_and_its_notices_ar
     notices.write_all(b"started\nfinished exit-code exited 1\nfinished\x07 now\n").unwrap();
     m.wait_for(&format!("full online check started ({unit})."), 20);
     m.wait_for(&format!(
-        "full online check finished ({unit}): exit status 1: errors remain that it could not repair: offline repair (xfs_repair) required."
+        "full online check finished ({unit}): exit status 1: errors remain unrepaired (it repairs only where the autofsck property says repair), so offline repair (xfs_repair) may be required."
     ), 20);
     m.wait_for("ignored a full-check notice that is not printable ASCII", 20);
 
@@ -156,11 +147,11 @@ fn without_a_usable_trigger_the_monitor_says_so_and_sweeps() {
         let mut m = match names {
             None => Monitor::start(&scratch, &repairer.socket, &fs.mountpoint, &["--repair"]),
             Some(names) => {
-                let first = OwnedFd::from(fifo(&scratch.path("request.fifo")));
+                let first = OwnedFd::from(fifo(&scratch.path("request.fifo"), true));
                 let second = if tag == "notfifo" {
                     OwnedFd::from(std::fs::File::create(scratch.path("plain-file")).unwrap())
                 } else {
-                    OwnedFd::from(fifo(&scratch.path("notices.fifo")))
+                    OwnedFd::from(fifo(&scratch.path("notices.fifo"), true))
                 };
                 monitor_with_fds(&scratch, &repairer.socket, &fs.mountpoint, vec![first, second], names)
             }
@@ -206,7 +197,7 @@ fn the_hook_writes_one_notice_into_the_fifo_and_nothing_anywhere_else() {
     assert_eq!(run(&["started", &mountpoint], &[]).0, Some(0));
     assert!(!path.exists());
 
-    let mut f = fifo(&path);
+    let mut f = fifo(&path, true);
     let cleanup = scopeguard(&path);
     assert_eq!(run(&["started", &mountpoint], &[]).0, Some(0));
     assert_eq!(run(&["finished", &mountpoint], &finished).0, Some(0));

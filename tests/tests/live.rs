@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use xfs_heal_monitor::event::*;
@@ -143,9 +142,8 @@ fn a_killed_repairer_is_replaced_and_nothing_is_lost_or_read_twice() {
     let scratch = Scratch::new("restart");
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     let fifo = scratch.path("events.fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    // The test is the writer; open read-write so opening never waits for a reader.
-    let mut writer = std::fs::OpenOptions::new().read(true).write(true).custom_flags(0).open(&fifo).unwrap();
+    // The test is the writer; read-write, so opening never waits for a reader.
+    let mut writer = xfs_heal_tests::fifo(&fifo, false);
     let args = ["--events-from", fifo.to_str().unwrap()];
     let mut repairer = Repairer::start_with_uid(&scratch, &fs.mountpoint, MONITOR_UID, &args);
     let mut m = Monitor::start(&scratch, &repairer.socket, &fs.mountpoint, &["--repair"]);
@@ -189,8 +187,7 @@ fn a_repair_that_keeps_failing_is_retried_a_few_times_and_escalated_once() {
     let scratch = Scratch::new("failing");
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     let fifo = scratch.path("events.fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let mut writer = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
+    let mut writer = xfs_heal_tests::fifo(&fifo, false);
     let repairer = Repairer::start_with_uid(
         &scratch,
         &fs.mountpoint,
