@@ -293,6 +293,24 @@ mod tests {
     }
 
     #[test]
+    fn screening_refuses_out_of_range_numbers_before_defects() {
+        use crate::Refusal;
+        let g = geometry(0, XFS_FSOP_GEOM_FLAGS_RMAPBT);
+        let set = DefectSet::applicable("7.3.4", &g, &[]);
+        let (refusal, why) = Refusal::screen(&inode(InodeScrub::Core), &g, set).unwrap();
+        assert_eq!(refusal, Refusal::KnownKernelDefect(DefectId::RtgroupRmapNullCursor));
+        assert_eq!(why, DefectId::RtgroupRmapNullCursor.entry().refusal());
+        assert_eq!(Refusal::screen(&inode(InodeScrub::Core), &g, DefectSet::NONE), None);
+        assert_eq!(Refusal::screen(&inode(InodeScrub::DataFork), &g, set), None);
+        let beyond = RepairTarget::Ag { agno: AgNumber::try_from(4).unwrap(), kind: AgScrub::Inobt };
+        let (refusal, why) = Refusal::screen(&beyond, &g, set).unwrap();
+        assert!(matches!(refusal, Refusal::OutOfRange(_)), "{refusal:?}");
+        assert_eq!(why, beyond.check_geometry(&g).unwrap_err().to_string());
+        let inside = RepairTarget::Ag { agno: AgNumber::try_from(3).unwrap(), kind: AgScrub::Inobt };
+        assert_eq!(Refusal::screen(&inside, &g, set), None);
+    }
+
+    #[test]
     fn startup_lines_say_refused_or_waived() {
         let g = geometry(0, XFS_FSOP_GEOM_FLAGS_RMAPBT);
         let guarded = DefectSet::applicable("7.3.4", &g, &[]);

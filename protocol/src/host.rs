@@ -13,13 +13,15 @@ pub const HEALTH_FD_NAME: &str = "health";
 /// More passed fds than this is a misconfigured unit, not something to adopt.
 pub const MAX_PASSED_FDS: usize = 8;
 
-/// What a passed fd is, by its name in `LISTEN_FDNAMES`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PassedFd {
-    Listener,
-    Health,
+/// Which of the passed fds (numbered from 0 for fd 3) is which, by their names in
+/// `LISTEN_FDNAMES`: the socket unit's listener, and the health fd systemd kept in its fd
+/// store. Any others are closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenFds {
+    pub count: usize,
+    pub listener: Option<usize>,
+    pub health: Option<usize>,
 }
-
 /// Why the fds systemd says it passed cannot be taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenFdsError {
@@ -29,6 +31,10 @@ pub enum ListenFdsError {
     Unnamed(usize),
     /// `LISTEN_FDNAMES` names another number of fds.
     Names { fds: usize, names: usize },
+    /// More than one fd is neither the health fd nor unnamed otherwise: two listeners.
+    TwoListeners,
+    /// More than one health fd, where the unit keeps one (`FileDescriptorStoreMax=1`).
+    TwoHealthFds,
 }
 
 impl core::fmt::Display for ListenFdsError {
@@ -37,24 +43,34 @@ impl core::fmt::Display for ListenFdsError {
             Self::Count(fds) => write!(f, "LISTEN_FDS={fds:?}: expected 1 to {MAX_PASSED_FDS} fds"),
             Self::Unnamed(n) => write!(f, "LISTEN_FDS={n} without LISTEN_FDNAMES: cannot tell the fds apart"),
             Self::Names { fds, names } => write!(f, "LISTEN_FDS={fds} but LISTEN_FDNAMES has {names} names"),
+            Self::TwoListeners => write!(f, "systemd passed more than one listening socket"),
+            Self::TwoHealthFds => write!(f, "systemd passed more than one stored health fd"),
         }
     }
 }
 
 impl std::error::Error for ListenFdsError {}
 
-/// The role of each passed fd (from fd 3 up), from the environment; empty when nothing was
-/// passed to process `me`.
+/// The role of each passed fd, from the environment; none when nothing was passed to
+/// process `me`.
 pub fn listen_fds_plan(
     pid: Option<&str>,
     fds: Option<&str>,
     names: Option<&str>,
     me: u32,
-) -> Result<Vec<PassedFd>, ListenFdsError> {
-    Ok(listen_fd_names(pid, fds, names, me)?
-        .into_iter()
-        .map(|n| if n == HEALTH_FD_NAME { PassedFd::Health } else { PassedFd::Listener })
-        .collect())
+) -> Result<ListenFds, ListenFdsError> {
+    let names = listen_fd_names(pid, fds, names, me)?;
+    let mut plan = ListenFds { count: names.len(), ..ListenFds::default() };
+    for (i, name) in names.into_iter().enumerate() {
+        let (slot, twice) = match name {
+            HEALTH_FD_NAME => (&mut plan.health, ListenFdsError::TwoHealthFds),
+            _ => (&mut plan.listener, ListenFdsError::TwoListeners),
+        };
+        if slot.replace(i).is_some() {
+            return Err(twice);
+        }
+    }
+    Ok(plan)
 }
 
 /// The name of each passed fd (from fd 3 up; empty for a lone unnamed one), from the
@@ -88,6 +104,18 @@ pub fn listen_fd_names<'a>(
         return Err(ListenFdsError::Names { fds: count, names: names.len() });
     }
     Ok(names)
+}
+
+/// Step 2's checks of mount `id` in mountinfo: [`check_mount_root`], then
+/// [`check_unmount_reaches`].
+pub fn check_mount(mountinfo: &str, id: u64, path: &Path) -> Result<(), String> {
+    check_mount_root(mountinfo, id, path)?;
+    check_unmount_reaches(mountinfo, id)
+}
+
+/// The ID mountinfo gives the mount an fd is on, from the text of `/proc/self/fdinfo/FD`.
+pub fn fdinfo_mount_id(fdinfo: &str) -> Option<u64> {
+    fdinfo.lines().find_map(|l| l.strip_prefix("mnt_id:")).and_then(|v| v.trim().parse().ok())
 }
 
 pub fn check_mount_root(mountinfo: &str, id: u64, path: &Path) -> Result<(), String> {
@@ -244,6 +272,7 @@ pub(crate) fn unescape(field: &str) -> String {
 const S_IFMT: u32 = 0o170_000;
 const S_IFREG: u32 = 0o100_000;
 const S_IFIFO: u32 = 0o010_000;
+const S_IFSOCK: u32 = 0o140_000;
 const WRITABLE_BY_OTHERS: u32 = 0o022;
 
 /// Whether a directory may hold the repairer's `--listen` socket: root's, and writable by
@@ -255,6 +284,24 @@ pub fn check_socket_dir(owner: u32, mode: u32) -> Result<(), String> {
             "its directory must belong to root and be writable by root alone (it has owner uid {owner}, mode {:o})",
             mode & 0o7777
         ));
+    }
+    Ok(())
+}
+
+/// What `--listen PATH` may find at its name (`mode`, or nothing): nothing (bind there), or
+/// an old socket (true: replace it); anything else is not replaced.
+pub fn check_socket_slot(mode: Option<u32>) -> Result<bool, String> {
+    match mode.map(|m| m & S_IFMT) {
+        None => Ok(false),
+        Some(S_IFSOCK) => Ok(true),
+        Some(_) => Err("exists and is not a socket; not replacing it".into()),
+    }
+}
+
+/// Whether a connecting peer is the monitor served: its uid must be `served`.
+pub fn check_peer(pid: i32, uid: u32, served: u32) -> Result<(), String> {
+    if uid != served {
+        return Err(format!("refused connection from pid {pid} uid {uid}: only uid {served} is served"));
     }
     Ok(())
 }
@@ -292,16 +339,17 @@ pub mod fanotify {
     /// `struct fanotify_event_metadata`: event_len u32, vers u8, reserved u8,
     /// metadata_len u16, mask u64, fd i32, pid i32.
     pub const METADATA_LEN: usize = 24;
-    pub const FAN_EVENT_INFO_TYPE_MNT: u8 = 6;
+    pub const FAN_EVENT_INFO_TYPE_MNT: u8 = 7;
     /// `struct fanotify_event_info_mnt`: a 4-byte info header, padding, mnt_id u64 at 8.
     pub const INFO_MNT_LEN: usize = 16;
 }
 
-/// Did mount `mnt_id` leave the watched namespace (moved away or unmounted: the kernel sets
-/// `FAN_MNT_DETACH`, with `FAN_MNT_ATTACH` too for a move within it)? Reads the records of
-/// one `read(2)` of the watch; anything malformed or truncated ends the walk and counts as
-/// no.
-pub fn mount_detached(buf: &[u8], mnt_id: u64) -> bool {
+/// Was mount `mnt_id` moved to another place in the watched namespace (`mount --move`: one
+/// event with both `FAN_MNT_ATTACH` and `FAN_MNT_DETACH`)? An unmount (`FAN_MNT_DETACH`
+/// alone) is not a move: it reaches the repairer's own namespace by propagation. Reads the
+/// records of one `read(2)` of the watch; anything malformed or truncated ends the walk and
+/// counts as no.
+pub fn mount_moved(buf: &[u8], mnt_id: u64) -> bool {
     use fanotify::*;
     let u16_at = |b: &[u8], at: usize| b.get(at..at + 2).map(|x| u16::from_ne_bytes([x[0], x[1]]));
     let u32_at =
@@ -326,7 +374,7 @@ pub fn mount_detached(buf: &[u8], mnt_id: u64) -> bool {
             let ours = kind == FAN_EVENT_INFO_TYPE_MNT
                 && info_len >= INFO_MNT_LEN
                 && u64_at(info, 8) == Some(mnt_id);
-            if ours && mask & FAN_MNT_DETACH != 0 {
+            if ours && mask & (FAN_MNT_ATTACH | FAN_MNT_DETACH) == FAN_MNT_ATTACH | FAN_MNT_DETACH {
                 return true;
             }
             info = &info[info_len..];
@@ -359,6 +407,10 @@ mod tests {
         let err = check_unmount_reaches(info, 91).unwrap_err();
         assert!(err.starts_with("the mount it sits on is not shared"), "{err}");
         assert!(check_unmount_reaches(info, 5).is_err());
+        // check_mount asks both questions: the root first, then the propagation.
+        assert_eq!(check_mount(info, 90, Path::new("/mnt/data")), Ok(()));
+        assert!(check_mount(info, 90, Path::new("/mnt/other")).unwrap_err().contains("inside the XFS"));
+        assert!(check_mount(info, 91, Path::new("/private/data")).unwrap_err().contains("not shared"));
     }
 
     #[test]
@@ -412,16 +464,17 @@ mod tests {
         pid: Option<&str>,
         fds: Option<&str>,
         names: Option<&str>,
-    ) -> Result<Vec<PassedFd>, ListenFdsError> {
+    ) -> Result<ListenFds, ListenFdsError> {
         listen_fds_plan(pid, fds, names, 42)
     }
 
     #[test]
     fn adopts_only_fds_passed_to_this_process() {
-        assert_eq!(plan_of(None, None, None), Ok(vec![]));
-        assert_eq!(plan_of(Some("41"), Some("1"), None), Ok(vec![]));
-        assert_eq!(plan_of(Some("42"), Some("1"), None), Ok(vec![PassedFd::Listener]));
-        assert_eq!(plan_of(Some("42"), Some("1"), Some("repairer")), Ok(vec![PassedFd::Listener]));
+        let lone = ListenFds { count: 1, listener: Some(0), health: None };
+        assert_eq!(plan_of(None, None, None), Ok(ListenFds::default()));
+        assert_eq!(plan_of(Some("41"), Some("1"), None), Ok(ListenFds::default()));
+        assert_eq!(plan_of(Some("42"), Some("1"), None), Ok(lone));
+        assert_eq!(plan_of(Some("42"), Some("1"), Some("repairer")), Ok(lone));
     }
 
     #[test]
@@ -429,11 +482,20 @@ mod tests {
         // What systemd passes a restarted repairer: the socket unit's fd, then the store's.
         assert_eq!(
             plan_of(Some("42"), Some("2"), Some("repairer:health")),
-            Ok(vec![PassedFd::Listener, PassedFd::Health])
+            Ok(ListenFds { count: 2, listener: Some(0), health: Some(1) })
         );
         assert_eq!(
             plan_of(Some("42"), Some("2"), Some("health:repairer")),
-            Ok(vec![PassedFd::Health, PassedFd::Listener])
+            Ok(ListenFds { count: 2, listener: Some(1), health: Some(0) })
+        );
+        assert_eq!(
+            plan_of(Some("42"), Some("1"), Some("health")),
+            Ok(ListenFds { count: 1, listener: None, health: Some(0) })
+        );
+        assert_eq!(plan_of(Some("42"), Some("2"), Some("a:b")), Err(ListenFdsError::TwoListeners));
+        assert_eq!(
+            plan_of(Some("42"), Some("3"), Some("health:a:health")),
+            Err(ListenFdsError::TwoHealthFds)
         );
     }
 
@@ -447,6 +509,28 @@ mod tests {
             plan_of(Some("42"), Some("2"), Some("repairer")).unwrap_err().to_string(),
             "LISTEN_FDS=2 but LISTEN_FDNAMES has 1 names"
         );
+    }
+
+    #[test]
+    fn replaces_only_an_old_socket_and_serves_only_the_monitor_uid() {
+        assert_eq!(check_socket_slot(None), Ok(false));
+        assert_eq!(check_socket_slot(Some(0o140_660)), Ok(true));
+        for mode in [0o100_644, 0o120_777, 0o040_755, 0o010_600] {
+            assert!(check_socket_slot(Some(mode)).unwrap_err().contains("not a socket"), "{mode:o}");
+        }
+        assert_eq!(check_peer(7, 998, 998), Ok(()));
+        assert_eq!(
+            check_peer(7, 0, 998),
+            Err("refused connection from pid 7 uid 0: only uid 998 is served".into())
+        );
+    }
+
+    #[test]
+    fn reads_the_mount_id_from_fdinfo() {
+        let fdinfo = "pos:\t0\nflags:\t02100000\nmnt_id:\t90\nino:\t128\n";
+        assert_eq!(fdinfo_mount_id(fdinfo), Some(90));
+        assert_eq!(fdinfo_mount_id("pos:\t0\n"), None);
+        assert_eq!(fdinfo_mount_id("mnt_id:\tx\n"), None);
     }
 
     #[test]
@@ -495,33 +579,50 @@ mod tests {
     }
 
     #[test]
-    fn a_detach_of_our_mount_is_seen_among_others() {
+    fn fanotify_numbers_are_linux_uapi_values() {
+        // linux/fanotify.h; a wrong one reads every real record as someone else's (the
+        // repairer test that moves a real mount catches that too).
+        use super::fanotify::*;
+        assert_eq!((FAN_REPORT_MNT, FAN_MARK_MNTNS), (0x4000, 0x110));
+        assert_eq!((FAN_MNT_ATTACH, FAN_MNT_DETACH), (0x0100_0000, 0x0200_0000));
+        assert_eq!((FAN_EVENT_INFO_TYPE_MNT, FANOTIFY_METADATA_VERSION), (7, 3));
+        assert_eq!((METADATA_LEN, INFO_MNT_LEN), (24, 16));
+    }
+
+    #[test]
+    fn a_move_of_our_mount_is_seen_among_others() {
         use super::fanotify::*;
         let ours = 0x8000_0000_0001_2345;
         let moved = mount_event(FAN_MNT_ATTACH | FAN_MNT_DETACH, ours);
         let unmounted = mount_event(FAN_MNT_DETACH, ours);
-        let other = mount_event(FAN_MNT_DETACH, ours + 1);
+        let other = mount_event(FAN_MNT_ATTACH | FAN_MNT_DETACH, ours + 1);
         let attached = mount_event(FAN_MNT_ATTACH, ours);
-        assert!(mount_detached(&moved, ours));
-        assert!(mount_detached(&unmounted, ours));
-        assert!(!mount_detached(&other, ours));
-        assert!(!mount_detached(&attached, ours), "a mount arriving is not ours leaving");
-        assert!(mount_detached(&[other.clone(), attached.clone(), unmounted.clone()].concat(), ours));
-        assert!(!mount_detached(&[other.clone(), attached].concat(), ours));
+        assert!(mount_moved(&moved, ours));
+        assert!(!mount_moved(&unmounted, ours), "an unmount is not a move");
+        assert!(!mount_moved(&other, ours));
+        assert!(!mount_moved(&attached, ours), "a mount arriving is not ours leaving");
+        assert!(mount_moved(
+            &[other.clone(), attached.clone(), unmounted.clone(), moved.clone()].concat(),
+            ours
+        ));
+        assert!(!mount_moved(&[other, attached, unmounted].concat(), ours));
         // Truncated, another version, a zero length: no, and no panic.
-        assert!(!mount_detached(&unmounted[..unmounted.len() - 1], ours));
-        let mut v2 = unmounted.clone();
+        assert!(!mount_moved(&moved[..moved.len() - 1], ours));
+        let mut v2 = moved.clone();
         v2[4] = 2;
-        assert!(!mount_detached(&v2, ours));
-        assert!(!mount_detached(&[0; 24], ours));
-        assert!(!mount_detached(&[], ours));
+        assert!(!mount_moved(&v2, ours));
+        let mut short_info = moved.clone();
+        short_info[METADATA_LEN + 2] = 3;
+        assert!(!mount_moved(&short_info, ours), "an info header shorter than itself");
+        assert!(!mount_moved(&[0; 24], ours));
+        assert!(!mount_moved(&[], ours));
     }
 
     proptest::proptest! {
         /// Whatever the bytes, the walk ends without a panic.
         #[test]
         fn mount_events_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), id: u64) {
-            let _ = mount_detached(&bytes, id);
+            let _ = mount_moved(&bytes, id);
         }
     }
 }

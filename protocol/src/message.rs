@@ -337,6 +337,17 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// What refuses `target` before the filesystem is even looked at: a number beyond the
+    /// recorded geometry, or a known defect of this kernel that its repair would trigger.
+    /// With the refusal comes the audit line's reason.
+    pub fn screen(target: &RepairTarget, geometry: &Geometry, guards: DefectSet) -> Option<(Self, String)> {
+        if let Err(out_of_range) = target.check_geometry(geometry) {
+            let why = out_of_range.to_string();
+            return Some((Self::OutOfRange(out_of_range), why));
+        }
+        guards.forbidding(target).map(|d| (Self::KnownKernelDefect(d.id), d.refusal()))
+    }
+
     /// The errno a C caller would have seen.
     pub const fn errno(&self) -> Errno {
         match self {
@@ -428,6 +439,31 @@ pub struct RepairReply {
     pub outcome: RepairOutcome,
 }
 
+impl RepairReply {
+    /// The answer to a repair ioctl that was issued: the `sm_flags` it wrote back,
+    /// classified, or the errno it failed with.
+    pub fn issued(id: RequestId, result: Result<u32, Errno>) -> Self {
+        let (oflags, outcome) = match result {
+            Ok(sm_flags) => {
+                let oflags = ScrubOutFlags::from_kernel(sm_flags);
+                (oflags, RepairOutcome::classify(oflags))
+            }
+            Err(errno) => (ScrubOutFlags::NONE, RepairOutcome::KernelError(errno)),
+        };
+        Self { id, oflags, outcome }
+    }
+
+    /// The answer to a request the repairer did not issue.
+    pub const fn refused(id: RequestId, refusal: Refusal) -> Self {
+        Self { id, oflags: ScrubOutFlags::NONE, outcome: RepairOutcome::Refused(refusal) }
+    }
+
+    /// The result its audit line records.
+    pub fn audit_result(&self) -> String {
+        format!("{} oflags={:#x}", self.outcome.sentence(), self.oflags.bits())
+    }
+}
+
 /// Everything the monitor may send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MonitorToRepairer {
@@ -458,6 +494,25 @@ mod tests {
         );
         assert_eq!(c(XFS_SCRUB_OFLAG_CORRUPT | XFS_SCRUB_OFLAG_XFAIL), RepairOutcome::Failed);
         assert_eq!(c(XFS_SCRUB_OFLAG_INCOMPLETE), RepairOutcome::Failed);
+    }
+
+    #[test]
+    fn replies_carry_the_classified_flags_or_the_errno() {
+        let id = RequestId(9);
+        let fixed = RepairReply::issued(id, Ok(XFS_SCRUB_IFLAG_REPAIR | XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED));
+        assert_eq!(fixed.oflags, ScrubOutFlags::from_kernel(XFS_SCRUB_OFLAG_NO_REPAIR_NEEDED));
+        assert_eq!(fixed.outcome, RepairOutcome::NoRepairNeeded);
+        assert_eq!(fixed.audit_result(), "No modification needed. oflags=0x80");
+        let failed = RepairReply::issued(id, Ok(XFS_SCRUB_OFLAG_CORRUPT));
+        assert_eq!(failed.outcome, RepairOutcome::Failed);
+        let error = RepairReply::issued(id, Err(Errno::EINVAL));
+        assert_eq!(
+            (error.oflags, error.outcome.clone()),
+            (ScrubOutFlags::NONE, RepairOutcome::KernelError(Errno::EINVAL))
+        );
+        let refused = RepairReply::refused(id, Refusal::StaleFilesystem);
+        assert_eq!(refused.outcome, RepairOutcome::Refused(Refusal::StaleFilesystem));
+        assert_eq!(refused.oflags, ScrubOutFlags::NONE);
     }
 
     #[test]

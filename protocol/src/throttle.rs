@@ -224,6 +224,14 @@ impl Limits {
         refused.into_iter().chain(held).collect()
     }
 
+    /// How long the loop may sleep in poll(2), in whole milliseconds rounded up so that it
+    /// never wakes before the deadline: until the earliest of [`Limits::deadline`] and
+    /// `other` (a partial frame's timeout). `None`: until input arrives.
+    pub fn sleep_ms(&self, now_ns: u64, other: Option<u64>) -> Option<u64> {
+        let at = self.deadline().into_iter().chain(other).min()?;
+        Some(at.saturating_sub(now_ns).div_ceil(1_000_000))
+    }
+
     /// The earliest moment the loop must act without input: a held request, a summary.
     pub fn deadline(&self) -> Option<u64> {
         [self.gate.held_until(), self.refusals_unlogged.due_at(), self.gate.tally.due_at()]
@@ -356,6 +364,13 @@ mod tests {
         let lines = (0..25).filter(|_| l.refusal_line(S)).count();
         assert_eq!(lines, 10);
         assert_eq!(l.deadline(), Some(S + SUMMARY_AFTER_NS));
+        // The sleep rounds up to whole milliseconds and takes the earlier deadline.
+        assert_eq!(l.sleep_ms(S, None), Some(SUMMARY_AFTER_NS / 1_000_000));
+        assert_eq!(l.sleep_ms(S + SUMMARY_AFTER_NS - 1, None), Some(1));
+        assert_eq!(l.sleep_ms(S, Some(S + 1_500_001)), Some(2));
+        assert_eq!(l.sleep_ms(S + SUMMARY_AFTER_NS + 5, Some(S)), Some(0), "past due: no sleep");
+        assert_eq!(Limits::new(0).sleep_ms(S, None), None);
+        assert_eq!(Limits::new(0).sleep_ms(S, Some(S + 3_000_000)), Some(3));
         assert_eq!(l.summaries(S, false), (None, None));
         assert_eq!(
             l.summary_lines(S + SUMMARY_AFTER_NS, false),

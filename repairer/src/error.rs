@@ -14,8 +14,6 @@ pub enum Error {
     ListenFds(#[source] xfs_heal_protocol::host::ListenFdsError),
     #[error("step 1 (socket activation): fd {0} is not a listening Unix stream socket")]
     NotAListener(std::os::fd::RawFd),
-    #[error("step 1 (socket activation): systemd passed more than one listening socket")]
-    TwoListeners,
     #[error("step 1 (socket activation): no socket from systemd (LISTEN_FDS) and no --listen PATH")]
     NoSocket,
     #[error("step 1 (listen): {}: {source}", path.display())]
@@ -32,6 +30,8 @@ pub enum Error {
     NotXfs { path: PathBuf },
     #[error("step 2 (open mount): {}: {detail}", path.display())]
     NotMountRoot { path: PathBuf, detail: String },
+    #[error("step 2 (watch for a moved mount): {0} (fanotify mount events, Linux 6.15+)")]
+    MoveWatch(#[source] io::Error),
     #[error("step 3 (record identity): {0}")]
     Identity(#[source] io::Error),
     #[error("step 3 (record geometry): XFS_IOC_FSGEOMETRY: {0}")]

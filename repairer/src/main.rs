@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use landlock::RulesetStatus;
 use nix::fcntl::{open, openat2, AtFlags, OFlag, OpenHow, ResolveFlag, AT_FDCWD};
-use nix::sys::stat::{fstat, fstatat, umask, Mode, SFlag};
+use nix::sys::stat::{fstat, fstatat, umask, Mode};
 use nix::unistd::{fchdir, fchownat, unlinkat, Gid, Uid, UnlinkatFlags, User};
 use xfs_heal_protocol::defects;
 use xfs_heal_protocol::host;
@@ -53,14 +53,17 @@ fn run(cli: &Cli) -> Result<(), Error> {
         std::env::remove_var(key);
     }
     let (monitor_uid, monitor_gid) = monitor_user(cli)?;
+    // Under systemd a move of the mount stops the service instead (BindsTo= the mount unit).
+    let watch_moves = passed.listener.is_none();
     let listener = match (passed.listener, &cli.listen) {
         (Some(l), _) => l,
         (None, Some(path)) => bind(path, monitor_gid)?,
         (None, None) => return Err(Error::NoSocket),
     };
 
-    // 2. Open the mount point; it must be the root of a mounted XFS filesystem.
-    let root = mount::open_checked(&cli.mountpoint)?;
+    // 2. Open the mount point; it must be the root of a mounted XFS filesystem. Run by hand,
+    //    first watch this namespace for a move of the mount.
+    let (root, moves) = mount::open_checked(&cli.mountpoint, watch_moves)?;
 
     // 3. Record identity, geometry, the autofsck property, whether repair works, and which
     //    known kernel defects its repairs must steer around.
@@ -103,6 +106,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         health,
         health_is_kernels: source == EventSource::KernelMonitor,
         hello,
+        moves,
     };
 
     // 8. seccomp, last: from here on only the syscalls in seccomp.rs.
@@ -139,13 +143,13 @@ fn bind(path: &Path, group: Gid) -> Result<UnixListener, Error> {
         .map_err(nix_err)?;
     let st = fstat(&dir).map_err(nix_err)?;
     host::check_socket_dir(st.st_uid, st.st_mode).map_err(|why| err(std::io::Error::other(why)))?;
-    match fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFSOCK => {
-            unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).map_err(nix_err)?
-        }
-        Ok(_) => return Err(err(std::io::Error::other("exists and is not a socket; not replacing it"))),
-        Err(nix::Error::ENOENT) => {}
+    let found = match fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Some(st.st_mode),
+        Err(nix::Error::ENOENT) => None,
         Err(e) => return Err(nix_err(e)),
+    };
+    if host::check_socket_slot(found).map_err(|why| err(std::io::Error::other(why)))? {
+        unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).map_err(nix_err)?;
     }
     // bind(2) takes a path: make it relative to the checked directory, then return.
     let cwd =
@@ -230,7 +234,7 @@ fn open_kernel_health(root: &OwnedFd, path: &Path) -> Result<OwnedFd, Error> {
 /// monitor in this kernel, autofsck says stand down), 255 something is wrong.
 fn supported(cli: &Cli) -> ExitCode {
     let check = || -> Result<(), Error> {
-        let root = mount::open_checked(&cli.mountpoint)?;
+        let (root, _) = mount::open_checked(&cli.mountpoint, false)?;
         let recorded = mount::record(&root)?;
         if let Some(why) = recorded.autofsck.stands_down(&recorded.geometry) {
             return Err(Error::StandsDown(why));

@@ -24,16 +24,33 @@ pub fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
     Ok(file.into())
 }
 
+/// The mount namespace the repairer started in, watched for a move of its mount there. Run
+/// by hand, the repairer's own namespace (step 2) is a copy of it, where a move does not
+/// arrive (the kernel moves a mount only from under a private parent): without the watch, the
+/// copy would go on pinning the filesystem after the host unmounts it at its new place.
+#[derive(Debug)]
+pub struct MoveWatch {
+    pub fd: OwnedFd,
+    /// The mount's unique ID in the starting namespace.
+    pub mount_id: u64,
+}
+
 /// Step 2: in a mount namespace of our own, open `path`, make sure it is the root of a
 /// mounted XFS filesystem, and leave nothing else beneath it: the Landlock rule of step 7
-/// covers whatever lies under the mount point, and must cover this filesystem alone.
+/// covers whatever lies under the mount point, and must cover this filesystem alone. With
+/// `watch_moves`, first watch the starting namespace for a move of the mount (`MoveWatch`).
 ///
 /// The namespace is a slave of the host's, so the host's unmount still reaches it; the mount
 /// point itself is made private, so nothing the host mounts on or beneath it later arrives.
-pub fn open_checked(path: &Path) -> Result<OwnedFd, Error> {
+pub fn open_checked(path: &Path, watch_moves: bool) -> Result<(OwnedFd, Option<MoveWatch>), Error> {
     let open_err = |source| Error::OpenMount { path: path.to_owned(), source };
     let isolate = |step, e: nix::Error| Error::Isolate { step, source: e.into() };
+    let not_root = |detail| Error::NotMountRoot { path: path.to_owned(), detail };
     let none = None::<&str>;
+    let watch = match watch_moves {
+        true => Some(watch_for_move(path)?),
+        false => None,
+    };
     unshare(CloneFlags::CLONE_NEWNS).map_err(|e| isolate("unshare(CLONE_NEWNS)", e))?;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).map_err(|e| isolate("slave", e))?;
     let fd = open_dir(path).map_err(open_err)?;
@@ -41,14 +58,12 @@ pub fn open_checked(path: &Path) -> Result<OwnedFd, Error> {
     if st.filesystem_type() != XFS_SUPER_MAGIC {
         return Err(Error::NotXfs { path: path.to_owned() });
     }
-    let old_id = sys::name_to_handle(fd.as_fd(), 0).map_err(Error::Identity)?.mount_id;
+    let fdinfo =
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).map_err(open_err)?;
+    let old_id = host::fdinfo_mount_id(&fdinfo).ok_or_else(|| not_root("no mnt_id in its fdinfo".into()))?;
     let mountinfo = || std::fs::read_to_string("/proc/self/mountinfo").map_err(open_err);
     let canonical = std::fs::canonicalize(path).map_err(open_err)?;
-    let info = mountinfo()?;
-    host::check_mount_root(&info, old_id, &canonical)
-        .map_err(|detail| Error::NotMountRoot { path: path.to_owned(), detail })?;
-    host::check_unmount_reaches(&info, old_id)
-        .map_err(|detail| Error::NotMountRoot { path: path.to_owned(), detail })?;
+    host::check_mount(&mountinfo()?, old_id, &canonical).map_err(not_root)?;
     // Through the fd, not the path: the mount made private is the one just checked. Its
     // children are listed after that, when no more can arrive.
     let by_fd = format!("/proc/self/fd/{}", fd.as_raw_fd());
@@ -57,12 +72,23 @@ pub fn open_checked(path: &Path) -> Result<OwnedFd, Error> {
         umount2(child.as_str(), MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW)
             .map_err(|e| isolate("detach a mount beneath it", e))?;
     }
-    Ok(fd)
+    Ok((fd, watch))
+}
+
+/// Before the unshare: the watch on this namespace and the mount's unique ID in it. A root
+/// who swaps the mount between this open and step 2's can only make the watch miss the move
+/// (the behaviour without it) or end this repairer early.
+fn watch_for_move(path: &Path) -> Result<MoveWatch, Error> {
+    let fd = open_dir(path).map_err(|source| Error::OpenMount { path: path.to_owned(), source })?;
+    let ns = File::open("/proc/self/ns/mnt").map_err(Error::MoveWatch)?;
+    let watch = sys::watch_mounts(ns.as_fd()).map_err(Error::MoveWatch)?;
+    let mount_id = sys::name_to_handle(fd.as_fd()).map_err(Error::MoveWatch)?.mount_id;
+    Ok(MoveWatch { fd: watch, mount_id })
 }
 
 /// The identity re-checked before every repair (see `FsIdentity`).
 pub fn identity(fd: &OwnedFd) -> std::io::Result<FsIdentity> {
-    let h = sys::name_to_handle(fd.as_fd(), sys::AT_HANDLE_MNT_ID_UNIQUE)?;
+    let h = sys::name_to_handle(fd.as_fd())?;
     let root = FsHandle::new(h.handle_type, &h.bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(FsIdentity { mount_id: h.mount_id, root })
 }

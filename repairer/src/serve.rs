@@ -12,16 +12,15 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, UnixCredentials};
 use xfs_heal_protocol::codec::{self, Disconnect, FrameReader};
 use xfs_heal_protocol::defects::DefectSet;
-use xfs_heal_protocol::host::Served;
+use xfs_heal_protocol::host::{self, Served};
 use xfs_heal_protocol::journal::{Audit, Verdict};
 use xfs_heal_protocol::throttle::Limits;
 use xfs_heal_protocol::{
     Geometry, MonitorToRepairer, Refusal, RepairOutcome, RepairReply, RepairRequest, RepairerToMonitor,
-    ScrubOutFlags,
 };
 
 use crate::log;
-use crate::mount::{errno_of, Mount};
+use crate::mount::{errno_of, Mount, MoveWatch};
 use crate::sys;
 use crate::systemd::Notifier;
 
@@ -52,6 +51,8 @@ pub struct Server {
     pub health_is_kernels: bool,
     /// The encoded `Hello`, sent with `health` on every connection.
     pub hello: Vec<u8>,
+    /// Run by hand: the watch for a move of the mount (`mount::MoveWatch`).
+    pub moves: Option<MoveWatch>,
 }
 
 /// The loop's changing state: the connection, the limits and what they held back.
@@ -77,24 +78,32 @@ impl Server {
             State { conn: None, counts: Served::default(), limits: Limits::new(0), epoch: Instant::now() };
         loop {
             self.summarise(&mut st, false);
-            let (listen_ready, conn_ready) = {
+            let (listen_ready, conn_ready, moved) = {
                 let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+                fds.extend(self.moves.as_ref().map(|w| PollFd::new(w.fd.as_fd(), PollFlags::POLLIN)));
                 // While a request is held by the rate limit, its connection is not read.
                 if let Some(c) = st.conn.as_ref().filter(|_| st.limits.gate.held_until().is_none()) {
                     fds.push(PollFd::new(c.fd.as_fd(), PollFlags::POLLIN));
                 }
-                let timeout = self.next_deadline(&st).map_or(PollTimeout::NONE, |at| {
-                    let ms = at.saturating_sub(st.now_ns()).div_ceil(1_000_000);
-                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-                });
+                let stall = st.conn.as_ref().and_then(|c| c.frames.stall_deadline(STALL_NS));
+                let timeout = st
+                    .limits
+                    .sleep_ms(st.now_ns(), stall)
+                    .map_or(PollTimeout::NONE, |ms| PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
                 match poll(&mut fds, timeout) {
                     Err(NixErrno::EINTR) => continue,
                     Err(e) => return Err(e.into()),
                     Ok(_) => {}
                 }
                 let ready = |p: &PollFd| p.revents().is_some_and(|r| !r.is_empty());
-                (ready(&fds[0]), fds.get(1).is_some_and(ready))
+                let watched = usize::from(self.moves.is_some());
+                (ready(&fds[0]), fds.get(1 + watched).is_some_and(ready), watched == 1 && ready(&fds[1]))
             };
+            if moved && self.mount_moved() {
+                self.summarise(&mut st, true);
+                log!("{} was moved to another place (mount --move); exiting, so that this process does not keep the filesystem alive after it is unmounted there. A pair serves one mount point: start xfs-heal for the new one (xfs-heal-monitor@.service, or by hand)", self.mount.path.display());
+                return Ok(());
+            }
             if st.conn.is_some() {
                 let before = st.counts;
                 let served = self.service(&mut st, conn_ready);
@@ -116,23 +125,20 @@ impl Server {
                 // A Unix socket's accept fails only for this process (no fd left, no memory):
                 // exit, and let systemd restart it, rather than spin on a readable listener.
                 // A peer gone before the accept is still accepted, and reads as closed.
-                match sys::accept(self.listener.as_fd()) {
-                    Ok(fd) => self.admit(fd, &mut st),
-                    Err(e) => return Err(e),
-                }
+                self.admit(sys::accept(self.listener.as_fd())?, &mut st);
             }
         }
     }
 
-    fn kernel_health(&self) -> Option<&OwnedFd> {
-        self.health_is_kernels.then_some(&self.health)
+    /// Reads what the move watch has queued: was it our mount that moved?
+    fn mount_moved(&self) -> bool {
+        let Some(watch) = &self.moves else { return false };
+        let mut buf = [0u8; 4096];
+        matches!(nix::unistd::read(watch.fd.as_fd(), &mut buf), Ok(n) if host::mount_moved(&buf[..n], watch.mount_id))
     }
 
-    /// The earliest moment the loop must wake without input: a held request, a partial
-    /// frame's timeout, a summary.
-    fn next_deadline(&self, st: &State) -> Option<u64> {
-        let stall = st.conn.as_ref().and_then(|c| c.frames.stall_deadline(STALL_NS));
-        st.limits.deadline().into_iter().chain(stall).min()
+    fn kernel_health(&self) -> Option<&OwnedFd> {
+        self.health_is_kernels.then_some(&self.health)
     }
 
     /// The counted summaries of what the limits held back, when due (or now, with `force`).
@@ -143,7 +149,7 @@ impl Server {
     }
 
     /// Logs one refused connection, or counts it once over the line limit.
-    fn refused(&self, st: &mut State, message: std::fmt::Arguments<'_>) {
+    fn refused(&self, st: &mut State, message: &str) {
         if st.limits.refusal_line(st.now_ns()) {
             log!("{message}");
         }
@@ -156,15 +162,11 @@ impl Server {
     fn admit(&self, fd: OwnedFd, st: &mut State) {
         let cred: UnixCredentials = match getsockopt(&fd, sockopt::PeerCredentials) {
             Ok(c) => c,
-            Err(e) => return self.refused(st, format_args!("refused a connection: SO_PEERCRED failed: {e}")),
+            Err(e) => return self.refused(st, &format!("refused a connection: SO_PEERCRED failed: {e}")),
         };
         let (pid, uid) = (cred.pid(), cred.uid());
-        if uid != self.monitor_uid {
-            let served = self.monitor_uid;
-            return self.refused(
-                st,
-                format_args!("refused connection from pid {pid} uid {uid}: only uid {served} is served"),
-            );
+        if let Err(why) = host::check_peer(pid, uid, self.monitor_uid) {
+            return self.refused(st, &why);
         }
         let fds = [self.health.as_raw_fd()];
         let iov = [IoSlice::new(&self.hello)];
@@ -229,32 +231,19 @@ impl Server {
         };
         let refuse = |refusal: Refusal, why: &str| {
             audit(Verdict::Refused, "refused", why);
-            RepairReply { id, oflags: ScrubOutFlags::NONE, outcome: RepairOutcome::Refused(refusal) }
+            RepairReply::refused(id, refusal)
         };
-        if let Err(out_of_range) = target.check_geometry(&self.geometry) {
-            let why = out_of_range.to_string();
-            return refuse(Refusal::OutOfRange(out_of_range), &why);
-        }
-        if let Some(d) = self.guards.forbidding(&target) {
-            return refuse(Refusal::KnownKernelDefect(d.id), &d.refusal());
+        if let Some((refusal, why)) = Refusal::screen(&target, &self.geometry, self.guards) {
+            return refuse(refusal, &why);
         }
         let fd = match self.mount.reopen_verified(self.kernel_health()) {
             Ok(fd) => fd,
             Err(stale) => return refuse(Refusal::StaleFilesystem, &format!("ESTALE: {}", stale.0)),
         };
         let mut sm = target.to_scrub_metadata();
-        let (oflags, outcome) = match sys::scrub_metadata(fd.as_fd(), &mut sm) {
-            Ok(()) => {
-                let oflags = ScrubOutFlags::from_kernel(sm.sm_flags);
-                (oflags, RepairOutcome::classify(oflags))
-            }
-            Err(e) => (ScrubOutFlags::NONE, RepairOutcome::KernelError(errno_of(&e))),
-        };
-        audit(
-            Verdict::Issued,
-            outcome.name(),
-            &format!("{} oflags={:#x}", outcome.sentence(), oflags.bits()),
-        );
-        RepairReply { id, oflags, outcome }
+        let result = sys::scrub_metadata(fd.as_fd(), &mut sm).map(|()| sm.sm_flags).map_err(|e| errno_of(&e));
+        let reply = RepairReply::issued(id, result);
+        audit(Verdict::Issued, reply.outcome.name(), &reply.audit_result());
+        reply
     }
 }

@@ -14,7 +14,7 @@ use xfs_heal_protocol::uapi::{
 };
 
 /// `AT_HANDLE_MNT_ID_UNIQUE` (Linux 6.12): report the 64-bit unique mount ID.
-pub const AT_HANDLE_MNT_ID_UNIQUE: libc::c_int = 0x001;
+const AT_HANDLE_MNT_ID_UNIQUE: libc::c_int = 0x001;
 /// Room for the file handle bytes; XFS needs at most 16.
 const HANDLE_ROOM: usize = 128;
 const HANDLE_ROOM_C: libc::c_uint = 128;
@@ -134,27 +134,46 @@ struct FileHandle {
     f_handle: [u8; HANDLE_ROOM],
 }
 
-/// `name_to_handle_at(fd, "", AT_EMPTY_PATH | flags)`. With `AT_HANDLE_MNT_ID_UNIQUE` the
-/// mount ID is the 64-bit unique one; without, the one /proc/self/mountinfo shows.
-pub fn name_to_handle(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<NamedHandle> {
+/// `name_to_handle_at(fd, "", AT_EMPTY_PATH | AT_HANDLE_MNT_ID_UNIQUE)`: the handle and the
+/// 64-bit unique mount ID, which the kernel never reuses while the system runs.
+pub fn name_to_handle(fd: BorrowedFd<'_>) -> io::Result<NamedHandle> {
     let mut fh = FileHandle { handle_bytes: HANDLE_ROOM_C, handle_type: 0, f_handle: [0; HANDLE_ROOM] };
     let mut mount_id: u64 = 0;
     // SAFETY: `fh` starts with the kernel's `struct file_handle` header and has room for
-    // `handle_bytes` bytes after it; `mount_id` is 8 writable bytes, enough for both the int
-    // and the u64 form; the empty path is a NUL-terminated string.
+    // `handle_bytes` bytes after it; `mount_id` is the 8 writable bytes the unique form
+    // writes; the empty path is a NUL-terminated string.
     check(unsafe {
         libc::name_to_handle_at(
             fd.as_raw_fd(),
             c"".as_ptr(),
             (&mut fh as *mut FileHandle).cast(),
             (&mut mount_id as *mut u64).cast(),
-            libc::AT_EMPTY_PATH | flags,
+            libc::AT_EMPTY_PATH | AT_HANDLE_MNT_ID_UNIQUE,
         )
     })?;
-    if flags & AT_HANDLE_MNT_ID_UNIQUE == 0 {
-        // The plain form wrote a C int into the first four bytes.
-        mount_id = u64::from(u32::from_ne_bytes(mount_id.to_ne_bytes()[..4].try_into().unwrap_or_default()));
-    }
     let len = usize::try_from(fh.handle_bytes).unwrap_or(HANDLE_ROOM).min(HANDLE_ROOM);
     Ok(NamedHandle { handle_type: fh.handle_type, bytes: fh.f_handle[..len].to_vec(), mount_id })
+}
+
+/// A non-blocking fanotify group that reports the mount events (`FAN_REPORT_MNT`) of the
+/// mount namespace `ns` (an fd on its `/proc/.../ns/mnt`): mounts, unmounts and moves.
+pub fn watch_mounts(ns: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    use xfs_heal_protocol::host::fanotify::{FAN_MARK_MNTNS, FAN_MNT_ATTACH, FAN_MNT_DETACH, FAN_REPORT_MNT};
+    let flags = FAN_REPORT_MNT | libc::FAN_CLOEXEC | libc::FAN_NONBLOCK;
+    // SAFETY: fanotify_init takes two integers and returns a new fd or -1.
+    let fd = check(unsafe { libc::fanotify_init(flags, libc::O_RDONLY.unsigned_abs()) })?;
+    // SAFETY: the kernel just created `fd` for this process; nothing else owns it.
+    let group = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mark = libc::FAN_MARK_ADD | FAN_MARK_MNTNS;
+    // SAFETY: integers and a null path, which makes `ns` itself the marked object.
+    check(unsafe {
+        libc::fanotify_mark(
+            group.as_raw_fd(),
+            mark,
+            FAN_MNT_ATTACH | FAN_MNT_DETACH,
+            ns.as_raw_fd(),
+            std::ptr::null(),
+        )
+    })?;
+    Ok(group)
 }

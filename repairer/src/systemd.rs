@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, SockType, UnixAddr};
 
-use xfs_heal_protocol::host::{self, PassedFd, HEALTH_FD_NAME};
+use xfs_heal_protocol::host::{self, HEALTH_FD_NAME};
 use xfs_heal_protocol::journal::{self, Entry};
 
 use crate::error::Error;
@@ -38,25 +38,15 @@ pub fn passed_fds() -> Result<Passed, Error> {
     let (pid, fds, names) = (var("LISTEN_PID"), var("LISTEN_FDS"), var("LISTEN_FDNAMES"));
     let plan = host::listen_fds_plan(pid.as_deref(), fds.as_deref(), names.as_deref(), std::process::id())
         .map_err(Error::ListenFds)?;
-    let first_unused = LISTEN_FDS_START + RawFd::try_from(plan.len()).unwrap_or(0);
-    let mut passed = Passed { first_unused, ..Passed::default() };
-    for ((role, owned), fd) in
-        plan.iter().zip(sys::adopt_listen_fds(LISTEN_FDS_START, plan.len())).zip(LISTEN_FDS_START..)
-    {
-        match role {
-            PassedFd::Health if passed.stored_health.is_none() => passed.stored_health = Some(owned),
-            PassedFd::Health => crate::log!("fd {fd}: a second stored health fd; closing it"),
-            PassedFd::Listener => {
-                if !is_listener(&owned) {
-                    return Err(Error::NotAListener(fd));
-                }
-                if passed.listener.replace(UnixListener::from(owned)).is_some() {
-                    return Err(Error::TwoListeners);
-                }
-            }
-        }
-    }
-    Ok(passed)
+    let mut fds: Vec<Option<OwnedFd>> =
+        sys::adopt_listen_fds(LISTEN_FDS_START, plan.count).into_iter().map(Some).collect();
+    let mut take = |i: Option<usize>| i.and_then(|i| fds.get_mut(i)?.take());
+    let listener = match take(plan.listener) {
+        Some(fd) if !is_listener(&fd) => return Err(Error::NotAListener(fd.as_raw_fd())),
+        fd => fd.map(UnixListener::from),
+    };
+    let first_unused = LISTEN_FDS_START + RawFd::try_from(plan.count).unwrap_or(0);
+    Ok(Passed { listener, stored_health: take(plan.health), first_unused })
 }
 
 /// A listening Unix stream socket, as the socket unit makes.
@@ -79,12 +69,22 @@ pub fn connect_journal() {
     if !stderr_is_journal {
         return;
     }
-    let connect =
-        |sock: UnixDatagram| sock.connect(journal::SOCKET).and(sock.set_nonblocking(true)).map(|()| sock);
-    match UnixDatagram::unbound().and_then(connect) {
+    match datagram_to(journal::SOCKET.as_ref()) {
         Ok(sock) => drop(JOURNAL.set(sock)),
         Err(e) => crate::log!("cannot connect to {}: {e}; logging plain lines", journal::SOCKET),
     }
+}
+
+/// A non-blocking datagram socket connected to `path` ("@name" for an abstract one).
+fn datagram_to(path: &std::ffi::OsStr) -> std::io::Result<UnixDatagram> {
+    let sock = UnixDatagram::unbound()?;
+    let addr = match std::os::unix::ffi::OsStrExt::as_bytes(path).strip_prefix(b"@") {
+        Some(name) => SocketAddr::from_abstract_name(name)?,
+        None => SocketAddr::from_pathname(path)?,
+    };
+    sock.connect_addr(&addr)?;
+    sock.set_nonblocking(true)?;
+    Ok(sock)
 }
 
 /// Sends the entry `entry` builds, if connected; false if not sent (the caller then writes
@@ -109,18 +109,7 @@ impl Notifier {
 
     /// Connects to the notification socket at `path` ("@name" for an abstract one).
     pub fn connect(path: &std::ffi::OsStr) -> Self {
-        let connect = || -> std::io::Result<UnixDatagram> {
-            let sock = UnixDatagram::unbound()?;
-            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path);
-            let addr = match bytes.strip_prefix(b"@") {
-                Some(name) => SocketAddr::from_abstract_name(name)?,
-                None => SocketAddr::from_pathname(path)?,
-            };
-            sock.connect_addr(&addr)?;
-            sock.set_nonblocking(true)?;
-            Ok(sock)
-        };
-        match connect() {
+        match datagram_to(path) {
             Ok(sock) => Self(Some(sock)),
             Err(e) => {
                 crate::log!("cannot connect to NOTIFY_SOCKET {path:?}: {e}; readiness will not be reported");
@@ -155,13 +144,7 @@ impl Notifier {
             MsgFlags::empty(),
             None,
         );
-        match sent {
-            Ok(_) => true,
-            Err(e) => {
-                crate::log!("cannot hand the health fd to systemd's fd store: {e}; a restart will find the filesystem still monitored");
-                false
-            }
-        }
+        sent.map_err(|e| crate::log!("cannot hand the health fd to systemd's fd store: {e}; a restart will find the filesystem still monitored")).is_ok()
     }
 
     /// Empties our slot in the fd store (a stored fd that no longer watches our filesystem).

@@ -398,7 +398,9 @@ fn a_failing_listener_ends_the_repairer_with_the_reason() {
 
 /// Idle, the serving loop sleeps in poll(2) until something happens: no timeout is armed
 /// when no request is held, no frame is half-read and no summary is due (a loop that woke
-/// without cause would burn a core on every host it serves).
+/// without cause would burn a core on every host it serves). Run by hand it also watches the
+/// host's mount events (a moved mount); other tests mounting meanwhile wake it, so each of
+/// those wakeups must have drained real events from the watch, not found it empty.
 #[test]
 fn an_idle_repairer_sleeps() {
     if !require_root() {
@@ -407,7 +409,8 @@ fn an_idle_repairer_sleeps() {
     let scratch = Scratch::new("idle");
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     let trace = scratch.path("poll.strace");
-    let strace = ["strace", "-f", "-qq", "-e", "trace=poll,ppoll", "-o", trace.to_str().unwrap()];
+    let strace =
+        ["strace", "-qq", "-e", "trace=poll,ppoll,read,fanotify_init", "-o", trace.to_str().unwrap()];
     let events = data("sample.v0");
     let r = Repairer::start_wrapped(
         &scratch,
@@ -416,8 +419,114 @@ fn an_idle_repairer_sleeps() {
         0,
         &["--events-from", events.to_str().unwrap()],
     );
+    // One mount event of our own, so that the watch has something to wake the loop with.
+    let elsewhere = scratch.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let e = elsewhere.to_str().unwrap();
+    assert!(Command::new("mount").args(["-t", "tmpfs", "elsewhere", e]).status().unwrap().success());
+    assert!(Command::new("umount").arg(e).status().unwrap().success());
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let polls = std::fs::read_to_string(&trace).unwrap_or_default().lines().count();
-    assert!(polls <= 3, "{polls} poll calls in 2 s of idleness");
+    let text = std::fs::read_to_string(&trace).unwrap_or_default();
+    let watch = text
+        .lines()
+        .find_map(|l| l.strip_prefix("fanotify_init(").and_then(|l| l.rsplit("= ").next()))
+        .expect("the move watch is opened");
+    let polls: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("poll(") || l.starts_with("ppoll(")).collect();
+    // The Rust runtime's check of fds 0-2 at startup; then the serving loop's.
+    let serving = &polls[1..];
+    let woken_by_watch = serving
+        .iter()
+        .filter(|l| l.contains("revents=POLLIN}") && l.contains(&format!("{{fd={watch}, revents")))
+        .count();
+    let drained = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(&format!("read({watch}, "))
+                && !l.ends_with("= -1 EAGAIN (Resource temporarily unavailable)")
+        })
+        .count();
+    assert!(serving.iter().all(|l| l.contains("], 2, -1")), "a timeout was armed:\n{text}");
+    assert!(
+        serving.len() - woken_by_watch <= 1,
+        "{} wakeups without cause:\n{text}",
+        serving.len() - woken_by_watch
+    );
+    assert!(woken_by_watch >= 1, "the mount event did not wake the loop:\n{text}");
+    assert_eq!(woken_by_watch, drained, "a watch wakeup that found nothing to read:\n{text}");
     drop(r);
+}
+
+/// `mount --move` (issue #13 part 5): the kernel moves a mount only from under a private
+/// parent, so the move never reaches the repairer's own namespace, whose copy at the old
+/// place would keep the filesystem alive after the host unmounts it at the new one. Run by
+/// hand, the repairer watches the namespace it started in and exits when its mount moves,
+/// saying what to do. Another mount moving beside it changes nothing.
+#[test]
+fn a_moved_mount_ends_the_repairer_and_nothing_pins_the_filesystem() {
+    if !require_root() {
+        return;
+    }
+    let mount = |args: &[&str]| {
+        let out = Command::new("mount").args(args).output().unwrap();
+        assert!(out.status.success(), "mount {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let scratch = Scratch::new("moved");
+    // A tmpfs parent, shared while the repairer starts (as under an rshared /), made private
+    // before the moves, as the kernel requires.
+    let parent = scratch.path("parent");
+    std::fs::create_dir(&parent).unwrap();
+    let p = parent.to_str().unwrap();
+    mount(&["-t", "tmpfs", "parent", p]);
+    /// Whatever happens, nothing stays mounted under the scratch dir.
+    struct Unmount<'a>(&'a str);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").args(["-R", "-l", self.0]).status();
+        }
+    }
+    let _cleanup = Unmount(p);
+    mount(&["--make-shared", p]);
+    let mut fs = XfsMount::create(scratch.path("a.img"), parent.join("a"));
+    let bystander = parent.join("x");
+    std::fs::create_dir(&bystander).unwrap();
+    mount(&["-t", "tmpfs", "bystander", bystander.to_str().unwrap()]);
+    let events = data("sample.v0");
+    let mut repairer =
+        Repairer::start(&scratch, &fs.mountpoint, &["--events-from", events.to_str().unwrap()]);
+    mount(&["--make-private", p]);
+
+    std::fs::create_dir(parent.join("y")).unwrap();
+    mount(&["--move", bystander.to_str().unwrap(), parent.join("y").to_str().unwrap()]);
+    let mut c = Client::served(&repairer.socket);
+    let reply = c.request(request(1, ag(0, AgScrub::Agf)));
+    assert!(!matches!(reply.outcome, RepairOutcome::Refused(_)), "another mount's move: {reply:?}");
+    assert!(repairer.child.try_wait().unwrap().is_none(), "{}", repairer.log_text());
+
+    let moved_to = parent.join("b");
+    std::fs::create_dir(&moved_to).unwrap();
+    mount(&["--move", fs.mountpoint.to_str().unwrap(), moved_to.to_str().unwrap()]);
+    fs.mountpoint = moved_to.clone();
+    let status = repairer.wait_exit();
+    assert!(status.success(), "{status}:\n{}", repairer.log_text());
+    let line = repairer.wait_for_log("was moved");
+    assert!(
+        line.contains(&format!("{} was moved to another place (mount --move)", parent.join("a").display())),
+        "{line}"
+    );
+    assert!(line.contains("start xfs-heal for the new one"), "{line}");
+    drop(c);
+
+    // Unmounted at its new place, the filesystem is gone: the loop device detaches itself
+    // once nothing holds the superblock (mount -o loop sets autoclear).
+    fs.unmount().expect("unmount at the new place");
+    let image = fs.image.to_str().unwrap().to_owned();
+    let attached = || sh("losetup", &["-j", &image]);
+    for _ in 0..100 {
+        if attached().trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(attached().trim(), "", "the loop device is still attached: something pins the filesystem");
 }

@@ -39,7 +39,7 @@ mkdir -p "$sd/etc/systemd/system/multi-user.target.wants" "$sd/opt/xfs-heal"
 echo "${XFS_HEAL_VM_SCENARIOS:-all}" > "$sd/opt/xfs-heal/selected"
 install -m 0644 "$deb" "$sd/opt/xfs-heal/xfs-heal.deb"
 install -m 0644 "$VM_DIR/guest/lib.sh" "$VM_DIR/guest/systemd-scenarios.sh" "$VM_DIR/guest/systemd-resume.sh" \
-    "$VM_DIR/guest/systemd-fullcheck.sh" "$sd/opt/xfs-heal/"
+    "$VM_DIR/guest/systemd-fullcheck.sh" "$VM_DIR/guest/systemd-moved.sh" "$sd/opt/xfs-heal/"
 # No udev in the guest: gettys would wait 90 s for tty devices that never appear.
 ln -s /dev/null "$sd/etc/systemd/system/serial-getty@.service"
 ln -s /dev/null "$sd/etc/systemd/system/getty@.service"

@@ -159,7 +159,7 @@ fn main() {
         }
         Some("isolated-landlock") => {
             use std::os::unix::fs::MetadataExt;
-            drop(xfs_heal_repairer::mount::open_checked(args[2].as_ref()).expect("step 2"));
+            drop(xfs_heal_repairer::mount::open_checked(args[2].as_ref(), false).expect("step 2"));
             println!("isolated");
             std::io::stdin().read_line(&mut String::new()).expect("stdin");
             let status = xfs_heal_repairer::sandbox::landlock(args[2].as_ref()).expect("landlock");

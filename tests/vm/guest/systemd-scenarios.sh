@@ -61,9 +61,12 @@ if [ $dpkg_rc = 0 ] && [ "$installed" = "install ok installed 0.1.0-1" ] && [ -z
 else
     result U0 xfs-heal FAIL - "verify '$verify', dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', units '$units' $files"
 fi
-# A run of U8 alone (XFS_HEAL_VM_SCENARIOS=U8): the package is installed; nothing else.
-if [ "$(cat /opt/xfs-heal/selected)" = U8 ]; then
-    . ./systemd-fullcheck.sh
+# A run of U8 or U9 alone (XFS_HEAL_VM_SCENARIOS=U8 or U9): the package is installed;
+# nothing else.
+selected=$(cat /opt/xfs-heal/selected)
+if [ "$selected" = U8 ] || [ "$selected" = U9 ]; then
+    [ "$selected" = U8 ] && . ./systemd-fullcheck.sh
+    [ "$selected" = U9 ] && . ./systemd-moved.sh
     echo ALL-DONE
     echo "status 0" > /dev/hvc1
     systemctl poweroff --no-block
@@ -312,6 +315,7 @@ else
 fi
 
 . ./systemd-fullcheck.sh
+. ./systemd-moved.sh
 
 scenario U7 "systemd: xfs-heal.target covers every XFS filesystem in /etc/fstab, one excluded, after a (soft) reboot"
 # Two XFS filesystems in fstab and one with x-xfs-heal=off; the switch is enabled, then
