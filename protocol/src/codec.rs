@@ -202,6 +202,19 @@ impl fmt::Display for Disconnect {
     }
 }
 
+impl Disconnect {
+    /// Judges one write(2) of a `len`-byte reply frame: written short, or it would have
+    /// blocked, means the monitor does not read its replies.
+    pub fn after_write(len: usize, written: std::io::Result<usize>) -> Result<(), Self> {
+        match written {
+            Ok(n) if n == len => Ok(()),
+            Ok(_) => Err(Self::NotReading),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(Self::NotReading),
+            Err(e) => Err(Self::Write(e)),
+        }
+    }
+}
+
 impl std::error::Error for Disconnect {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -218,6 +231,23 @@ impl FrameReader {
     }
 
     /// Appends bytes read from the peer.
+    /// Takes the result of one read(2) of the connection: bytes are buffered; end of file
+    /// is the peer gone (inside a frame or between frames); a read that would block or was
+    /// interrupted brought nothing.
+    pub fn received(&mut self, read: std::io::Result<&[u8]>) -> Result<(), Disconnect> {
+        use std::io::ErrorKind::{Interrupted, WouldBlock};
+        match read {
+            Ok([]) if self.buffered() == 0 => Err(Disconnect::Closed),
+            Ok([]) => Err(Disconnect::ClosedInFrame(self.buffered())),
+            Ok(bytes) => {
+                self.push(bytes);
+                Ok(())
+            }
+            Err(e) if matches!(e.kind(), WouldBlock | Interrupted) => Ok(()),
+            Err(e) => Err(Disconnect::Read(e)),
+        }
+    }
+
     pub fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
@@ -322,6 +352,25 @@ mod tests {
         for (e, line) in lines {
             assert_eq!(e.to_string(), line);
         }
+    }
+
+    #[test]
+    fn reads_and_writes_are_judged_for_the_connection() {
+        use std::io::{Error, ErrorKind};
+        let mut r = FrameReader::new();
+        assert!(matches!(r.received(Ok(&[])), Err(Disconnect::Closed)));
+        assert!(r.received(Err(Error::from(ErrorKind::WouldBlock))).is_ok());
+        assert!(r.received(Err(Error::from(ErrorKind::Interrupted))).is_ok());
+        assert!(matches!(r.received(Err(Error::from_raw_os_error(104))), Err(Disconnect::Read(_))));
+        r.received(Ok(&[1, 2, 3])).unwrap();
+        assert_eq!(r.buffered(), 3);
+        assert!(matches!(r.received(Ok(&[])), Err(Disconnect::ClosedInFrame(3))));
+        assert!(Disconnect::after_write(10, Ok(10)).is_ok());
+        assert!(matches!(Disconnect::after_write(10, Ok(4)), Err(Disconnect::NotReading)));
+        let blocked = Error::from(ErrorKind::WouldBlock);
+        assert!(matches!(Disconnect::after_write(10, Err(blocked)), Err(Disconnect::NotReading)));
+        let broken = Error::from_raw_os_error(32);
+        assert!(matches!(Disconnect::after_write(10, Err(broken)), Err(Disconnect::Write(_))));
     }
 
     #[test]

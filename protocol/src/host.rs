@@ -618,6 +618,57 @@ mod tests {
         assert!(!mount_moved(&[], ours));
     }
 
+    /// One event record with metadata of `meta` bytes (padded), then `infos`.
+    fn raw_event(mask: u64, meta: usize, infos: &[Vec<u8>]) -> Vec<u8> {
+        use super::fanotify::*;
+        let len = meta + infos.iter().map(Vec::len).sum::<usize>();
+        let mut e = Vec::new();
+        e.extend_from_slice(&u32::try_from(len).unwrap().to_ne_bytes());
+        e.extend_from_slice(&[FANOTIFY_METADATA_VERSION, 0]);
+        e.extend_from_slice(&u16::try_from(meta).unwrap().to_ne_bytes());
+        e.extend_from_slice(&mask.to_ne_bytes());
+        e.resize(meta.max(16), 0);
+        e.truncate(meta);
+        for info in infos {
+            e.extend_from_slice(info);
+        }
+        e
+    }
+
+    fn info(kind: u8, len: usize, mnt_id: u64) -> Vec<u8> {
+        let mut i = vec![kind, 0];
+        i.extend_from_slice(&u16::try_from(len).unwrap().to_ne_bytes());
+        i.resize(len, 0);
+        if len >= 16 {
+            i[8..16].copy_from_slice(&mnt_id.to_ne_bytes());
+        }
+        i
+    }
+
+    #[test]
+    fn the_records_are_walked_by_their_own_lengths() {
+        use super::fanotify::*;
+        let ours = 77;
+        let both = FAN_MNT_ATTACH | FAN_MNT_DETACH;
+        let mnt = info(FAN_EVENT_INFO_TYPE_MNT, INFO_MNT_LEN, ours);
+        assert!(mount_moved(&raw_event(both, METADATA_LEN, std::slice::from_ref(&mnt)), ours));
+        // Longer metadata (a later version's fields): the infos start where it says.
+        assert!(mount_moved(&raw_event(both, METADATA_LEN + 8, std::slice::from_ref(&mnt)), ours));
+        // Metadata shorter than the header itself is malformed.
+        let mut short = raw_event(both, METADATA_LEN, std::slice::from_ref(&mnt));
+        short[6..8].copy_from_slice(&8u16.to_ne_bytes());
+        assert!(!mount_moved(&short, ours));
+        // Another info first, a bare 4-byte header, then ours.
+        assert!(mount_moved(&raw_event(both, METADATA_LEN, &[info(1, 4, 0), mnt.clone()]), ours));
+        // Ours first, then another: found before the rest is read.
+        assert!(mount_moved(&raw_event(both, METADATA_LEN, &[mnt.clone(), info(1, 8, 0)]), ours));
+        // An info shorter than its own header, or longer than what is left: malformed.
+        assert!(!mount_moved(&raw_event(both, METADATA_LEN, &[info(1, 3, 0), mnt.clone()]), ours));
+        let mut overlong = raw_event(both, METADATA_LEN, &[mnt]);
+        overlong[METADATA_LEN + 2..METADATA_LEN + 4].copy_from_slice(&17u16.to_ne_bytes());
+        assert!(!mount_moved(&overlong, ours));
+    }
+
     proptest::proptest! {
         /// Whatever the bytes, the walk ends without a panic.
         #[test]

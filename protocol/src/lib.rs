@@ -12,6 +12,7 @@
 //! - [`throttle`]: the repairer's rate limits on requests and log lines.
 //! - [`fullcheck`]: the full online check's unit name and the notices of its hooks.
 //! - [`fstab`]: the fstab entries the generator covers, and systemd's unit-name escaping.
+//! - [`names`]: an inode's path from its parent pointers, for reports, and its escaping.
 //!
 //! This crate performs no I/O and forbids `unsafe_code`; it is linked into both the
 //! privileged repairer and the unprivileged monitor, so both sides agree by construction.
@@ -24,6 +25,7 @@ pub mod fullcheck;
 pub mod host;
 pub mod journal;
 pub mod message;
+pub mod names;
 pub mod scrub;
 pub mod throttle;
 pub mod uapi;

@@ -205,6 +205,10 @@ impl Errno {
     pub const ESTALE: Self = Self(116);
     pub const EINVAL: Self = Self(22);
     pub const EOPNOTSUPP: Self = Self(95);
+    pub const ENOENT: Self = Self(2);
+    pub const ELOOP: Self = Self(40);
+    pub const ENAMETOOLONG: Self = Self(36);
+    pub const EIO: Self = Self(5);
 
     pub const fn get(self) -> i32 {
         self.0

@@ -22,6 +22,7 @@ pub enum InvalidValue {
     Errno(i32),
     Handle(&'static str),
     MountPath(&'static str),
+    FsPath(&'static str),
     AgCount,
     DefectSet(u32),
 }
@@ -39,6 +40,7 @@ impl fmt::Display for InvalidValue {
             Self::Errno(e) => write!(f, "errno {e} is outside 1..=4095"),
             Self::Handle(why) => write!(f, "invalid filesystem handle: {why}"),
             Self::MountPath(why) => write!(f, "invalid mount path: {why}"),
+            Self::FsPath(why) => write!(f, "invalid path below the mount point: {why}"),
             Self::AgCount => f.write_str("AG count must be at least 1"),
             Self::DefectSet(v) => write!(f, "known-defect set {v:#x} names defects not in the table"),
         }

@@ -469,6 +469,43 @@ pub struct XfsHandle {
 /// Size of an XFS file handle.
 pub const XFS_HANDLE_SIZE: usize = size_of::<XfsHandle>();
 
+/// `struct xfs_getparents`: one batch of an inode's parent pointers, written by the kernel
+/// into `gp_buffer` as `xfs_getparents_rec` records.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct XfsGetparents {
+    /// Opaque; zero for the first batch.
+    pub gp_cursor: [u32; 4],
+    pub gp_iflags: u16,
+    /// `XFS_GETPARENTS_OFLAG_*`.
+    pub gp_oflags: u16,
+    /// The buffer's size going in; the bytes of records written coming out.
+    pub gp_bufsize: u32,
+    pub gp_reserved: u64,
+    /// The user address of the record buffer.
+    pub gp_buffer: u64,
+}
+
+/// The inode asked about is the root directory: it has no parent.
+pub const XFS_GETPARENTS_OFLAG_ROOT: u16 = 1 << 0;
+/// No more parents after this batch.
+pub const XFS_GETPARENTS_OFLAG_DONE: u16 = 1 << 1;
+
+/// `struct xfs_getparents_by_handle`: the inode named by a handle, and the request.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XfsGetparentsByHandle {
+    pub gph_handle: XfsHandle,
+    pub gph_request: XfsGetparents,
+}
+
+/// `XFS_IOC_GETPARENTS_BY_HANDLE`: the parents of the inode a handle names. CAP_SYS_ADMIN.
+pub const XFS_IOC_GETPARENTS_BY_HANDLE: u32 = iowr::<XfsGetparentsByHandle>(63);
+
+/// `struct xfs_getparents_rec`: the parent's handle, the record's length (to the next
+/// record), 4 reserved bytes, then the entry's NUL-terminated name at this offset.
+pub const GETPARENTS_REC_NAME_AT: usize = XFS_HANDLE_SIZE + 8;
+
 /// The extended attribute holding the autofsck filesystem property.
 pub const AUTOFSCK_XATTR_NAME: &std::ffi::CStr = c"trusted.xfs:autofsck";
 
@@ -551,6 +588,16 @@ mod tests {
     #[test]
     fn geometry_layout() {
         assert_eq!(size_of::<XfsFsopGeom>(), 256);
+        assert_eq!(size_of::<XfsHandle>(), 24);
+        assert_eq!(offset_of!(XfsHandle, ha_fid) + offset_of!(XfsFid, fid_ino), 16);
+        assert_eq!(size_of::<XfsGetparents>(), 40);
+        assert_eq!(offset_of!(XfsGetparents, gp_oflags), 18);
+        assert_eq!(offset_of!(XfsGetparents, gp_bufsize), 20);
+        assert_eq!(offset_of!(XfsGetparents, gp_buffer), 32);
+        assert_eq!(size_of::<XfsGetparentsByHandle>(), 64);
+        assert_eq!(offset_of!(XfsGetparentsByHandle, gph_request), 24);
+        assert_eq!(XFS_IOC_GETPARENTS_BY_HANDLE, 0xC040_583F);
+        assert_eq!(GETPARENTS_REC_NAME_AT, 32);
         assert_eq!(offset_of!(XfsFsopGeom, agcount), 12);
         assert_eq!(offset_of!(XfsFsopGeom, datablocks), 32);
         assert_eq!(offset_of!(XfsFsopGeom, uuid), 64);

@@ -1,15 +1,14 @@
 //! The sealed serving loop: one monitor at a time, every request re-validated and held to the
 //! rate limits of `protocol::throttle`, every request and outcome written to the audit log.
 
-use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use nix::errno::Errno as NixErrno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, UnixCredentials};
+use nix::sys::socket::{getsockopt, sockopt, UnixCredentials};
 use xfs_heal_protocol::codec::{self, Disconnect, FrameReader};
 use xfs_heal_protocol::defects::DefectSet;
 use xfs_heal_protocol::host::{self, Served};
@@ -168,10 +167,7 @@ impl Server {
         if let Err(why) = host::check_peer(pid, uid, self.monitor_uid) {
             return self.refused(st, &why);
         }
-        let fds = [self.health.as_raw_fd()];
-        let iov = [IoSlice::new(&self.hello)];
-        let cmsg = [ControlMessage::ScmRights(&fds)];
-        match sendmsg::<()>(fd.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
+        match sys::send_with_fd(fd.as_fd(), &self.hello, self.health.as_fd()) {
             Ok(n) if n == self.hello.len() => {
                 if let Some(old) = st.conn.take() {
                     st.limits.gate.drop_held();
@@ -192,13 +188,8 @@ impl Server {
         let Some(c) = st.conn.as_mut() else { return Ok(()) };
         if readable {
             let mut chunk = [0u8; 4096];
-            match nix::unistd::read(c.fd.as_fd(), &mut chunk) {
-                Ok(0) if c.frames.buffered() == 0 => return Err(Disconnect::Closed),
-                Ok(0) => return Err(Disconnect::ClosedInFrame(c.frames.buffered())),
-                Ok(n) => c.frames.push(&chunk[..n]),
-                Err(NixErrno::EAGAIN | NixErrno::EINTR) => {}
-                Err(e) => return Err(Disconnect::Read(e.into())),
-            }
+            let read = nix::unistd::read(c.fd.as_fd(), &mut chunk).map_err(std::io::Error::from);
+            c.frames.received(read.map(|n| &chunk[..n]))?;
         }
         loop {
             let Some(c) = st.conn.as_mut() else { return Ok(()) };
@@ -211,11 +202,7 @@ impl Server {
             let reply = self.handle_repair(c, request);
             st.counts.count(!matches!(reply.outcome, RepairOutcome::Refused(_)));
             let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(Disconnect::Encode)?;
-            match nix::unistd::write(&c.fd, &frame) {
-                Ok(n) if n == frame.len() => {}
-                Ok(_) | Err(NixErrno::EAGAIN) => return Err(Disconnect::NotReading),
-                Err(e) => return Err(Disconnect::Write(e.into())),
-            }
+            Disconnect::after_write(frame.len(), nix::unistd::write(&c.fd, &frame).map_err(Into::into))?;
         }
     }
 

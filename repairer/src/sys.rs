@@ -70,6 +70,15 @@ pub fn accept(listener: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// sendmsg(2) of `bytes` with a copy of `fd` attached (SCM_RIGHTS), never raising SIGPIPE:
+/// the Hello to a monitor, the health fd to systemd's fd store. Returns the bytes sent.
+pub fn send_with_fd(sock: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) -> io::Result<usize> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let (fds, iov) = ([fd.as_raw_fd()], [io::IoSlice::new(bytes)]);
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    Ok(sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)?)
+}
+
 /// Reads an extended attribute into `buf`; returns its length.
 pub fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `name` is NUL-terminated and `buf` is valid for writes of `buf.len()` bytes.

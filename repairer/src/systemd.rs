@@ -4,13 +4,12 @@
 //! health fd to the fd store. Read in step 1, before the environment is cleared and the
 //! sandbox closes.
 
-use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
 use std::sync::OnceLock;
 
-use nix::sys::socket::{getsockopt, sendmsg, sockopt, ControlMessage, MsgFlags, SockType, UnixAddr};
+use nix::sys::socket::{getsockopt, sockopt, SockType, UnixAddr};
 
 use xfs_heal_protocol::host::{self, HEALTH_FD_NAME};
 use xfs_heal_protocol::journal::{self, Entry};
@@ -136,15 +135,9 @@ impl Notifier {
             return false;
         };
         let state = format!("FDSTORE=1\nFDNAME={HEALTH_FD_NAME}\n");
-        let fds = [health.as_raw_fd()];
-        let sent = sendmsg::<UnixAddr>(
-            sock.as_raw_fd(),
-            &[IoSlice::new(state.as_bytes())],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::empty(),
-            None,
-        );
-        sent.map_err(|e| crate::log!("cannot hand the health fd to systemd's fd store: {e}; a restart will find the filesystem still monitored")).is_ok()
+        sys::send_with_fd(sock.as_fd(), state.as_bytes(), health)
+            .map_err(|e| crate::log!("cannot hand the health fd to systemd's fd store: {e}; a restart will find the filesystem still monitored"))
+            .is_ok()
     }
 
     /// Empties our slot in the fd store (a stored fd that no longer watches our filesystem).
@@ -159,7 +152,7 @@ mod tests {
 
     #[test]
     fn sends_the_health_fd_to_the_store_with_its_name() {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned};
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         use std::io::IoSliceMut;
         let dir = std::env::temp_dir().join(format!("xfs-heal-notify-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -1,0 +1,367 @@
+//! Names for reports (issue #13 part 1), without I/O: the XFS handle of an inode the kernel
+//! reported, the records `XFS_IOC_GETPARENTS_BY_HANDLE` writes, the walk from an inode up its
+//! first parent pointers to the root, the path that walk yields, and that path rendered for
+//! a log line with control characters escaped. The repairer supplies the one ioctl; the
+//! monitor asks with the inode's number and generation from the kernel's own event.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::uapi::{XfsFid, XfsHandle, GETPARENTS_REC_NAME_AT, XFS_GETPARENTS_OFLAG_ROOT, XFS_HANDLE_SIZE};
+use crate::{Errno, InodeNumber, InvalidValue, RequestId};
+
+/// The longest name of a directory entry.
+pub const NAME_MAX: usize = 255;
+/// Directories deeper than this end the walk (ELOOP): a cycle, or a tree no one can read.
+pub const MAX_DEPTH: usize = 256;
+/// The longest path a lookup returns (ENAMETOOLONG beyond).
+pub const PATH_MAX: usize = 4096;
+/// Room for one batch of records: a record with the longest name is 32 + 256 bytes, so any
+/// batch holds at least the first parent.
+pub const RECORDS_BUF: usize = 600;
+
+/// The fsid XFS puts in its handles, from the superblock UUID as the kernel derives it
+/// (two native-endian words: time-mid and clock-seq, then time-low).
+pub fn handle_fsid(uuid: &[u8; 16]) -> [u32; 2] {
+    let be16 = |i: usize| u32::from(u16::from_be_bytes([uuid[i], uuid[i + 1]]));
+    [(be16(8) << 16) | be16(4), u32::from_be_bytes([uuid[0], uuid[1], uuid[2], uuid[3]])]
+}
+
+/// The handle of inode `ino`, generation `gen`, on the filesystem with this UUID. The kernel
+/// answers a wrong generation with ESTALE.
+pub fn inode_handle(uuid: &[u8; 16], ino: InodeNumber, gen: u32) -> XfsHandle {
+    // fid_len counts the fid's bytes after itself.
+    let fid = XfsFid { fid_len: 14, fid_pad: 0, fid_gen: gen, fid_ino: ino.get() };
+    XfsHandle { ha_fsid: handle_fsid(uuid), ha_fid: fid }
+}
+
+/// The first record of a batch the kernel wrote: the parent's handle and the entry's name.
+/// `None` when there is no whole, well-formed record (no parent: the inode is unlinked).
+pub fn first_parent(records: &[u8]) -> Option<(XfsHandle, &[u8])> {
+    let u16_at = |at: usize| records.get(at..at + 2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+    let u32_at = |at: usize| records.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_ne_bytes);
+    let u64_at = |at: usize| records.get(at..at + 8).and_then(|b| b.try_into().ok()).map(u64::from_ne_bytes);
+    let reclen = usize::try_from(u32_at(XFS_HANDLE_SIZE)?).ok()?;
+    let record = records.get(..reclen)?;
+    let name_and_rest = record.get(GETPARENTS_REC_NAME_AT..)?;
+    let name = &name_and_rest[..name_and_rest.iter().position(|b| *b == 0)?];
+    if !valid_name(name) {
+        return None;
+    }
+    let fid =
+        XfsFid { fid_len: u16_at(8)?, fid_pad: u16_at(10)?, fid_gen: u32_at(12)?, fid_ino: u64_at(16)? };
+    Some((XfsHandle { ha_fsid: [u32_at(0)?, u32_at(4)?], ha_fid: fid }, name))
+}
+
+fn valid_name(name: &[u8]) -> bool {
+    (1..=NAME_MAX).contains(&name.len())
+        && name != b"."
+        && name != b".."
+        && !name.contains(&b'/')
+        && !name.contains(&0)
+}
+
+/// Walks from the inode `start` names up the first parent pointer of each directory to the
+/// root. `parents` makes the one call: it fills the buffer with a batch of the records of the
+/// inode a handle names and returns the output flags and the bytes written.
+pub fn walk(
+    start: XfsHandle,
+    mut parents: impl FnMut(&XfsHandle, &mut [u8]) -> Result<(u16, usize), Errno>,
+) -> Result<FsPath, Errno> {
+    let mut buf = [0u8; RECORDS_BUF];
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut at = start;
+    let mut total = 0;
+    while names.len() <= MAX_DEPTH {
+        let (oflags, used) = parents(&at, &mut buf)?;
+        if oflags & XFS_GETPARENTS_OFLAG_ROOT != 0 {
+            names.reverse();
+            return FsPath::try_from(names).map_err(|_| Errno::ENAMETOOLONG);
+        }
+        let (parent, name) = first_parent(&buf[..used.min(RECORDS_BUF)]).ok_or(Errno::ENOENT)?;
+        total += name.len() + 1;
+        if total > PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        names.push(name.to_vec());
+        at = parent;
+    }
+    Err(Errno::ELOOP)
+}
+
+/// A file's place below the mount point: its directory entries' names, root first. Each is
+/// a valid entry name (no `/`, no NUL, not `.` or `..`), checked when decoded too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Vec<u8>>", into = "Vec<Vec<u8>>")]
+pub struct FsPath(Vec<Vec<u8>>);
+
+impl TryFrom<Vec<Vec<u8>>> for FsPath {
+    type Error = InvalidValue;
+    fn try_from(names: Vec<Vec<u8>>) -> Result<Self, InvalidValue> {
+        if names.len() > MAX_DEPTH || names.iter().map(|n| n.len() + 1).sum::<usize>() > PATH_MAX {
+            return Err(InvalidValue::FsPath("too deep or too long"));
+        }
+        if !names.iter().all(|n| valid_name(n)) {
+            return Err(InvalidValue::FsPath("a name that is not a directory entry's"));
+        }
+        Ok(Self(names))
+    }
+}
+
+impl From<FsPath> for Vec<Vec<u8>> {
+    fn from(p: FsPath) -> Self {
+        p.0
+    }
+}
+
+impl FsPath {
+    /// The path as a log line shows it: the mount point (trailing slashes trimmed), then the
+    /// names, each escaped ([`escape`]). The root directory is the mount point itself.
+    pub fn under(&self, mountpoint: &str) -> String {
+        let mut out = mountpoint.trim_end_matches('/').to_owned();
+        if self.0.is_empty() {
+            return if out.is_empty() { "/".into() } else { out };
+        }
+        for name in &self.0 {
+            out.push('/');
+            out.push_str(&escape(name));
+        }
+        out
+    }
+}
+
+/// A name made safe for one log line: UTF-8 text stays as it is except control characters
+/// and the backslash; those, and bytes that are not UTF-8, become `\xNN` (`\\` for the
+/// backslash). A file named with a newline cannot forge a second line.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => {
+                    let mut b = [0u8; 4];
+                    for byte in c.encode_utf8(&mut b).bytes() {
+                        out.push_str(&format!("\\x{byte:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
+/// Please name this inode. `gen` comes from the kernel's event: a random 32-bit value on
+/// XFS, without which the kernel answers ESTALE, so the request works like a capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupRequest {
+    pub id: RequestId,
+    pub ino: InodeNumber,
+    pub gen: u32,
+}
+
+/// Why the repairer looked nothing up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LookupRefusal {
+    /// Name resolution is off (`--resolve-names` not given).
+    Disabled,
+    /// The filesystem has no parent pointers.
+    NoParentPointers,
+    /// Too many lookups failed lately: a guess at generations is made too slow to pay.
+    RateLimited,
+    /// The mount point no longer holds the recorded filesystem.
+    StaleFilesystem,
+}
+
+/// What a lookup found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LookupOutcome {
+    Found(FsPath),
+    /// The walk failed: ESTALE for a wrong generation or a freed inode, ENOENT for an
+    /// inode with no parent, ELOOP, ENAMETOOLONG, or the ioctl's own errno.
+    Failed(Errno),
+    Refused(LookupRefusal),
+}
+
+/// The answer to one [`LookupRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupReply {
+    pub id: RequestId,
+    pub outcome: LookupOutcome,
+}
+
+impl fmt::Display for LookupRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Disabled => "name resolution is off (--resolve-names)",
+            Self::NoParentPointers => "the filesystem has no parent pointers",
+            Self::RateLimited => "too many lookups failed lately (rate limit)",
+            Self::StaleFilesystem => "the mount point no longer holds this filesystem",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::uapi::XFS_GETPARENTS_OFLAG_DONE;
+
+    const UUID: [u8; 16] =
+        [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
+
+    fn ino(n: u64) -> InodeNumber {
+        InodeNumber::try_from(n).unwrap()
+    }
+
+    fn record(parent: &XfsHandle, name: &[u8]) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend_from_slice(&parent.ha_fsid[0].to_ne_bytes());
+        r.extend_from_slice(&parent.ha_fsid[1].to_ne_bytes());
+        r.extend_from_slice(&parent.ha_fid.fid_len.to_ne_bytes());
+        r.extend_from_slice(&parent.ha_fid.fid_pad.to_ne_bytes());
+        r.extend_from_slice(&parent.ha_fid.fid_gen.to_ne_bytes());
+        r.extend_from_slice(&parent.ha_fid.fid_ino.to_ne_bytes());
+        let reclen = (GETPARENTS_REC_NAME_AT + name.len() + 1).next_multiple_of(8);
+        r.extend_from_slice(&u32::try_from(reclen).unwrap().to_ne_bytes());
+        r.extend_from_slice(&[0; 4]);
+        r.extend_from_slice(name);
+        r.resize(reclen, 0);
+        r
+    }
+
+    #[test]
+    fn the_handle_fsid_is_the_kernels_fixed_fsid() {
+        // time-mid 0x9abc, clock-seq 0x1122, time-low 0x12345678.
+        assert_eq!(handle_fsid(&UUID), [0x1122_9abc, 0x1234_5678]);
+        let h = inode_handle(&UUID, ino(133), 0xdead_beef);
+        assert_eq!(
+            (h.ha_fid.fid_len, h.ha_fid.fid_pad, h.ha_fid.fid_gen, h.ha_fid.fid_ino),
+            (14, 0, 0xdead_beef, 133)
+        );
+    }
+
+    #[test]
+    fn the_first_record_gives_the_parent_and_the_name() {
+        let dir = inode_handle(&UUID, ino(128), 7);
+        let mut batch = record(&dir, b"file");
+        batch.extend(record(&inode_handle(&UUID, ino(99), 1), b"hardlink"));
+        assert_eq!(first_parent(&batch), Some((dir, &b"file"[..])));
+        assert_eq!(first_parent(&[]), None);
+        assert_eq!(first_parent(&batch[..20]), None, "cut inside the header");
+        let whole = record(&dir, b"file");
+        assert_eq!(first_parent(&whole[..whole.len() - 1]), None, "cut inside the record");
+        for bad in [&b"."[..], b"..", b"a/b", b""] {
+            assert_eq!(first_parent(&record(&dir, bad)), None, "{bad:?}");
+        }
+        let mut no_nul = record(&dir, b"abcdefgh");
+        no_nul.truncate(GETPARENTS_REC_NAME_AT + 8);
+        let len = u32::try_from(no_nul.len()).unwrap().to_ne_bytes();
+        no_nul[XFS_HANDLE_SIZE..XFS_HANDLE_SIZE + 4].copy_from_slice(&len);
+        assert_eq!(first_parent(&no_nul), None, "a name without its NUL");
+    }
+
+    /// A little tree: 128 is the root; /a (130) /a/b (131) /a/b/f (140).
+    fn tree(at: &XfsHandle, buf: &mut [u8]) -> Result<(u16, usize), Errno> {
+        let parent_of = |i: u64| match i {
+            128 => None,
+            130 => Some((128, &b"a"[..])),
+            131 => Some((130, &b"b"[..])),
+            140 => Some((131, &b"f\nline"[..])),
+            _ => Some((i, &b"loop"[..])),
+        };
+        match parent_of(at.ha_fid.fid_ino) {
+            None => Ok((XFS_GETPARENTS_OFLAG_ROOT | XFS_GETPARENTS_OFLAG_DONE, 0)),
+            Some((p, name)) => {
+                let r = record(&inode_handle(&UUID, ino(p), 1), name);
+                buf[..r.len()].copy_from_slice(&r);
+                Ok((XFS_GETPARENTS_OFLAG_DONE, r.len()))
+            }
+        }
+    }
+
+    #[test]
+    fn the_walk_climbs_to_the_root_and_the_path_renders_escaped() {
+        let path = walk(inode_handle(&UUID, ino(140), 9), tree).unwrap();
+        assert_eq!(path, FsPath::try_from(vec![b"a".to_vec(), b"b".to_vec(), b"f\nline".to_vec()]).unwrap());
+        assert_eq!(path.under("/mnt/data/"), "/mnt/data/a/b/f\\x0aline");
+        assert_eq!(walk(inode_handle(&UUID, ino(128), 0), tree).unwrap().under("/mnt/data"), "/mnt/data");
+        assert_eq!(walk(inode_handle(&UUID, ino(128), 0), tree).unwrap().under("/"), "/");
+        assert_eq!(walk(inode_handle(&UUID, ino(500), 0), tree), Err(Errno::ELOOP));
+        let unlinked = |_: &XfsHandle, _: &mut [u8]| Ok((XFS_GETPARENTS_OFLAG_DONE, 0));
+        assert_eq!(walk(inode_handle(&UUID, ino(140), 0), unlinked), Err(Errno::ENOENT));
+        let stale = |_: &XfsHandle, _: &mut [u8]| Err(Errno::ESTALE);
+        assert_eq!(walk(inode_handle(&UUID, ino(140), 0), stale), Err(Errno::ESTALE));
+        // A kernel that claims more bytes than the buffer holds is read no further.
+        let liar = |_: &XfsHandle, _: &mut [u8]| Ok((0, usize::MAX));
+        assert_eq!(walk(inode_handle(&UUID, ino(140), 0), liar), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn a_path_longer_than_path_max_is_refused() {
+        let long = vec![b'x'; NAME_MAX];
+        let deep = |at: &XfsHandle, buf: &mut [u8]| {
+            let r = record(&inode_handle(&UUID, ino(at.ha_fid.fid_ino + 1), 1), &long);
+            buf[..r.len()].copy_from_slice(&r);
+            Ok((0, r.len()))
+        };
+        assert_eq!(walk(inode_handle(&UUID, ino(200), 0), deep), Err(Errno::ENAMETOOLONG));
+        // Exactly PATH_MAX (16 names of 255 bytes and their slashes) is fine; one byte-name
+        // more is not, and the walk stops there without asking further.
+        let chain = |extra: bool| {
+            let calls = std::cell::Cell::new(0u64);
+            let result = walk(inode_handle(&UUID, ino(1000), 0), |at: &XfsHandle, buf: &mut [u8]| {
+                calls.set(calls.get() + 1);
+                let level = at.ha_fid.fid_ino - 1000;
+                let name: &[u8] = if extra && level == 0 { b"x" } else { &long };
+                if level == 16 + u64::from(extra) {
+                    return Ok((XFS_GETPARENTS_OFLAG_ROOT, 0));
+                }
+                let r = record(&inode_handle(&UUID, ino(at.ha_fid.fid_ino + 1), 1), name);
+                buf[..r.len()].copy_from_slice(&r);
+                Ok((0, r.len()))
+            });
+            (result.map(|p| Vec::from(p).len()), calls.get())
+        };
+        assert_eq!(chain(false), (Ok(16), 17));
+        assert_eq!(chain(true), (Err(Errno::ENAMETOOLONG), 17));
+        assert!(FsPath::try_from(vec![long.clone(); 16]).is_ok());
+        assert!(FsPath::try_from(vec![long; 17]).is_err());
+        assert!(FsPath::try_from(vec![b"a/b".to_vec()]).is_err());
+        assert!(FsPath::try_from(vec![b"..".to_vec()]).is_err());
+    }
+
+    #[test]
+    fn escaping_keeps_text_and_hides_control_bytes() {
+        assert_eq!(escape(b"plain name.txt"), "plain name.txt");
+        assert_eq!(escape("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape(b"a\nb\tc\x1b[31m"), "a\\x0ab\\x09c\\x1b[31m");
+        assert_eq!(escape(b"back\\slash"), "back\\\\slash");
+        assert_eq!(escape(b"bad\xff\xfeutf8"), "bad\\xff\\xfeutf8");
+        assert_eq!(escape("\u{85}".as_bytes()), "\\xc2\\x85", "a C1 control is escaped byte by byte");
+    }
+
+    proptest::proptest! {
+        /// Whatever the kernel wrote, reading the first record never panics, and a name it
+        /// returns is a valid entry name.
+        #[test]
+        fn records_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            if let Some((_, name)) = first_parent(&bytes) {
+                proptest::prop_assert!(valid_name(name));
+            }
+        }
+
+        /// An escaped name is one line of printable text, and distinct names stay distinct.
+        #[test]
+        fn escaped_names_are_one_printable_line(a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+                                                b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let (ea, eb) = (escape(&a), escape(&b));
+            proptest::prop_assert!(!ea.chars().any(char::is_control));
+            proptest::prop_assert_eq!(ea == eb, a == b);
+        }
+    }
+}
