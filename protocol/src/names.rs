@@ -330,6 +330,11 @@ mod tests {
         assert_eq!(chain(false), (Ok(16), 17));
         assert_eq!(chain(true), (Err(Errno::ENAMETOOLONG), 17));
         assert!(FsPath::try_from(vec![long.clone(); 16]).is_ok());
+        let mut one_more = vec![long.clone(); 16];
+        one_more.push(b"x".to_vec());
+        assert!(FsPath::try_from(one_more).is_err(), "4098 bytes with the slashes");
+        assert!(FsPath::try_from(vec![b"d".to_vec(); MAX_DEPTH]).is_ok());
+        assert!(FsPath::try_from(vec![b"d".to_vec(); MAX_DEPTH + 1]).is_err());
         assert!(FsPath::try_from(vec![long; 17]).is_err());
         assert!(FsPath::try_from(vec![b"a/b".to_vec()]).is_err());
         assert!(FsPath::try_from(vec![b"..".to_vec()]).is_err());
@@ -343,6 +348,21 @@ mod tests {
         assert_eq!(escape(b"back\\slash"), "back\\\\slash");
         assert_eq!(escape(b"bad\xff\xfeutf8"), "bad\\xff\\xfeutf8");
         assert_eq!(escape("\u{85}".as_bytes()), "\\xc2\\x85", "a C1 control is escaped byte by byte");
+    }
+
+    #[test]
+    fn paths_cross_the_wire_whole_and_are_checked_on_arrival() {
+        let path = FsPath::try_from(vec![b"dir".to_vec(), b"f\x01".to_vec()]).unwrap();
+        let reply = LookupReply { id: RequestId(3), outcome: LookupOutcome::Found(path) };
+        let bytes = bincode::serde::encode_to_vec(&reply, bincode::config::standard()).unwrap();
+        let (back, _): (LookupReply, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        assert_eq!(back, reply);
+        // A hostile peer's "path" with a slash in a name is refused while decoding.
+        let forged = bincode::serde::encode_to_vec(&vec![b"a/b".to_vec()], bincode::config::standard()).unwrap();
+        let decoded: Result<(FsPath, usize), _> =
+            bincode::serde::decode_from_slice(&forged, bincode::config::standard());
+        assert!(decoded.is_err());
     }
 
     proptest::proptest! {

@@ -444,6 +444,73 @@ if selected 7; then
 fi
 
 
+# --- 12. mount --move, by hand ----------------------------------------------------------------
+# The kernel moves a mount only from under a private parent, so the filesystem sits on a tmpfs,
+# shared while the daemons start, made private for the move. xfs-heal's repairer, in a
+# namespace of its own where the move does not arrive, watches the starting one, says so
+# and exits; after the unmount at the new place nothing holds the filesystem. xfs_healer,
+# run by hand in the host's namespace, follows the move and repairs there.
+moved_by_hand() {
+    d=$1 n=m12$(echo $1 | tr -d '_-'); p=/mnt/$n
+    corrupt_dir_image $n
+    mount -t tmpfs $n $p && mount --make-shared $p && mkdir $p/old $p/new
+    mount -o loop /tmp/$n.img $p/old
+    if [ $d = xfs-heal ]; then
+        rm -f /run/xfs-heal/$n.sock
+        $BIN/xfs-heal-repairer --listen /run/xfs-heal/$n.sock $p/old 2>/tmp/$n.rep &
+        REP=$!
+        wait_for /tmp/$n.rep "serving " 20 || { result 12 $d FAIL - "repairer did not start"; show_logs $n; return; }
+        setpriv --reuid=$MONITOR_UID --regid=$MONITOR_UID --clear-groups --inh-caps=-all --bounding-set=-all \
+            $BIN/xfs-heal-monitor --connect /run/xfs-heal/$n.sock --repair $p/old >/tmp/$n.mon 2>&1 &
+        MON=$!
+        wait_for /tmp/$n.mon "connected to the repairer" 20 || { result 12 $d FAIL - "monitor did not start"; show_logs $n; return; }
+    else
+        $HEALER --repair $p/old >/tmp/$n.healer 2>&1 &
+        HEALER_PID=$!
+        wait_for /tmp/$n.healer "monitoring started" 20 || { result 12 $d FAIL - "xfs_healer did not start"; return; }
+    fi
+    t0=$(now)
+    mount --make-private $p; mount --move $p/old $p/new; mv_rc=$?
+    if [ $d = xfs-heal ]; then
+        wait_exit $REP 10; rc=$WAIT_RC
+        line=$(grep -c "$p/old was moved to another place (mount --move); exiting" /tmp/$n.rep)
+        t1=$(now)
+    else
+        ls $p/new/a/b/c >/dev/null 2>&1
+        _n=200; while [ $_n -gt 0 ] && [ "$(dir_entries $p/new/a/b/c)" != 50 ]; do sleep 0.05; _n=$((_n - 1)); done
+        entries=$(dir_entries $p/new/a/b/c)
+        t1=$(now)
+    fi
+    settle "$(daemon_log $n $d)"
+    um=$(umount_now $p/new)
+    _n=100; while [ $_n -gt 0 ] && [ -n "$(losetup -j /tmp/$n.img)" ]; do sleep 0.1; _n=$((_n - 1)); done
+    [ -z "$(losetup -j /tmp/$n.img)" ] && detached=yes || detached=no
+    if [ $d = xfs-heal ]; then
+        say "12 $d: move $mv_rc; repairer exit $rc, its line $line; umount $um; device detached $detached"
+        grep -E 'moved|exiting' /tmp/$n.rep | cut -c1-220
+        if [ $mv_rc = 0 ] && [ "$rc" = 0 ] && [ "$line" = 1 ] && [ "$um" = ok ] && [ $detached = yes ]; then
+            result 12 $d PASS "$(elapsed "$t0" "$t1")" "the repairer saw the move in the namespace it started in, said what to start for the new place and exited 0; after umount there the device detached"
+        else
+            result 12 $d FAIL - "move $mv_rc, repairer exit $rc, line $line, umount $um, detached $detached"; show_logs $n
+        fi
+    else
+        say "12 $d: move $mv_rc; entries at the new place $entries; umount $um; device detached $detached"
+        if [ $mv_rc = 0 ] && [ "$entries" = 50 ] && [ "$um" = ok ] && [ $detached = yes ]; then
+            result 12 $d PASS "$(elapsed "$t0" "$t1")" "follows the move (it runs in the host's namespace here) and repaired the directory at the new place; the device detached after umount"
+        else
+            result 12 $d FAIL - "move $mv_rc, entries $entries, umount $um, detached $detached"; show_logs $n
+        fi
+    fi
+    for _p in $REP $MON $HEALER_PID; do kill -9 $_p 2>/dev/null; done
+    REP= MON= HEALER_PID=
+    umount -l $p/new 2>/dev/null; umount -l $p 2>/dev/null
+    rm -f /tmp/$n.img
+}
+if selected 12; then
+    scenario 12 "mount --move by hand: xfs-heal's repairer sees the move, says so and exits; nothing pins the filesystem"
+    moved_by_hand xfs-heal; moved_by_hand xfs_healer
+fi
+
 # --- 11, upstream: its own boot, since it Oopses the kernel ---------------------------------
 # Run only when run.sh boots with SELECTED=defect-healer. The unmount is started in the
 # background: it hangs in the kernel after the Oops, and must not hang this script (init
