@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(back, reply);
         // A hostile peer's "path" with a slash in a name is refused while decoding.
         let forged =
-            bincode::serde::encode_to_vec(&vec![b"a/b".to_vec()], bincode::config::standard()).unwrap();
+            bincode::serde::encode_to_vec(vec![b"a/b".to_vec()], bincode::config::standard()).unwrap();
         let decoded: Result<(FsPath, usize), _> =
             bincode::serde::decode_from_slice(&forged, bincode::config::standard());
         assert!(decoded.is_err());
