@@ -111,3 +111,5 @@ for d in xfs-heal xfs_healer; do
     rm -f /tmp/$n.img
 done
 umount /mnt/u9
+# U7, next, expects xfsprogs' mount watcher running, as U8 leaves it.
+systemctl start xfs_healer_start.service
