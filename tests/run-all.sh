@@ -38,6 +38,21 @@ if [ "$(findmnt -n -o PROPAGATION /)" = private ]; then
     mount --make-rshared /
 fi
 
+# Disk: the builds (debug, release, fuzz), the guest images and the tests' XFS images need
+# about 4 GiB here and a few hundred MiB in /tmp. Say so plainly rather than let mkfs.xfs
+# fail half-way through with ENOSPC.
+for dir in . /tmp; do
+    free_mib=$(( $(df -P -k "$dir" | awk 'NR == 2 { print $4 }') / 1024 ))
+    want=$([ "$dir" = . ] && echo 4096 || echo 512)
+    if [ "$free_mib" -lt "$want" ]; then
+        echo "tests/run-all.sh: only $free_mib MiB free on the filesystem holding $(cd "$dir" && pwd)" >&2
+        echo "(at least $want MiB needed there: builds, guest and XFS test images)" >&2
+        exit 1
+    fi
+done
+# A clean clone gains nothing from incremental compilation, and it costs disk.
+[ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
+
 for component in rustfmt clippy; do
     if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
         log "adding the $component component"

@@ -2,8 +2,9 @@
 # and for xfs_healer, each on its own identical filesystem with one corrupt directory.
 # The kernel moves a mount only from under a private parent, so each filesystem sits on a
 # tmpfs at /mnt/u9, shared while the daemons start and made private before the move.
-#  xfs-heal stops at the old place (both units are bound to the mount unit) and the pair
-#  enabled for the new place starts there and repairs; after the unmount there, nothing
+#  xfs-heal stops at the old place (both units are bound to the mount unit; the stop
+#  releases the repairer's fd store) and the pair enabled for the new place starts there
+#  and repairs; after the unmount there, nothing
 #  pins the filesystem (the loop device detaches itself).
 #  xfs_healer follows the move and repairs at the new place.
 
@@ -47,6 +48,11 @@ for d in xfs-heal xfs_healer; do
         # What systemd said of the old place's units.
         journalctl --no-pager -o cat | grep -F "$oi" | tail -n 6 | cut -c1-200
         bound=$(journalctl --no-pager -o cat | grep -F "$oi" | grep -c -E "Stopped xfs-heal-(monitor|repairer)@")
+        # A stop releases the old repairer's fd store (FileDescriptorStorePreserve=restart):
+        # the health fd it held still watches the moved filesystem, and while it stayed
+        # there the pair at the new place met EEXIST.
+        _n=100; while [ $_n -gt 0 ] && [ "$(systemctl show -p ActiveState --value "xfs-heal-repairer@$oi.service")" != inactive ]; do sleep 0.1; _n=$((_n - 1)); done
+        store=$(systemctl show -p NFileDescriptorStore --value "xfs-heal-repairer@$oi.service")
         # The parent stays private after the move, and a pair refuses to start under a
         # private parent (the host's unmount would not reach its namespace): as an operator
         # would, share it again, then start the pair enabled for the new place, whose start
@@ -57,17 +63,10 @@ for d in xfs-heal xfs_healer; do
         systemctl start "xfs-heal-monitor@$ni.service"
         wait_unit "xfs-heal-monitor@$ni.service"; wait_unit "xfs-heal-repairer@$ni.service"
         after="$(systemctl is-active "xfs-heal-monitor@$ni.service")/$(systemctl is-active "xfs-heal-repairer@$ni.service")"
-        # The old repairer's fd store still holds the health fd, which still watches the moved
-        # filesystem: the operator empties it (ARCHITECTURE.md, "A moved mount"), or the pair
-        # at the new place meets EEXIST.
-        kept=$(systemctl show -p NFileDescriptorStore --value "xfs-heal-repairer@$oi.service")
-        _n=100; while [ $_n -gt 0 ] && [ "$(systemctl show -p ActiveState --value "xfs-heal-repairer@$oi.service")" != inactive ]; do sleep 0.1; _n=$((_n - 1)); done
-        systemctl clean --what=fdstore "xfs-heal-repairer@$oi.service"
-        store=$(systemctl show -p NFileDescriptorStore --value "xfs-heal-repairer@$oi.service")
         journalctl --no-pager -o cat -u "xfs-heal-repairer@$ni.service" | grep -v '^$' | tail -n 4 | cut -c1-250
         unit="xfs-heal-monitor@$ni.service"
     else
-        stopped=no; bound=0; store=-; kept=-
+        stopped=no; bound=0; store=-
         after=$(systemctl is-active "xfs_healer@$oi.service")
         unit="xfs_healer@$oi.service"
     fi
@@ -91,12 +90,12 @@ for d in xfs-heal xfs_healer; do
         u9_wait_detached $n && after_stop=yes || after_stop=no
     fi
     repair_clean /tmp/$n.img && clean=yes || clean=no
-    say "u9 $d: before $before; move rc $mv_rc; old place stopped $stopped ("Stopped" lines $bound), its fd store held $kept fd, $store after systemctl clean; new place refused while the parent was private $refused time(s), then $after; entries $entries; umount $um; device detached $detached; xfs_repair -n clean $clean"
+    say "u9 $d: before $before; move rc $mv_rc; old place stopped $stopped ("Stopped" lines $bound), its fd store holds $store fd; new place refused while the parent was private $refused time(s), then $after; entries $entries; umount $um; device detached $detached; xfs_repair -n clean $clean"
     if [ $d = xfs-heal ]; then
         systemctl disable "xfs-heal-monitor@$oi.service" "xfs-heal-monitor@$ni.service" >/dev/null 2>&1
         if [ "$before" = active/active ] && [ $mv_rc = 0 ] && [ $stopped = yes ] && [ "$store" = 0 ] \
            && [ "$after" = active/active ] && [ "$entries" = 50 ] && [ $um = 0 ] && [ "$detached" = yes ] && [ $clean = yes ]; then
-            result U9 xfs-heal PASS "$(elapsed "$t0" "$t1")" "moved: the pair at the old place stopped (bound to the mount unit); its fd store, still holding the health fd, emptied by the operator (systemctl clean --what=fdstore); the pair enabled for the new place (its start refused $refused time(s) while the parent was private) started once it was shared again and repaired the directory; after umount there the device detached; xfs_repair -n clean"
+            result U9 xfs-heal PASS "$(elapsed "$t0" "$t1")" "moved: the pair at the old place stopped (bound to the mount unit); its fd store released with it (no fd left to watch the moved filesystem); the pair enabled for the new place (its start refused $refused time(s) while the parent was private) started once it was shared again and repaired the directory; after umount there the device detached; xfs_repair -n clean"
         else
             diagnose
             result U9 xfs-heal FAIL - "before $before, move $mv_rc, stopped $stopped ($bound, store $store), new $after, entries $entries, umount $um, detached $detached, clean $clean"
