@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::message::{MonitorToRepairer, RepairerToMonitor};
 
 /// The protocol version this build speaks. Bump on any change to the encoded form.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Bytes of the length prefix.
 pub const LENGTH_PREFIX: usize = 4;

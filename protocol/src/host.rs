@@ -201,6 +201,7 @@ impl Recorded {
         mount: &Path,
         event_source: EventSource,
         guards: DefectSet,
+        resolve_names: bool,
     ) -> Result<Hello, InvalidValue> {
         let mountpoint = MountPath::try_from(mount.display().to_string())?;
         let Self { identity, uuid, geometry, autofsck, online_repair, .. } = self.clone();
@@ -215,6 +216,7 @@ impl Recorded {
             autofsck,
             event_source,
             guards,
+            names: crate::names::Naming::new(resolve_names, &geometry),
         })
     }
 

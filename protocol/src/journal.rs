@@ -8,8 +8,10 @@
 //! monitor's events and results and the repairer's audit entries name an inode, an AG, a
 //! structure and an outcome the same way. The bytes are built here; sending is each side's.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::names::LookupRequest;
 use crate::RepairTarget;
 
 /// Where journald reads native entries.
@@ -77,6 +79,14 @@ impl Entry {
         }
     }
 
+    /// The fields of what an audited request asked for.
+    pub fn audited(self, what: Audited<'_>) -> Self {
+        match what {
+            Audited::Repair(target) => self.target(target),
+            Audited::Lookup(r) => self.field("scope", "lookup").field("ino", r.ino.get()).field("gen", r.gen),
+        }
+    }
+
     pub fn into_bytes(self) -> Vec<u8> {
         self.0
     }
@@ -117,12 +127,28 @@ pub struct Audit<'a> {
     pub peer_pid: i32,
     pub peer_uid: u32,
     pub request: u64,
-    pub target: &'a RepairTarget,
+    pub target: Audited<'a>,
     pub verdict: Verdict,
     /// The outcome's name (`RepairOutcome::name`), or "refused".
     pub outcome: &'a str,
     /// The kernel's answer, or the reason for the refusal.
     pub result: &'a str,
+}
+
+/// What a request asked for: a repair, or the name of an inode.
+#[derive(Debug, Clone, Copy)]
+pub enum Audited<'a> {
+    Repair(&'a RepairTarget),
+    Lookup(&'a LookupRequest),
+}
+
+impl fmt::Display for Audited<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Repair(target) => target.fmt(f),
+            Self::Lookup(r) => write!(f, "name of ino {} gen {:#x}", r.ino.get(), r.gen),
+        }
+    }
 }
 
 impl Audit<'_> {
@@ -152,10 +178,51 @@ impl Audit<'_> {
             .field("peer_pid", self.peer_pid)
             .field("peer_uid", self.peer_uid)
             .field("request", self.request)
-            .target(self.target)
+            .audited(self.target)
             .field("verdict", self.verdict.as_str())
             .field("outcome", self.outcome)
             .field("result", self.result)
+    }
+}
+
+/// Log lines a daemon could not write because its reader fell behind: counted in all, and
+/// since the last warning about them. Shared by every writer of the process.
+#[derive(Debug, Default)]
+pub struct Drops {
+    total: AtomicU64,
+    unreported: AtomicU64,
+}
+
+impl Drops {
+    pub const fn new() -> Self {
+        Self { total: AtomicU64::new(0), unreported: AtomicU64::new(0) }
+    }
+
+    /// One line was not written.
+    pub fn dropped(&self) {
+        self.total.fetch_add(1, Relaxed);
+        self.unreported.fetch_add(1, Relaxed);
+    }
+
+    /// Lines dropped since startup.
+    pub fn total(&self) -> u64 {
+        self.total.load(Relaxed)
+    }
+
+    /// The warning due before the next line, if lines were dropped since the last one: its
+    /// message and count. Taken: give the count back ([`Drops::restore`]) if it is not written.
+    pub fn take_warning(&self) -> Option<(String, u64)> {
+        let n = self.unreported.swap(0, Relaxed);
+        (n > 0).then(|| (format!("{n} log lines were dropped: the log was not read fast enough"), n))
+    }
+
+    pub fn restore(&self, n: u64) {
+        self.unreported.fetch_add(n, Relaxed);
+    }
+
+    /// The warning's journal fields.
+    pub fn fields(entry: Entry, n: u64) -> Entry {
+        entry.field("kind", "log_dropped").field("dropped", n)
     }
 }
 
@@ -220,7 +287,7 @@ mod tests {
             peer_pid: 42,
             peer_uid: 990,
             request: 9,
-            target: &target,
+            target: Audited::Repair(&target),
             verdict,
             outcome,
             result,
@@ -254,6 +321,48 @@ mod tests {
                 "XFS_HEAL_RESULT=ESTALE: gone",
             ]
         );
+    }
+
+    #[test]
+    fn a_lookup_is_audited_with_its_inode_and_the_name_given_out() {
+        let request =
+            LookupRequest { id: crate::RequestId(4), ino: InodeNumber::try_from(131).unwrap(), gen: 0xbeef };
+        let record = Audit {
+            peer_pid: 42,
+            peer_uid: 990,
+            request: 4,
+            target: Audited::Lookup(&request),
+            verdict: Verdict::Issued,
+            outcome: "found",
+            result: "dir/file",
+        };
+        assert_eq!(
+            record.message(),
+            "audit: pid=42 uid=990 request=4 target=\"name of ino 131 gen 0xbeef\" verdict=issued result=\"dir/file\""
+        );
+        let fields =
+            String::from_utf8(record.fields(Entry::new("x", Priority::Info, "m")).into_bytes()).unwrap();
+        assert!(fields.contains("XFS_HEAL_SCOPE=lookup\nXFS_HEAL_INO=131\nXFS_HEAL_GEN=48879\n"), "{fields}");
+    }
+
+    #[test]
+    fn dropped_lines_are_warned_about_once_and_counted_in_all() {
+        let d = Drops::new();
+        assert_eq!(d.take_warning(), None);
+        d.dropped();
+        d.dropped();
+        let (line, n) = d.take_warning().unwrap();
+        assert_eq!((line.as_str(), n), ("2 log lines were dropped: the log was not read fast enough", 2));
+        assert_eq!(d.take_warning(), None);
+        // The warning itself could not be written: it is due again, with the next drop.
+        d.restore(n);
+        d.dropped();
+        assert_eq!(d.take_warning().map(|w| w.1), Some(3));
+        assert_eq!(d.total(), 3);
+        let fields =
+            String::from_utf8(Drops::fields(Entry::new("x", Priority::Warning, "m"), 3).into_bytes())
+                .unwrap();
+        assert!(fields.ends_with("XFS_HEAL_KIND=log_dropped\nXFS_HEAL_DROPPED=3\n"), "{fields}");
     }
 
     #[test]

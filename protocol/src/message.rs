@@ -279,6 +279,8 @@ pub struct Hello {
     /// Known kernel defects guarded against on this kernel and filesystem: the repairer
     /// refuses the repairs they forbid, and the monitor does not ask for them.
     pub guards: DefectSet,
+    /// Whether the repairer names inodes on request.
+    pub names: crate::names::Naming,
 }
 
 /// Correlates a reply with its request; chosen by the monitor, echoed by the repairer.
@@ -472,6 +474,8 @@ impl RepairReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MonitorToRepairer {
     Repair(RepairRequest),
+    /// The name of an inode the kernel reported (`--resolve-names`).
+    Lookup(crate::names::LookupRequest),
 }
 
 /// Everything the repairer may send.
@@ -479,6 +483,7 @@ pub enum MonitorToRepairer {
 pub enum RepairerToMonitor {
     Hello(Hello),
     Reply(RepairReply),
+    Named(crate::names::LookupReply),
 }
 
 #[cfg(test)]

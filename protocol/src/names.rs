@@ -8,8 +8,12 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::uapi::{XfsFid, XfsHandle, GETPARENTS_REC_NAME_AT, XFS_GETPARENTS_OFLAG_ROOT, XFS_HANDLE_SIZE};
-use crate::{Errno, InodeNumber, InvalidValue, RequestId};
+use crate::throttle::{Bucket, Rate};
+use crate::uapi::{
+    XfsFid, XfsGetparents, XfsGetparentsByHandle, XfsHandle, GETPARENTS_REC_NAME_AT,
+    XFS_GETPARENTS_OFLAG_ROOT, XFS_HANDLE_SIZE,
+};
+use crate::{Errno, Geometry, InodeNumber, InvalidValue, RequestId};
 
 /// The longest name of a directory entry.
 pub const NAME_MAX: usize = 255;
@@ -115,6 +119,19 @@ impl From<FsPath> for Vec<Vec<u8>> {
     }
 }
 
+/// Below the mount point, names escaped: `dir/file` (empty for the root directory).
+impl fmt::Display for FsPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, name) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("/")?;
+            }
+            f.write_str(&escape(name))?;
+        }
+        Ok(())
+    }
+}
+
 impl FsPath {
     /// The path as a log line shows it: the mount point (trailing slashes trimmed), then the
     /// names, each escaped ([`escape`]). The root directory is the mount point itself.
@@ -156,6 +173,107 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
+/// Failed lookups: 32 at once, then one every 100 ms. A wrong generation fails, so finding
+/// an inode's generation by guessing would take years; a burst of freed inodes does not
+/// trip it.
+pub const FAILED_LOOKUPS: Rate = Rate { burst: 32, every_ns: 100_000_000 };
+
+/// Whether the repairer names inodes, as its Hello tells the monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Naming {
+    /// `--resolve-names` was not given.
+    Off,
+    /// Asked for, but the filesystem has no parent pointers.
+    NoParentPointers,
+    On,
+}
+
+impl Naming {
+    /// What the repairer offers: names only when asked to and the filesystem can give them.
+    pub fn new(resolve_names: bool, geometry: &Geometry) -> Self {
+        match (resolve_names, geometry.has_parent_pointers()) {
+            (false, _) => Self::Off,
+            (true, false) => Self::NoParentPointers,
+            (true, true) => Self::On,
+        }
+    }
+}
+
+/// The repairer's side of lookups: the policy, the filesystem's UUID (every handle is built
+/// from it, so no lookup reaches another filesystem) and the failed-lookup limit.
+#[derive(Debug, Clone)]
+pub struct Lookups {
+    naming: Naming,
+    uuid: [u8; 16],
+    failures: Bucket,
+}
+
+impl Lookups {
+    pub const fn new(naming: Naming, uuid: [u8; 16], now_ns: u64) -> Self {
+        Self { naming, uuid, failures: Bucket::full(FAILED_LOOKUPS, now_ns) }
+    }
+
+    /// Answers one request: refused when names are off, the filesystem has no parent
+    /// pointers, failures are over their limit, or `verify` (the repairer's re-verification
+    /// of the mount, giving the fd to ask on) fails; otherwise the walk, with `parents`
+    /// making each call on that fd. A failed walk draws from the limit. Also returns the
+    /// audit line's result: the path given out, the errno, or the reason for the refusal.
+    pub fn answer<F>(
+        &mut self,
+        now_ns: u64,
+        request: LookupRequest,
+        verify: impl FnOnce() -> Result<F, String>,
+        mut parents: impl FnMut(&F, &XfsHandle, &mut [u8]) -> Result<(u16, usize), Errno>,
+    ) -> (LookupReply, String) {
+        let reply = |outcome| LookupReply { id: request.id, outcome };
+        let refusal = match self.naming {
+            Naming::Off => Some(LookupRefusal::Disabled),
+            Naming::NoParentPointers => Some(LookupRefusal::NoParentPointers),
+            Naming::On => self.failures.check(now_ns).err().map(|_| LookupRefusal::RateLimited),
+        };
+        if let Some(refusal) = refusal {
+            return (reply(LookupOutcome::Refused(refusal)), refusal.to_string());
+        }
+        let fd = match verify() {
+            Ok(fd) => fd,
+            Err(why) => {
+                let stale = LookupOutcome::Refused(LookupRefusal::StaleFilesystem);
+                return (reply(stale), format!("ESTALE: {why}"));
+            }
+        };
+        let start = inode_handle(&self.uuid, request.ino, request.gen);
+        match walk(start, |handle, buf| parents(&fd, handle, buf)) {
+            Ok(path) => {
+                let shown = path.to_string();
+                (reply(LookupOutcome::Found(path)), shown)
+            }
+            Err(errno) => {
+                let _ = self.failures.take(now_ns);
+                (reply(LookupOutcome::Failed(errno)), errno.to_string())
+            }
+        }
+    }
+}
+
+impl XfsGetparentsByHandle {
+    /// The first batch of the parents of the inode `handle` names, written into `buf`. The
+    /// buffer's address goes to the kernel: `buf` must outlive the call.
+    pub fn first_batch(handle: XfsHandle, buf: &mut [u8]) -> Self {
+        let gp_bufsize = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let gp_buffer = buf.as_mut_ptr() as u64;
+        Self {
+            gph_handle: handle,
+            gph_request: XfsGetparents { gp_bufsize, gp_buffer, ..XfsGetparents::default() },
+        }
+    }
+
+    /// The output flags and the bytes of records written, once the call returned.
+    pub fn written(&self) -> (u16, usize) {
+        let used = usize::try_from(self.gph_request.gp_bufsize).unwrap_or(0);
+        (self.gph_request.gp_oflags, used)
+    }
+}
+
 /// Please name this inode. `gen` comes from the kernel's event: a random 32-bit value on
 /// XFS, without which the kernel answers ESTALE, so the request works like a capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +311,24 @@ pub enum LookupOutcome {
 pub struct LookupReply {
     pub id: RequestId,
     pub outcome: LookupOutcome,
+}
+
+impl LookupReply {
+    /// Whether the repairer looked nothing up.
+    pub const fn refused(&self) -> bool {
+        matches!(self.outcome, LookupOutcome::Refused(_))
+    }
+}
+
+impl LookupOutcome {
+    /// The outcome's name in audit records and journal fields.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Found(_) => "found",
+            Self::Failed(_) => "failed",
+            Self::Refused(_) => "refused",
+        }
+    }
 }
 
 impl fmt::Display for LookupRefusal {
@@ -282,6 +418,109 @@ mod tests {
                 Ok((XFS_GETPARENTS_OFLAG_DONE, r.len()))
             }
         }
+    }
+
+    fn ask(ino_: u64, gen: u32) -> LookupRequest {
+        LookupRequest { id: RequestId(1), ino: ino(ino_), gen }
+    }
+
+    /// The repairer's fd stands in as a unit value here; `calls` counts the ioctls.
+    fn answer(l: &mut Lookups, now: u64, r: LookupRequest, calls: &mut u32) -> (LookupOutcome, String) {
+        let (reply, audit) = l.answer(
+            now,
+            r,
+            || Ok(()),
+            |(), h, buf| {
+                *calls += 1;
+                assert_eq!(h.ha_fsid, handle_fsid(&UUID), "every handle is on the recorded filesystem");
+                // A wrong generation of the reported inode is refused, as the kernel does.
+                if h.ha_fid.fid_ino == 140 && h.ha_fid.fid_gen != 9 {
+                    return Err(Errno::ESTALE);
+                }
+                tree(h, buf)
+            },
+        );
+        (reply.outcome, audit)
+    }
+
+    #[test]
+    fn a_lookup_is_answered_only_when_names_are_on() {
+        let mut calls = 0;
+        for (naming, refusal) in [
+            (Naming::Off, LookupRefusal::Disabled),
+            (Naming::NoParentPointers, LookupRefusal::NoParentPointers),
+        ] {
+            let mut l = Lookups::new(naming, UUID, 0);
+            let (outcome, audit) = answer(&mut l, 0, ask(140, 9), &mut calls);
+            assert_eq!(outcome, LookupOutcome::Refused(refusal));
+            assert_eq!(audit, refusal.to_string());
+        }
+        assert_eq!(calls, 0, "no ioctl when refused");
+        let mut l = Lookups::new(Naming::On, UUID, 0);
+        let (outcome, audit) = answer(&mut l, 0, ask(140, 9), &mut calls);
+        assert!(matches!(outcome, LookupOutcome::Found(_)));
+        assert_eq!(audit, "a/b/f\\x0aline");
+        assert_eq!(calls, 4);
+    }
+
+    #[test]
+    fn a_stale_mount_is_refused_before_any_ioctl() {
+        let mut l = Lookups::new(Naming::On, UUID, 0);
+        let (reply, audit) = l.answer(
+            0,
+            ask(140, 9),
+            || Err::<(), _>("another filesystem".to_owned()),
+            |(), _, _| unreachable!(),
+        );
+        assert_eq!(reply.outcome, LookupOutcome::Refused(LookupRefusal::StaleFilesystem));
+        assert!(reply.refused());
+        assert_eq!(audit, "ESTALE: another filesystem");
+    }
+
+    #[test]
+    fn guessing_generations_is_rate_limited_and_successes_cost_nothing() {
+        let mut l = Lookups::new(Naming::On, UUID, 0);
+        let mut calls = 0;
+        for _ in 0..10 {
+            assert!(matches!(answer(&mut l, 0, ask(140, 9), &mut calls).0, LookupOutcome::Found(_)));
+        }
+        for gen in 0..FAILED_LOOKUPS.burst {
+            let (outcome, audit) = answer(&mut l, 0, ask(140, 100 + gen), &mut calls);
+            assert_eq!(outcome, LookupOutcome::Failed(Errno::ESTALE));
+            assert_eq!(audit, Errno::ESTALE.to_string());
+        }
+        let before = calls;
+        let (outcome, _) = answer(&mut l, 0, ask(140, 9), &mut calls);
+        assert_eq!(outcome, LookupOutcome::Refused(LookupRefusal::RateLimited), "even a right guess waits");
+        assert_eq!(calls, before);
+        // One failure's worth of time later, one more lookup.
+        assert!(matches!(
+            answer(&mut l, FAILED_LOOKUPS.every_ns, ask(140, 9), &mut calls).0,
+            LookupOutcome::Found(_)
+        ));
+    }
+
+    #[test]
+    fn the_ioctl_argument_points_at_the_buffer() {
+        let mut buf = [0u8; RECORDS_BUF];
+        let handle = inode_handle(&UUID, ino(131), 5);
+        let mut arg = XfsGetparentsByHandle::first_batch(handle, &mut buf);
+        assert_eq!(arg.gph_handle, handle);
+        assert_eq!(arg.gph_request.gp_buffer, buf.as_ptr() as u64);
+        assert_eq!(arg.gph_request.gp_bufsize, u32::try_from(RECORDS_BUF).unwrap());
+        assert_eq!((arg.gph_request.gp_cursor, arg.gph_request.gp_iflags), ([0; 4], 0));
+        arg.gph_request.gp_bufsize = 40;
+        arg.gph_request.gp_oflags = XFS_GETPARENTS_OFLAG_DONE;
+        assert_eq!(arg.written(), (XFS_GETPARENTS_OFLAG_DONE, 40));
+    }
+
+    #[test]
+    fn naming_needs_the_flag_and_parent_pointers() {
+        let with = Geometry::new(1, 0, crate::uapi::XFS_FSOP_GEOM_FLAGS_PARENT).unwrap();
+        let without = Geometry::new(1, 0, 0).unwrap();
+        assert_eq!(Naming::new(false, &with), Naming::Off);
+        assert_eq!(Naming::new(true, &without), Naming::NoParentPointers);
+        assert_eq!(Naming::new(true, &with), Naming::On);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! a token is due, so a flood backs up into the sender's socket buffer and the ioctl rate
 //! stays bounded. Log lines over their limit are counted and summarised instead.
 
-use crate::{RepairRequest, RepairTarget, Scope};
+use crate::{MonitorToRepairer, RepairTarget, Scope};
 
 /// A token bucket's shape: up to `burst` at once, then one every `every_ns`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,14 @@ pub fn classes(target: &RepairTarget) -> &'static [Class] {
     match target.scope() {
         Scope::Fs => &[Class::Request, Class::WholeFs],
         Scope::Ag | Scope::RtGroup | Scope::Inode => &[Class::Request],
+    }
+}
+
+/// The limits a message is subject to: a lookup is one request.
+pub fn message_classes(message: &MonitorToRepairer) -> &'static [Class] {
+    match message {
+        MonitorToRepairer::Repair(request) => classes(&request.target),
+        MonitorToRepairer::Lookup(_) => &[Class::Request],
     }
 }
 
@@ -111,8 +119,7 @@ impl RequestLimits {
 
     /// Admits `target` now (taking a token from each of its buckets), or says how long to
     /// wait; nothing is taken unless every bucket has a token.
-    pub fn admit(&mut self, target: &RepairTarget, now_ns: u64) -> Result<(), u64> {
-        let classes = classes(target);
+    pub fn admit(&mut self, classes: &[Class], now_ns: u64) -> Result<(), u64> {
         let wait = classes.iter().filter_map(|c| self.bucket(*c).check(now_ns).err()).max();
         if let Some(wait) = wait {
             return Err(wait);
@@ -131,7 +138,7 @@ impl RequestLimits {
 #[derive(Debug, Clone)]
 pub struct Gate {
     limits: RequestLimits,
-    held: Option<(RepairRequest, u64)>,
+    held: Option<(MonitorToRepairer, u64)>,
     /// Requests held back since the last summary.
     pub tally: Tally,
 }
@@ -146,8 +153,8 @@ impl Gate {
     pub fn pass<E>(
         &mut self,
         now_ns: u64,
-        next: impl FnOnce() -> Result<Option<RepairRequest>, E>,
-    ) -> Result<Option<RepairRequest>, E> {
+        next: impl FnOnce() -> Result<Option<MonitorToRepairer>, E>,
+    ) -> Result<Option<MonitorToRepairer>, E> {
         let request = match self.held.take() {
             Some((request, at)) if at <= now_ns => request,
             Some(held) => {
@@ -159,7 +166,7 @@ impl Gate {
                 None => return Ok(None),
             },
         };
-        match self.limits.admit(&request.target, now_ns) {
+        match self.limits.admit(message_classes(&request), now_ns) {
             Ok(()) => Ok(Some(request)),
             Err(wait) => {
                 self.held = Some((request, now_ns.saturating_add(wait)));
@@ -269,7 +276,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AgNumber, AgScrub, FsScrub};
+    use crate::{AgNumber, AgScrub, FsScrub, RepairRequest};
 
     const S: u64 = 1_000 * MS;
 
@@ -304,7 +311,7 @@ mod tests {
         let mut admitted = 0u64;
         let mut now = 0;
         while now <= 3 * S {
-            match limits.admit(&agi, now) {
+            match limits.admit(classes(&agi), now) {
                 Ok(()) => admitted += 1,
                 Err(wait) => now += wait,
             }
@@ -318,23 +325,25 @@ mod tests {
         let agi = RepairTarget::Ag { agno: AgNumber::try_from(0).unwrap(), kind: AgScrub::Agi };
         let mut limits = RequestLimits::new(0);
         for _ in 0..WHOLE_FS_REQUESTS.burst {
-            assert_eq!(limits.admit(&nlinks, 0), Ok(()));
+            assert_eq!(limits.admit(classes(&nlinks), 0), Ok(()));
         }
-        assert_eq!(limits.admit(&nlinks, 0), Err(WHOLE_FS_REQUESTS.every_ns));
+        assert_eq!(limits.admit(classes(&nlinks), 0), Err(WHOLE_FS_REQUESTS.every_ns));
         // Group-level requests still go through, and the refusal took no token from them.
         let left = REQUESTS.burst - WHOLE_FS_REQUESTS.burst;
         for _ in 0..left {
-            assert_eq!(limits.admit(&agi, 0), Ok(()));
+            assert_eq!(limits.admit(classes(&agi), 0), Ok(()));
         }
-        assert_eq!(limits.admit(&agi, 0), Err(REQUESTS.every_ns));
-        assert_eq!(limits.admit(&nlinks, WHOLE_FS_REQUESTS.every_ns), Ok(()));
+        assert_eq!(limits.admit(classes(&agi), 0), Err(REQUESTS.every_ns));
+        assert_eq!(limits.admit(classes(&nlinks), WHOLE_FS_REQUESTS.every_ns), Ok(()));
     }
 
     #[test]
     fn the_gate_holds_what_the_limits_refuse_and_releases_it_when_due() {
-        let nlinks = |id| RepairRequest {
-            id: crate::RequestId(id),
-            target: RepairTarget::Fs { kind: FsScrub::NLinks },
+        let nlinks = |id| {
+            MonitorToRepairer::Repair(RepairRequest {
+                id: crate::RequestId(id),
+                target: RepairTarget::Fs { kind: FsScrub::NLinks },
+            })
         };
         let mut gate = Gate::new(0);
         let pulled = std::cell::Cell::new(0);
@@ -355,6 +364,21 @@ mod tests {
         gate.pass(WHOLE_FS_REQUESTS.every_ns, || next(7)).unwrap();
         gate.drop_held();
         assert_eq!(gate.held_until(), None);
+    }
+
+    #[test]
+    fn a_lookup_draws_one_request_token() {
+        let lookup = MonitorToRepairer::Lookup(crate::names::LookupRequest {
+            id: crate::RequestId(1),
+            ino: crate::InodeNumber::try_from(131).unwrap(),
+            gen: 7,
+        });
+        assert_eq!(message_classes(&lookup), [Class::Request]);
+        let fs = MonitorToRepairer::Repair(RepairRequest {
+            id: crate::RequestId(2),
+            target: RepairTarget::Fs { kind: FsScrub::NLinks },
+        });
+        assert_eq!(message_classes(&fs), [Class::Request, Class::WholeFs]);
     }
 
     #[test]

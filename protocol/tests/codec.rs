@@ -16,7 +16,7 @@ fn ag_request() -> MonitorToRepairer {
 #[rustfmt::skip]
 const AG_REQUEST_FRAME: &[u8] = &[
     26, 0, 0, 0,              // payload length
-    2, 0,                     // protocol version
+    3, 0,                     // protocol version
     0, 0, 0, 0,               // MonitorToRepairer::Repair
     7, 0, 0, 0, 0, 0, 0, 0,   // id
     1, 0, 0, 0,               // RepairTarget::Ag
@@ -43,7 +43,7 @@ fn golden_inode_request() {
     });
     #[rustfmt::skip]
     let want: &[u8] = &[
-        34, 0, 0, 0, 2, 0,
+        34, 0, 0, 0, 3, 0,
         0, 0, 0, 0,
         2, 1, 0, 0, 0, 0, 0, 0,
         3, 0, 0, 0,                       // RepairTarget::Inode
@@ -63,7 +63,7 @@ fn golden_reply() {
     });
     #[rustfmt::skip]
     let want: &[u8] = &[
-        26, 0, 0, 0, 2, 0,
+        26, 0, 0, 0, 3, 0,
         1, 0, 0, 0,                 // RepairerToMonitor::Reply
         9, 0, 0, 0, 0, 0, 0, 0,     // id
         0x80, 0, 0, 0,              // oflags
@@ -87,6 +87,7 @@ fn sample_hello() -> Hello {
         autofsck: Autofsck::Repair,
         event_source: EventSource::KernelMonitor,
         guards: DefectSet::try_from(1).unwrap(),
+        names: names::Naming::On,
     }
 }
 
@@ -95,9 +96,9 @@ fn golden_hello() {
     let frame = codec::encode(&RepairerToMonitor::Hello(sample_hello())).unwrap();
     #[rustfmt::skip]
     let want: Vec<u8> = [
-        &[97u8, 0, 0, 0, 2, 0][..],
+        &[101u8, 0, 0, 0, 3, 0][..],
         &[0, 0, 0, 0],                          // RepairerToMonitor::Hello
-        &[2, 0],                                // protocol_version
+        &[3, 0],                                // protocol_version
         &[4, 0, 0, 0, 0, 0, 0, 0], b"/mnt",     // mountpoint: u64 length + bytes
         &[0x42, 0, 0, 0, 1, 0, 0, 0],           // identity.mount_id
         &[1, 0, 0, 0, 8],                       // root handle: type, length
@@ -108,6 +109,7 @@ fn golden_hello() {
         &[4, 0, 0, 0],                          // Autofsck::Repair
         &[0, 0, 0, 0],                          // EventSource::KernelMonitor
         &[1, 0, 0, 0],                          // guards: the rtgroup rmap defect
+        &[2, 0, 0, 0],                          // names: Naming::On
     ]
     .concat();
     assert_eq!(frame, want);
@@ -116,7 +118,7 @@ fn golden_hello() {
 #[test]
 fn a_hello_naming_an_unknown_defect_is_refused() {
     let mut frame = codec::encode(&RepairerToMonitor::Hello(sample_hello())).unwrap();
-    let guards = frame.len() - 4;
+    let guards = frame.len() - 8;
     frame[guards] = 2;
     assert!(codec::decode_frame::<RepairerToMonitor>(&frame).is_err());
     frame[guards] = 1;
@@ -133,7 +135,7 @@ fn golden_defect_refusal() {
     let frame = codec::encode(&msg).unwrap();
     #[rustfmt::skip]
     let want: &[u8] = &[
-        30, 0, 0, 0, 2, 0,
+        30, 0, 0, 0, 3, 0,
         1, 0, 0, 0,                 // RepairerToMonitor::Reply
         9, 0, 0, 0, 0, 0, 0, 0,     // id
         0, 0, 0, 0,                 // oflags
@@ -189,7 +191,7 @@ fn other_versions_are_refused() {
     frame[4] = 1;
     assert_eq!(
         codec::decode_frame::<MonitorToRepairer>(&frame),
-        Err(CodecError::UnsupportedVersion { got: 1, want: 2 })
+        Err(CodecError::UnsupportedVersion { got: 1, want: PROTOCOL_VERSION })
     );
 }
 
@@ -209,7 +211,54 @@ fn illegal_values_are_refused() {
     // An unknown scope variant.
     assert!(matches!(patch(18, &[9, 0, 0, 0]), Err(CodecError::Malformed(_))));
     // An unknown message variant.
-    assert!(matches!(patch(6, &[1, 0, 0, 0]), Err(CodecError::Malformed(_))));
+    assert!(matches!(patch(6, &[2, 0, 0, 0]), Err(CodecError::Malformed(_))));
+}
+
+#[test]
+fn golden_lookup_and_its_answer() {
+    let ask = MonitorToRepairer::Lookup(names::LookupRequest {
+        id: RequestId(5),
+        ino: InodeNumber::try_from(131).unwrap(),
+        gen: 0x51e9_6b42,
+    });
+    #[rustfmt::skip]
+    let want: &[u8] = &[
+        26, 0, 0, 0, 3, 0,
+        1, 0, 0, 0,                       // MonitorToRepairer::Lookup
+        5, 0, 0, 0, 0, 0, 0, 0,           // id
+        131, 0, 0, 0, 0, 0, 0, 0,         // ino
+        0x42, 0x6b, 0xe9, 0x51,           // gen
+    ];
+    assert_eq!(codec::encode(&ask).unwrap(), want);
+    let path = names::FsPath::try_from(vec![b"d".to_vec(), b"f".to_vec()]).unwrap();
+    let answer = RepairerToMonitor::Named(names::LookupReply {
+        id: RequestId(5),
+        outcome: names::LookupOutcome::Found(path),
+    });
+    #[rustfmt::skip]
+    let want: &[u8] = &[
+        44, 0, 0, 0, 3, 0,
+        2, 0, 0, 0,                       // RepairerToMonitor::Named
+        5, 0, 0, 0, 0, 0, 0, 0,           // id
+        0, 0, 0, 0,                       // LookupOutcome::Found
+        2, 0, 0, 0, 0, 0, 0, 0,           // two names
+        1, 0, 0, 0, 0, 0, 0, 0, b'd',
+        1, 0, 0, 0, 0, 0, 0, 0, b'f',
+    ];
+    let frame = codec::encode(&answer).unwrap();
+    assert_eq!(frame, want);
+    // A name with a slash (or NUL, or "..") does not decode: the path cannot climb or lie.
+    for bad in [b'/', 0, b'.'] {
+        let mut forged = frame.clone();
+        let at = forged.len() - 1;
+        forged[at] = bad;
+        if bad == b'.' {
+            // "." alone is not an entry name.
+            assert!(codec::decode_frame::<RepairerToMonitor>(&forged).is_err());
+        } else {
+            assert!(codec::decode_frame::<RepairerToMonitor>(&forged).is_err(), "{bad}");
+        }
+    }
 }
 
 #[test]
@@ -274,6 +323,22 @@ proptest! {
         let msg = RepairerToMonitor::Hello(hello);
         let frame = codec::encode(&msg).unwrap();
         prop_assert_eq!(codec::decode_frame::<RepairerToMonitor>(&frame), Ok((msg, frame.len())));
+    }
+
+    #[test]
+    fn lookups_round_trip(id in any::<u64>(), ino in 1..u64::MAX, gen in any::<u32>(),
+                          names in prop::collection::vec("[a-z\\x01\\n]{1,20}", 0..8), errno in 1..4096i32) {
+        let ask = MonitorToRepairer::Lookup(names::LookupRequest {
+            id: RequestId(id), ino: InodeNumber::try_from(ino).unwrap(), gen,
+        });
+        let frame = codec::encode(&ask).unwrap();
+        prop_assert_eq!(codec::decode_frame::<MonitorToRepairer>(&frame), Ok((ask, frame.len())));
+        let path = names::FsPath::try_from(names.into_iter().map(String::into_bytes).collect::<Vec<_>>()).unwrap();
+        for outcome in [names::LookupOutcome::Found(path), names::LookupOutcome::Failed(Errno::try_from(errno).unwrap())] {
+            let msg = RepairerToMonitor::Named(names::LookupReply { id: RequestId(id), outcome });
+            let frame = codec::encode(&msg).unwrap();
+            prop_assert_eq!(codec::decode_frame::<RepairerToMonitor>(&frame), Ok((msg, frame.len())));
+        }
     }
 
     #[test]

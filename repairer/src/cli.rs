@@ -53,6 +53,12 @@ pub struct Cli {
     #[arg(long, value_name = "KEY", value_parser = PossibleValuesParser::new(DEFECTS.iter().map(|d| d.key)).try_map(|k| k.parse::<DefectId>()))]
     pub assume_fixed: Vec<DefectId>,
 
+    /// Name the inodes the kernel reports, for the monitor's reports, on a filesystem with
+    /// parent pointers: allows XFS_IOC_GETPARENTS_BY_HANDLE, for inodes whose generation the
+    /// monitor got from the kernel's event, each lookup re-verified and audited like a repair.
+    #[arg(long)]
+    pub resolve_names: bool,
+
     /// Check whether this filesystem can be served, without serving it (steps 2 to 4: for
     /// `ExecCondition=`), and exit: 0 it can, 1 it cannot (not XFS, a kernel without the
     /// XFS health monitor, or the autofsck property says to stand down), 255 on any other

@@ -55,7 +55,7 @@ pub enum Error {
     #[error("step 6 (drop capabilities): no_new_privs: {0}")]
     NoNewPrivs(#[source] nix::Error),
     #[error("step 7 (landlock): {0}")]
-    Landlock(#[source] landlock::RulesetError),
+    Landlock(#[from] landlock::RulesetError),
     #[error("step 7 (landlock): {0}")]
     LandlockPath(#[source] landlock::PathFdError),
     #[error("step 7 (landlock): {0:?}: this kernel cannot enforce the whole ruleset; refusing to serve (--allow-partial-landlock accepts it)")]

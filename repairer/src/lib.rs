@@ -13,9 +13,7 @@ pub mod serve;
 pub mod sys;
 pub mod systemd;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use xfs_heal_protocol::journal::Entry;
+use xfs_heal_protocol::journal::{Drops, Entry};
 
 /// One log line: a journal entry when stderr is the journal (see `systemd::connect_journal`),
 /// else one line on stderr, written with a single write(2) so concurrent writers never
@@ -30,7 +28,7 @@ macro_rules! log {
 pub use xfs_heal_protocol::journal::Priority;
 
 /// Log lines that could not be written since startup, because the reader fell behind.
-pub static DROPPED: AtomicU64 = AtomicU64::new(0);
+pub static DROPS: Drops = Drops::new();
 
 /// Logs `message` at `priority`; under the journal, with the fields `fields` adds.
 ///
@@ -38,17 +36,13 @@ pub static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// an answer to the monitor. A dropped line is counted; the count is written before the next
 /// line that gets through, and shown in systemd's STATUS=.
 pub fn log_entry(priority: Priority, message: &str, fields: impl FnOnce(Entry) -> Entry) {
-    static UNREPORTED: AtomicU64 = AtomicU64::new(0);
-    let unreported = UNREPORTED.swap(0, Ordering::Relaxed);
-    if unreported > 0 {
-        let line = format!("{unreported} log lines were dropped: the log was not read fast enough");
-        if !emit(Priority::Warning, &line, |e| e.field("kind", "log_dropped").field("dropped", unreported)) {
-            UNREPORTED.fetch_add(unreported, Ordering::Relaxed);
+    if let Some((line, n)) = DROPS.take_warning() {
+        if !emit(Priority::Warning, &line, |e| Drops::fields(e, n)) {
+            DROPS.restore(n);
         }
     }
     if !emit(priority, message, fields) {
-        DROPPED.fetch_add(1, Ordering::Relaxed);
-        UNREPORTED.fetch_add(1, Ordering::Relaxed);
+        DROPS.dropped();
     }
 }
 

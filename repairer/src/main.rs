@@ -15,6 +15,7 @@ use nix::sys::stat::{fstat, fstatat, umask, Mode};
 use nix::unistd::{fchdir, fchownat, unlinkat, Gid, Uid, UnlinkatFlags, User};
 use xfs_heal_protocol::defects;
 use xfs_heal_protocol::host;
+use xfs_heal_protocol::names::{Lookups, Naming};
 use xfs_heal_protocol::uapi::XfsHealthMonitor;
 use xfs_heal_protocol::{codec, EventSource, RepairerToMonitor};
 use xfs_heal_repairer::cli::Cli;
@@ -95,7 +96,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
         (partly, false) => return Err(Error::LandlockNotEnforced(partly)),
     }
 
-    let hello = recorded.hello(&cli.mountpoint, source, guards).map_err(Error::HelloPath)?;
+    let hello =
+        recorded.hello(&cli.mountpoint, source, guards, cli.resolve_names).map_err(Error::HelloPath)?;
+    let names = hello.names;
     let hello = codec::encode(&RepairerToMonitor::Hello(hello)).map_err(Error::HelloEncode)?;
     let server = Server {
         listener,
@@ -107,10 +110,11 @@ fn run(cli: &Cli) -> Result<(), Error> {
         health_is_kernels: source == EventSource::KernelMonitor,
         hello,
         moves,
+        lookups: Lookups::new(names, recorded.uuid, 0),
     };
 
     // 8. seccomp, last: from here on only the syscalls in seccomp.rs.
-    sandbox::seccomp()?;
+    sandbox::seccomp(names == Naming::On)?;
 
     // 9. Tell systemd we are ready.
     let status = recorded.serving_line(&cli.mountpoint, monitor_uid);

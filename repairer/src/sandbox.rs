@@ -57,25 +57,15 @@ pub fn allowed_beneath_mount() -> BitFlags<AccessFs> {
 /// abstract Unix sockets and signals to the sandbox. Best effort: an older kernel enforces
 /// what it knows, and the returned status says how much that was.
 pub fn landlock(mountpoint: &Path) -> Result<RestrictionStatus, Error> {
-    let err = Error::Landlock;
     let mount = PathFd::new(mountpoint).map_err(Error::LandlockPath)?;
-    Ruleset::default()
-        .handle_access(handled_fs())
-        .map_err(err)?
-        .handle_access(AccessNet::from_all(LANDLOCK_ABI))
-        .map_err(err)?
-        .scope(Scope::from_all(LANDLOCK_ABI))
-        .map_err(err)?
-        .create()
-        .map_err(err)?
-        .add_rule(PathBeneath::new(mount, allowed_beneath_mount()))
-        .map_err(err)?
-        .restrict_self()
-        .map_err(err)
+    let (net, scopes) = (AccessNet::from_all(LANDLOCK_ABI), Scope::from_all(LANDLOCK_ABI));
+    let ruleset = Ruleset::default().handle_access(handled_fs())?.handle_access(net)?.scope(scopes)?;
+    let rule = PathBeneath::new(mount, allowed_beneath_mount());
+    Ok(ruleset.create()?.add_rule(rule)?.restrict_self()?)
 }
 
 /// Step 8: load the allow-list of `seccomp.rs`; from here on any other syscall kills.
-pub fn seccomp() -> Result<(), Error> {
-    let program = crate::seccomp::program().map_err(Error::SeccompCompile)?;
+pub fn seccomp(names: bool) -> Result<(), Error> {
+    let program = crate::seccomp::program(names).map_err(Error::SeccompCompile)?;
     seccompiler::apply_filter_all_threads(&program).map_err(Error::Seccomp)
 }

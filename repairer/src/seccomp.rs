@@ -1,6 +1,6 @@
 //! THE allow-list: every syscall the sealed repairer may make, each with the call site that
 //! needs it. Anything else kills the process (SIGSYS). `ioctl` is further pinned to two
-//! request numbers. The pinning test in `repairer/tests/sandbox.rs` spells this list out, so
+//! request numbers (a third with names on). The pinning test in `repairer/tests/sandbox.rs` spells this list out, so
 //! any widening shows up in review as a diff to both files.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
 };
-use xfs_heal_protocol::uapi::{XFS_IOC_HEALTH_FD_ON_MONITORED_FS, XFS_IOC_SCRUB_METADATA};
+use xfs_heal_protocol::uapi::*;
 
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!("the seccomp allow-list is written and tested for x86_64 only");
@@ -36,11 +36,15 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_exit_group,        "exit_group",        "exit when the filesystem is gone"),
 ];
 
-/// The only ioctl request numbers allowed, matched on the low 32 bits the kernel uses.
+/// The only ioctl request numbers allowed, matched on the low 32 bits the kernel uses; a
+/// row marked `true` only when names are on (`--resolve-names` on a filesystem with parent
+/// pointers): it reads names, and only of inodes whose generation the caller knows
+/// (ARCHITECTURE.md, "Names in reports").
 #[rustfmt::skip]
-pub const IOCTLS: &[(u32, &str, &str)] = &[
-    (XFS_IOC_SCRUB_METADATA,            "XFS_IOC_SCRUB_METADATA",            "the repair itself"),
-    (XFS_IOC_HEALTH_FD_ON_MONITORED_FS, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS", "is the reopened mount the monitored superblock?"),
+pub const IOCTLS: &[(u32, &str, bool, &str)] = &[
+    (XFS_IOC_SCRUB_METADATA,            "XFS_IOC_SCRUB_METADATA",            false, "the repair itself"),
+    (XFS_IOC_HEALTH_FD_ON_MONITORED_FS, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS", false, "is the reopened mount the monitored superblock?"),
+    (XFS_IOC_GETPARENTS_BY_HANDLE,      "XFS_IOC_GETPARENTS_BY_HANDLE",      true,  "names for reports: the parent pointers of an inode the kernel reported"),
 ];
 
 /// The only fcntl commands allowed: reading an fd's own close-on-exec flag grants nothing.
@@ -70,11 +74,13 @@ fn arg_in(
         .collect()
 }
 
-/// Compiles the table to BPF: an unknown architecture or syscall kills the process.
-pub fn program() -> Result<BpfProgram, seccompiler::BackendError> {
+/// Compiles the table to BPF (the names-only ioctl with `names`): an unknown architecture or
+/// syscall kills the process.
+pub fn program(names: bool) -> Result<BpfProgram, seccompiler::BackendError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
-    rules.insert(libc::SYS_ioctl, arg_in(1, IOCTLS.iter().map(|(request, _, _)| *request))?);
+    let ioctls = IOCTLS.iter().filter(|(_, _, names_only, _)| names || !names_only);
+    rules.insert(libc::SYS_ioctl, arg_in(1, ioctls.map(|(request, ..)| *request))?);
     rules.insert(libc::SYS_fcntl, arg_in(1, FCNTLS.iter().map(|(cmd, _)| *cmd))?);
     rules.insert(libc::SYS_openat, arg_in(2, OPENAT_FLAGS.iter().map(|(flags, _)| *flags))?);
     let filter = SeccompFilter::new(

@@ -3,7 +3,6 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use nix::errno::Errno as NixErrno;
@@ -12,7 +11,8 @@ use nix::sys::socket::{getsockopt, sockopt, UnixCredentials};
 use xfs_heal_protocol::codec::{self, Disconnect, FrameReader};
 use xfs_heal_protocol::defects::DefectSet;
 use xfs_heal_protocol::host::{self, Served};
-use xfs_heal_protocol::journal::{Audit, Verdict};
+use xfs_heal_protocol::journal::{Audit, Audited, Verdict};
+use xfs_heal_protocol::names::{LookupReply, LookupRequest, Lookups};
 use xfs_heal_protocol::throttle::Limits;
 use xfs_heal_protocol::{
     Geometry, MonitorToRepairer, Refusal, RepairOutcome, RepairReply, RepairRequest, RepairerToMonitor,
@@ -52,6 +52,8 @@ pub struct Server {
     pub hello: Vec<u8>,
     /// Run by hand: the watch for a move of the mount (`mount::MoveWatch`).
     pub moves: Option<MoveWatch>,
+    /// Name lookups: the policy and the failed-lookup limit, as at startup.
+    pub lookups: Lookups,
 }
 
 /// The loop's changing state: the connection, the limits and what they held back.
@@ -59,6 +61,7 @@ struct State {
     conn: Option<Connection>,
     counts: Served,
     limits: Limits,
+    lookups: Lookups,
     epoch: Instant,
 }
 
@@ -73,8 +76,8 @@ impl Server {
     /// Serves until the filesystem is gone (returns Ok) or the listener fails. After each
     /// request, systemd's STATUS= shows the counters (`systemctl status`).
     pub fn run(&self, notifier: &Notifier) -> std::io::Result<()> {
-        let mut st =
-            State { conn: None, counts: Served::default(), limits: Limits::new(0), epoch: Instant::now() };
+        let (counts, limits, lookups) = (Served::default(), Limits::new(0), self.lookups.clone());
+        let mut st = State { conn: None, counts, limits, lookups, epoch: Instant::now() };
         loop {
             self.summarise(&mut st, false);
             let (listen_ready, conn_ready, moved) = {
@@ -107,7 +110,7 @@ impl Server {
                 let before = st.counts;
                 let served = self.service(&mut st, conn_ready);
                 if st.counts != before {
-                    notifier.notify(&st.counts.status(&self.mount.path, crate::DROPPED.load(Relaxed)));
+                    notifier.notify(&st.counts.status(&self.mount.path, crate::DROPS.total()));
                 }
                 if let Err(reason) = served {
                     st.limits.gate.drop_held();
@@ -194,27 +197,46 @@ impl Server {
         loop {
             let Some(c) = st.conn.as_mut() else { return Ok(()) };
             let frames = &mut c.frames;
-            let next = || match frames.next::<MonitorToRepairer>(now, STALL_NS) {
-                Ok(message) => Ok(message.map(|MonitorToRepairer::Repair(request)| request)),
-                Err(e) => Err(Disconnect::Stream(e)),
+            let next = || frames.next::<MonitorToRepairer>(now, STALL_NS).map_err(Disconnect::Stream);
+            let reply = match st.limits.gate.pass(now, next)? {
+                None => return Ok(()),
+                Some(MonitorToRepairer::Repair(request)) => {
+                    let reply = self.handle_repair(c, request);
+                    st.counts.count(!matches!(reply.outcome, RepairOutcome::Refused(_)));
+                    RepairerToMonitor::Reply(reply)
+                }
+                Some(MonitorToRepairer::Lookup(r)) => {
+                    RepairerToMonitor::Named(self.lookup(c, &mut st.lookups, now, r))
+                }
             };
-            let Some(request) = st.limits.gate.pass(now, next)? else { return Ok(()) };
-            let reply = self.handle_repair(c, request);
-            st.counts.count(!matches!(reply.outcome, RepairOutcome::Refused(_)));
-            let frame = codec::encode(&RepairerToMonitor::Reply(reply)).map_err(Disconnect::Encode)?;
+            let frame = codec::encode(&reply).map_err(Disconnect::Encode)?;
             Disconnect::after_write(frame.len(), nix::unistd::write(&c.fd, &frame).map_err(Into::into))?;
         }
+    }
+
+    /// One line per request, also the journal's structured audit record.
+    fn audit(c: &Connection, request: u64, target: Audited, verdict: Verdict, outcome: &str, result: &str) {
+        let record = Audit { peer_pid: c.pid, peer_uid: c.uid, request, target, verdict, outcome, result };
+        crate::log_entry(record.priority(), &record.message(), |entry| record.fields(entry));
+    }
+
+    /// Names an inode, on the re-verified mount: `protocol::names::Lookups` decides.
+    fn lookup(&self, c: &Connection, l: &mut Lookups, now: u64, r: LookupRequest) -> LookupReply {
+        let verify = || self.mount.reopen_verified(self.kernel_health()).map_err(|stale| stale.0);
+        let call =
+            |fd: &OwnedFd, h: &_, b: &mut _| sys::getparents(fd.as_fd(), h, b).map_err(|e| errno_of(&e));
+        let (reply, result) = l.answer(now, r, verify, call);
+        let verdict = if reply.refused() { Verdict::Refused } else { Verdict::Issued };
+        Self::audit(c, r.id.0, Audited::Lookup(&r), verdict, reply.outcome.name(), &result);
+        reply
     }
 
     /// Re-validates one request, proves the filesystem is still the recorded one, and only
     /// then issues the repair.
     fn handle_repair(&self, c: &Connection, request: RepairRequest) -> RepairReply {
         let RepairRequest { id, target } = request;
-        // One line per request, also the journal's structured audit record.
         let audit = |verdict, outcome, result: &str| {
-            let (peer_pid, peer_uid, request, target) = (c.pid, c.uid, id.0, &target);
-            let record = Audit { peer_pid, peer_uid, request, target, verdict, outcome, result };
-            crate::log_entry(record.priority(), &record.message(), |entry| record.fields(entry));
+            Self::audit(c, id.0, Audited::Repair(&target), verdict, outcome, result)
         };
         let refuse = |refusal: Refusal, why: &str| {
             audit(Verdict::Refused, "refused", why);

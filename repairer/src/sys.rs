@@ -8,10 +8,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use xfs_heal_protocol::uapi::{
-    XfsFsopGeom, XfsHealthFileOnMonitoredFs, XfsHealthMonitor, XfsScrubMetadata, XFS_IOC_FSGEOMETRY,
-    XFS_IOC_HEALTH_FD_ON_MONITORED_FS, XFS_IOC_HEALTH_MONITOR, XFS_IOC_SCRUB_METADATA,
-};
+use xfs_heal_protocol::uapi::*;
 
 /// `AT_HANDLE_MNT_ID_UNIQUE` (Linux 6.12): report the 64-bit unique mount ID.
 const AT_HANDLE_MNT_ID_UNIQUE: libc::c_int = 0x001;
@@ -101,6 +98,17 @@ pub fn scrub_metadata(fd: BorrowedFd<'_>, sm: &mut XfsScrubMetadata) -> io::Resu
     // tests); `sm` is valid for reads and writes of that size.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), XFS_IOC_SCRUB_METADATA as _, sm as *mut XfsScrubMetadata) })
         .map(drop)
+}
+
+/// `XFS_IOC_GETPARENTS_BY_HANDLE`: the first batch of parent records of the inode `h` names,
+/// into `buf`. Returns the output flags and the bytes written.
+pub fn getparents(fd: BorrowedFd<'_>, h: &XfsHandle, buf: &mut [u8]) -> io::Result<(u16, usize)> {
+    let mut arg = XfsGetparentsByHandle::first_batch(*h, buf);
+    // SAFETY: the request number encodes the 64-byte struct (pinned by layout tests); the
+    // kernel writes at most gp_bufsize bytes at gp_buffer, which is `buf`, alive and
+    // exclusively borrowed for the whole call.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), XFS_IOC_GETPARENTS_BY_HANDLE as _, &raw mut arg) })?;
+    Ok(arg.written())
 }
 
 /// `XFS_IOC_HEALTH_MONITOR` on the filesystem root: a new monitor fd.

@@ -248,6 +248,13 @@ impl Repairer {
 
     /// `XFS_IOC_SCRUB_METADATA` calls the kernel received from a [`Repairer::start_traced`]
     /// repairer so far (the startup probe included).
+    /// Name lookups (`XFS_IOC_GETPARENTS_BY_HANDLE`, 'X' 63) that reached the kernel.
+    pub fn getparents_ioctls(&self) -> usize {
+        let trace = self.log.with_file_name("repairer.strace");
+        let text = std::fs::read_to_string(trace).unwrap_or_default();
+        text.lines().filter(|l| l.contains("ioctl(") && l.contains("0x58, 0x3f, 0x40)")).count()
+    }
+
     pub fn scrub_ioctls(&self) -> usize {
         let trace = self.log.with_file_name("repairer.strace");
         let text = std::fs::read_to_string(trace).unwrap_or_default();
@@ -386,6 +393,19 @@ impl Client {
         match self.read_message() {
             Some(RepairerToMonitor::Reply(r)) => r,
             other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    /// Asks for the name of an inode and waits for the answer.
+    pub fn lookup(
+        &mut self,
+        request: xfs_heal_protocol::names::LookupRequest,
+    ) -> xfs_heal_protocol::names::LookupReply {
+        let frame = codec::encode(&MonitorToRepairer::Lookup(request)).expect("encode");
+        self.send_raw(&frame);
+        match self.read_message() {
+            Some(RepairerToMonitor::Named(r)) => r,
+            other => panic!("expected names, got {other:?}"),
         }
     }
 

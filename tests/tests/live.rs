@@ -334,6 +334,7 @@ fn fake_repairer(socket: &std::path::Path, fds: usize) -> std::thread::JoinHandl
             autofsck: Autofsck::Repair,
             event_source: EventSource::File,
             guards: xfs_heal_protocol::defects::DefectSet::NONE,
+            names: xfs_heal_protocol::names::Naming::Off,
         };
         let frame = codec::encode(&RepairerToMonitor::Hello(hello)).unwrap();
         let files: Vec<std::fs::File> = (0..fds).map(|_| std::fs::File::open("/dev/null").unwrap()).collect();

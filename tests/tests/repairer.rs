@@ -97,6 +97,41 @@ fn a_request_reaches_the_kernel_and_its_answer_comes_back() {
     assert_eq!(s.repairer.count("verdict=issued"), 3);
 }
 
+/// This host's mkfs.xfs makes no parent pointers and its kernel has no GETPARENTS ioctl: the
+/// names path itself runs in the VM (U10). Here: what the repairer says and does when names
+/// cannot be given, traced.
+#[test]
+fn a_lookup_without_names_is_refused_audited_and_never_reaches_the_kernel() {
+    use xfs_heal_protocol::names::{LookupOutcome, LookupRefusal, LookupRequest, Naming};
+    if !require_root() {
+        return;
+    }
+    for (flag, naming, refusal) in [
+        (None, Naming::Off, LookupRefusal::Disabled),
+        (Some("--resolve-names"), Naming::NoParentPointers, LookupRefusal::NoParentPointers),
+    ] {
+        let scratch = Scratch::new("lookup");
+        let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+        std::fs::copy(data("sample.v0"), scratch.path("events.v0")).unwrap();
+        let events = scratch.path("events.v0");
+        let mut args = vec!["--events-from", events.to_str().unwrap()];
+        args.extend(flag);
+        let mut repairer = Repairer::start_traced(&scratch, &fs.mountpoint, &args);
+        let mut c = Client::served(&repairer.socket);
+        assert_eq!(c.hello.names, naming);
+        let ask = LookupRequest { id: RequestId(7), ino: InodeNumber::try_from(128).unwrap(), gen: 0 };
+        let reply = c.lookup(ask);
+        assert_eq!((reply.id, reply.outcome), (RequestId(7), LookupOutcome::Refused(refusal)));
+        let line = repairer.wait_for_log("request=7 ");
+        assert!(line.contains("target=\"name of ino 128 gen 0x0\" verdict=refused"), "{line}");
+        assert!(line.contains(&format!("result=\"{refusal}\"")), "{line}");
+        assert_eq!(repairer.getparents_ioctls(), 0, "no lookup reached the kernel");
+        // The connection goes on: a repair request after it is answered as ever.
+        let target = ag(0, AgScrub::Agf);
+        assert_eq!(c.request(request(8, target)).id, RequestId(8));
+    }
+}
+
 #[test]
 fn another_filesystem_at_the_same_path_gets_estale_and_no_ioctl() {
     if !require_root() {

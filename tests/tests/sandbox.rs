@@ -41,10 +41,16 @@ fn pinned_syscall_list() {
         assert!(!why.is_empty(), "{name} has no reason");
         assert!(*nr >= 0);
     }
-    let ioctls: Vec<(u32, &str)> = seccomp::IOCTLS.iter().map(|(n, name, _)| (*n, *name)).collect();
+    let ioctls: Vec<(u32, &str, bool)> =
+        seccomp::IOCTLS.iter().map(|(n, name, names_only, _)| (*n, *name, *names_only)).collect();
     assert_eq!(
         ioctls,
-        [(0xC040_583C, "XFS_IOC_SCRUB_METADATA"), (0x4008_5845, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS")]
+        [
+            (0xC040_583C, "XFS_IOC_SCRUB_METADATA", false),
+            (0x4008_5845, "XFS_IOC_HEALTH_FD_ON_MONITORED_FS", false),
+            // With --resolve-names on a filesystem with parent pointers, and only then.
+            (0xC040_583F, "XFS_IOC_GETPARENTS_BY_HANDLE", true),
+        ]
     );
     assert_eq!(seccomp::FCNTLS, [(1, "F_GETFD")]);
     assert_eq!(seccomp::OPENAT_FLAGS, [(0o2_200_000, "O_RDONLY|O_DIRECTORY|O_CLOEXEC")]);
@@ -86,8 +92,12 @@ fn probe(nr: i64, arg1: i64) -> (Option<i32>, Option<i32>, String) {
 }
 
 fn probe3(nr: i64, arg1: i64, arg2: i64) -> (Option<i32>, Option<i32>, String) {
+    probe_in("seccomp", nr, arg1, arg2)
+}
+
+fn probe_in(mode: &str, nr: i64, arg1: i64, arg2: i64) -> (Option<i32>, Option<i32>, String) {
     let out = Command::new(binary("xfs-heal-sandbox-probe"))
-        .args(["seccomp", &nr.to_string(), &arg1.to_string(), &arg2.to_string()])
+        .args([mode, &nr.to_string(), &arg1.to_string(), &arg2.to_string()])
         .output()
         .expect("spawn probe");
     (out.status.code(), out.status.signal(), String::from_utf8_lossy(&out.stdout).into_owned())
@@ -109,10 +119,29 @@ fn every_allowed_syscall_is_usable() {
             assert!(stdout.starts_with("survived"), "{name}: {stdout}");
         }
     }
-    for (request, name, _) in seccomp::IOCTLS {
+    for (request, name, _, _) in seccomp::IOCTLS.iter().filter(|(_, _, names_only, _)| !names_only) {
         let (_, signal, stdout) = probe(libc::SYS_ioctl, i64::from(*request));
         assert_eq!(signal, None, "ioctl {name} was killed");
         assert!(stdout.starts_with("survived"));
+    }
+}
+
+#[test]
+fn the_name_lookup_ioctl_is_allowed_only_with_names_on() {
+    let getparents = 0xC040_583F;
+    let (code, signal, _) = probe(libc::SYS_ioctl, getparents);
+    assert_eq!((code, signal), (None, Some(libc::SIGSYS)), "without names it must be killed");
+    let (_, signal, stdout) = probe_in("seccomp-names", libc::SYS_ioctl, getparents, 0);
+    assert_eq!(signal, None, "with names it is allowed");
+    assert!(stdout.starts_with("survived"), "{stdout}");
+    // Names on widen nothing else: the other XFS ioctls are still killed.
+    for other in [0xC038_586A_i64, 0x4020_5844, 0xC028_5840] {
+        let (code, signal, _) = probe_in("seccomp-names", libc::SYS_ioctl, other, 0);
+        assert_eq!((code, signal), (None, Some(libc::SIGSYS)), "ioctl {other:#x} must be killed");
+    }
+    for (request, name, _, _) in seccomp::IOCTLS {
+        let (_, signal, _) = probe_in("seccomp-names", libc::SYS_ioctl, i64::from(*request), 0);
+        assert_eq!(signal, None, "{name} still allowed with names on");
     }
 }
 

@@ -155,7 +155,7 @@ fn only_the_start_condition_and_the_notice_hook_run_outside_the_sandbox() {
     assert_eq!(
         commands,
         [
-            "xfs-heal-repairer@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-repairer %f",
+            "xfs-heal-repairer@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-repairer --resolve-names %f",
             "xfs-heal-monitor@.service: ExecCondition=+/usr/libexec/xfs-heal/xfs-heal-repairer --supported %f",
             "xfs-heal-monitor@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-monitor %f",
             "xfs_scrub@.service.d/xfs-heal.conf: ExecStartPre=-+/usr/libexec/xfs-heal/full-check-notify started %f",

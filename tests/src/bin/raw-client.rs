@@ -49,6 +49,7 @@ fn forge(socket: &str, mountpoint: &str, events: &str) {
         autofsck: Autofsck::Repair,
         event_source: EventSource::File,
         guards: xfs_heal_protocol::defects::DefectSet::NONE,
+        names: xfs_heal_protocol::names::Naming::Off,
     };
     let frame = codec::encode(&RepairerToMonitor::Hello(hello)).expect("encode");
     let (read_end, write_end) = nix::unistd::pipe().expect("pipe");

@@ -3,7 +3,7 @@
 //!
 //! `xfs-heal-sandbox-probe seccomp SYSCALL_NR ARG1 [ARG2]` — load the repairer's seccomp
 //!   program (as step 8 does), then make syscall SYSCALL_NR with harmless arguments; print
-//!   `survived`.
+//!   `survived`. `seccomp-names`: the same with names on (`--resolve-names`).
 //! `xfs-heal-sandbox-probe seccomp-thread SYSCALL_NR` — start a thread, load the repairer's
 //!   program from the main thread, then make the syscall in the other thread.
 //! `xfs-heal-sandbox-probe landlock MOUNTPOINT PATH (dir|read|write)` — apply the repairer's
@@ -32,13 +32,13 @@ use std::os::unix::fs::OpenOptionsExt;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("seccomp") => {
+        Some(mode @ ("seccomp" | "seccomp-names")) => {
             let nr: i64 = args[2].parse().expect("syscall number");
             let arg1: i64 = args[3].parse().expect("arg1");
             let arg2: i64 = args.get(4).map_or(0, |a| a.parse().expect("arg2"));
             let arg0: i64 = if nr == libc::SYS_exit_group { 0 } else { -1 };
             nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
-            xfs_heal_repairer::sandbox::seccomp().expect("seccomp");
+            xfs_heal_repairer::sandbox::seccomp(mode == "seccomp-names").expect("seccomp");
             let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1, arg2);
             // A killed process never gets here.
             println!("survived ({ret})");
@@ -69,7 +69,7 @@ fn main() {
                 std::hint::spin_loop();
             }
             nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
-            xfs_heal_repairer::sandbox::seccomp().expect("seccomp");
+            xfs_heal_repairer::sandbox::seccomp(false).expect("seccomp");
             GO.store(true, SeqCst);
             while !DONE.load(SeqCst) {
                 std::hint::spin_loop();
