@@ -13,9 +13,7 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, UnixAddr};
 use xfs_heal_protocol::codec::{self, CodecError, MAX_FRAME};
-use xfs_heal_protocol::{
-    Hello, MonitorToRepairer, RepairReply, RepairRequest, RepairerToMonitor, PROTOCOL_VERSION,
-};
+use xfs_heal_protocol::{Hello, MonitorToRepairer, RepairRequest, RepairerToMonitor, PROTOCOL_VERSION};
 
 use crate::sys;
 
@@ -136,9 +134,14 @@ impl Connection {
         Ok((Self { stream, buf: rest }, hello, fd))
     }
 
-    /// Sends one request (a few dozen bytes; the socket buffer always has room).
+    /// Sends one repair request.
     pub fn request_repair(&mut self, request: RepairRequest) -> Result<(), ClientError> {
-        let frame = codec::encode(&MonitorToRepairer::Repair(request)).map_err(ClientError::Frame)?;
+        self.send(&MonitorToRepairer::Repair(request))
+    }
+
+    /// Sends one message (a few dozen bytes; the socket buffer always has room).
+    pub fn send(&mut self, message: &MonitorToRepairer) -> Result<(), ClientError> {
+        let frame = codec::encode(message).map_err(ClientError::Frame)?;
         match nix::unistd::write(&self.stream, &frame) {
             Ok(n) if n == frame.len() => Ok(()),
             Ok(_) => Err(ClientError::Closed),
@@ -146,8 +149,9 @@ impl Connection {
         }
     }
 
-    /// Reads what is available (the socket is readable) and returns the complete replies.
-    pub fn read_replies(&mut self) -> Result<Vec<RepairReply>, ClientError> {
+    /// Reads what is available (the socket is readable) and returns the complete replies and
+    /// names; a second Hello is an error.
+    pub fn read_replies(&mut self) -> Result<Vec<RepairerToMonitor>, ClientError> {
         let mut chunk = [0u8; 4096];
         match nix::unistd::read(self.stream.as_fd(), &mut chunk) {
             Ok(0) => return Err(ClientError::Closed),
@@ -158,11 +162,11 @@ impl Connection {
         let mut replies = Vec::new();
         loop {
             match codec::decode_frame::<RepairerToMonitor>(&self.buf) {
-                Ok((RepairerToMonitor::Reply(r), used)) => {
-                    self.buf.drain(..used);
-                    replies.push(r);
-                }
                 Ok((RepairerToMonitor::Hello(_), _)) => return Err(ClientError::NotHello),
+                Ok((answer, used)) => {
+                    self.buf.drain(..used);
+                    replies.push(answer);
+                }
                 Err(CodecError::Incomplete { .. }) => return Ok(replies),
                 Err(e) => return Err(ClientError::Frame(e)),
             }

@@ -15,6 +15,7 @@ pub mod event;
 pub mod fullcheck;
 pub mod journal;
 pub mod live;
+pub mod names;
 pub mod policy;
 pub mod replay;
 pub mod report;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use xfs_heal_protocol::{EventSource, Hello};
+use xfs_heal_protocol::names::Naming;
+use xfs_heal_protocol::{EventSource, Hello, MonitorToRepairer, RepairerToMonitor};
 
 use crate::client::Connection;
 use crate::decode::v0::V0Decoder;
@@ -18,6 +19,7 @@ use crate::engine::Engine;
 use crate::event::EventKind;
 use crate::fullcheck::Trigger;
 use crate::journal::Journal;
+use crate::names::Namer;
 use crate::report::{Format, Report};
 
 /// How reports are printed.
@@ -55,6 +57,12 @@ pub fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
 }
 
+/// Nanoseconds on a monotonic clock: when a report stops waiting for its name.
+fn mono_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -81,6 +89,8 @@ pub struct Live<W: Write> {
     pub everything: bool,
     /// systemd's trigger of the full online check, if it passed one.
     pub full_check: Option<Trigger>,
+    /// Reports about an inode wait here for its name.
+    pub names: Namer,
 }
 
 impl<W: Write> Live<W> {
@@ -113,10 +123,10 @@ impl<W: Write> Live<W> {
                     self.engine.full_check_unavailable(format!("writing its trigger failed: {e}"));
                 }
             }
-            self.output.say_all(self.engine.take_reports());
+            self.report();
             let _ = self.output.out.flush();
             if let Some(at) = ended {
-                if !drain || !self.engine.busy() {
+                if !drain || !(self.engine.busy() || self.names.waiting()) {
                     break;
                 }
                 if at.elapsed() > DRAIN_LIMIT {
@@ -167,7 +177,14 @@ impl<W: Write> Live<W> {
                     Some(Ok(replies)) => {
                         let now = now_ns();
                         for r in replies {
-                            self.engine.on_reply(r, now);
+                            match r {
+                                RepairerToMonitor::Reply(r) => self.engine.on_reply(r, now),
+                                RepairerToMonitor::Named(r) => {
+                                    let ready = self.names.on_named(r, mono_ns());
+                                    self.output.say_all(ready);
+                                }
+                                RepairerToMonitor::Hello(_) => {}
+                            }
                         }
                     }
                     Some(Err(e)) => self.lost_connection(&e.to_string(), &mut reconnect_at, backoff),
@@ -188,9 +205,33 @@ impl<W: Write> Live<W> {
             self.output.say(&Report::Truncated(t));
         }
         self.engine.finish();
-        self.output.say_all(self.engine.take_reports());
+        self.report();
+        let rest = self.names.unanswered(u64::MAX);
+        self.output.say_all(rest);
         let _ = self.output.out.flush();
         self.output.out
+    }
+
+    /// The engine's reports, through the naming stage, to the output; its lookups to the
+    /// repairer. Without a connection to send them on, the waiting reports go out unnamed.
+    fn report(&mut self) {
+        let now = mono_ns();
+        let ready = self.names.pass(self.engine.take_reports(), now);
+        self.output.say_all(ready);
+        let asked = self.names.take_requests();
+        if asked.is_empty() {
+            return;
+        }
+        let sent = match self.conn.as_mut() {
+            Some(conn) => {
+                asked.into_iter().try_for_each(|r| conn.send(&MonitorToRepairer::Lookup(r)).map_err(drop))
+            }
+            None => Err(()),
+        };
+        if sent.is_err() {
+            let unnamed = self.names.unanswered(now);
+            self.output.say_all(unnamed);
+        }
     }
 
     /// Hands the full check's notices to the engine; a failing FIFO is given up.
@@ -202,7 +243,7 @@ impl<W: Write> Live<W> {
                 .say(&Report::Status(format!("reading the full check's notices failed: {e}; ignoring them")));
             self.full_check = None;
         }
-        self.output.say_all(self.engine.take_reports());
+        self.report();
     }
 
     /// Drains the health fd; true when the events have ended (EOF or UNMOUNT).
@@ -232,7 +273,7 @@ impl<W: Write> Live<W> {
                 Err(e) => engine.on_invalid_record(e, now),
             });
             // Print as we go: a burst's reports never pile up in memory.
-            self.output.say_all(self.engine.take_reports());
+            self.report();
             if unmounted {
                 return true;
             }
@@ -244,6 +285,8 @@ impl<W: Write> Live<W> {
         self.output.say(&Report::Status(format!("lost the repairer connection ({why}); reconnecting")));
         self.conn = None;
         self.engine.on_disconnect(now_ns());
+        let unnamed = self.names.unanswered(mono_ns());
+        self.output.say_all(unnamed);
         *reconnect_at = Some(Instant::now() + backoff);
     }
 
@@ -270,6 +313,7 @@ impl<W: Write> Live<W> {
                         hello.identity, self.hello.identity
                     )));
                 }
+                self.names.set_on(hello.names == Naming::On);
                 self.hello = hello;
                 self.conn = Some(conn);
                 let kept =

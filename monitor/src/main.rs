@@ -16,9 +16,11 @@ use xfs_heal_monitor::error::Error;
 use xfs_heal_monitor::fullcheck::Trigger;
 use xfs_heal_monitor::journal::Journal;
 use xfs_heal_monitor::live::{self, Live, Output};
+use xfs_heal_monitor::names::Namer;
 use xfs_heal_monitor::replay::{self, CaptureFormat, Options};
 use xfs_heal_monitor::report::Report;
 use xfs_heal_monitor::{sandbox, sys};
+use xfs_heal_protocol::names::Naming;
 use xfs_heal_protocol::{Autofsck, EventSource, Hello, OnlineRepair};
 
 fn main() -> ExitCode {
@@ -72,7 +74,7 @@ fn main() -> ExitCode {
         Err(source) => return fail(Error::Connect { socket, source }),
     };
     output.say(&Report::Status(format!(
-        "connected to the repairer: {} via {} ({} AGs, {} rtgroups, autofsck {}, events from {})",
+        "connected to the repairer: {} via {} ({} AGs, {} rtgroups, autofsck {}, events from {}; {})",
         hello.identity,
         socket.display(),
         hello.geometry.agcount(),
@@ -81,6 +83,11 @@ fn main() -> ExitCode {
         match hello.event_source {
             EventSource::KernelMonitor => "the kernel health monitor",
             EventSource::File => "a file (test/replay mode)",
+        },
+        match hello.names {
+            Naming::On => "files named by path",
+            Naming::NoParentPointers => "files by inode number: the filesystem has no parent pointers",
+            Naming::Off => "files by inode number: the repairer does not resolve names",
         }
     )));
     let repair = match decide_repair(&cli, &hello) {
@@ -146,6 +153,7 @@ fn main() -> ExitCode {
     if full_check.is_some() {
         engine = engine.with_full_check();
     }
+    let names = Namer::new(hello.names == Naming::On);
     let live = Live {
         socket,
         mountpoint,
@@ -156,6 +164,7 @@ fn main() -> ExitCode {
         output,
         everything: cli.everything,
         full_check,
+        names,
     };
     drop(live.run());
     ExitCode::SUCCESS

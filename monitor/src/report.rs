@@ -190,6 +190,12 @@ pub enum Report {
     },
     /// The monitor's own state: connections, modes, decisions, the end of the run.
     Status(String),
+    /// A report about one inode, with the inode's path below the mount point (escaped,
+    /// empty for the root directory) as the repairer named it (`--resolve-names`).
+    Named {
+        report: Box<Report>,
+        path: String,
+    },
 }
 
 impl Report {
@@ -197,6 +203,7 @@ impl Report {
     /// events, invalid input and repair outcomes are always shown, as in xfs_healer.
     pub fn is_routine(&self) -> bool {
         match self {
+            Report::Named { report, .. } => report.is_routine(),
             Report::Event(e) => matches!(
                 e.kind,
                 EventKind::Metadata { .. } | EventKind::Media { .. } | EventKind::FileIo { .. }
@@ -210,6 +217,7 @@ impl Report {
     /// repairs are errors or warnings, routine progress is info.
     pub fn priority(&self) -> Priority {
         match self {
+            Report::Named { report, .. } => report.priority(),
             Report::Event(e) => match e.kind {
                 EventKind::Running | EventKind::Unmount => Priority::Info,
                 EventKind::Metadata { status: HealthStatus::Healthy, .. } => Priority::Info,
@@ -262,9 +270,35 @@ impl Report {
 
     /// The human-readable line.
     pub fn text(&self, mount: &str) -> String {
+        self.text_at(mount, None)
+    }
+
+    /// The inode a report is about, if it is about one: the lookup that names it.
+    pub fn inode(&self) -> Option<(u64, u32)> {
+        let of_target = |t: &RepairTarget| match t {
+            RepairTarget::Inode { ino, gen, .. } => Some((ino.get(), *gen)),
+            _ => None,
+        };
+        match self {
+            Report::Event(e) => match e.kind {
+                EventKind::Metadata { object: MetadataObject::Inode { ino, gen, .. }, .. }
+                | EventKind::FileIo { ino, gen, .. } => Some((ino, gen)),
+                _ => None,
+            },
+            Report::RepairResult { target, .. }
+            | Report::RepairForbidden { target, .. }
+            | Report::RepairAbandoned { target, .. } => of_target(target),
+            Report::NeedsFullCheck(_, MetadataObject::Inode { ino, gen, .. }) => Some((*ino, *gen)),
+            _ => None,
+        }
+    }
+
+    /// The line, with `path` (escaped, below the mount) in place of `ino N gen G`.
+    fn text_at(&self, mount: &str, path: Option<&str>) -> String {
         let m = escape(mount);
         match self {
-            Report::Event(e) => event_text(&m, e),
+            Report::Named { report, path } => report.text_at(mount, Some(path)),
+            Report::Event(e) => event_text(&m, e, path),
             Report::Escalation { cause, structures } => format!(
                 "{m}: sweep of filesystem and group metadata started ({structures} structures) because {cause}; files and directories are not part of it, and no full online check can be started here (that needs systemd's xfs-heal-full-check@ units): run xfs_scrub -n {m} to check them."
             ),
@@ -315,7 +349,7 @@ impl Report {
                 let d = defect.entry();
                 format!(
                     "{} {}: not repairing online: known kernel defect {}: {}; instead, {}.",
-                    target_prefix(&m, target),
+                    target_prefix(&m, target, path),
                     target.structure_name(),
                     d.key,
                     d.reason,
@@ -324,12 +358,12 @@ impl Report {
             }
             Report::RepairAbandoned { target, attempts, window_secs } => format!(
                 "{} {}: giving up after {attempts} failed repairs in {window_secs} s; offline repair required (xfs_repair on the unmounted device).",
-                target_prefix(&m, target),
+                target_prefix(&m, target, path),
                 target.structure_name()
             ),
             Report::SickSuppressed { target, count } => format!(
                 "{} {}: {count} more sick reports while its repairs were failing (not printed one by one)",
-                target_prefix(&m, target),
+                target_prefix(&m, target, path),
                 target.structure_name()
             ),
             Report::Status(message) => format!("{m}: {}", escape(message)),
@@ -340,19 +374,19 @@ impl Report {
             Report::RepairRequested { target, dry_run: true } => {
                 format!(
                     "{} {}: would request repair (scrub type {})",
-                    target_prefix(&m, target),
+                    target_prefix(&m, target, path),
                     target.structure_name(),
                     target.scrub_type()
                 )
             }
             Report::RepairRequested { target, dry_run: false } => {
-                format!("{} {}: repair requested", target_prefix(&m, target), target.structure_name())
+                format!("{} {}: repair requested", target_prefix(&m, target, path), target.structure_name())
             }
             Report::RepairResult { target, outcome } => {
-                format!("{} {}: {}", target_prefix(&m, target), target.structure_name(), outcome.sentence())
+                format!("{} {}: {}", target_prefix(&m, target, path), target.structure_name(), outcome.sentence())
             }
             Report::NeedsFullCheck(u, object) => {
-                format!("{} {}: {}; a full check is needed.", object_prefix(&m, object), u.structure, u.why)
+                format!("{} {}: {}; a full check is needed.", object_prefix(&m, object, path), u.structure, u.why)
             }
         }
     }
@@ -362,6 +396,12 @@ impl Report {
         let mut o = Map::new();
         o.insert("mountpoint".into(), mount.into());
         match self {
+            Report::Named { report, path } => {
+                if let Value::Object(inner) = report.json(mount) {
+                    o = inner;
+                }
+                o.insert("path".into(), under(&escape(mount), path).into());
+            }
             Report::Event(e) => {
                 o.insert("kind".into(), "event".into());
                 event_json(&mut o, e);
@@ -535,26 +575,49 @@ pub fn escape(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
-fn object_prefix(m: &str, object: &MetadataObject) -> String {
+/// A path below the mount point `m` (both escaped): the mount point itself for the root.
+fn under(m: &str, path: &str) -> String {
+    if path.is_empty() {
+        m.to_owned()
+    } else {
+        format!("{}/{path}", m.trim_end_matches('/'))
+    }
+}
+
+/// How xfs_healer names an inode: its path when one is known, else its number and generation.
+fn inode_prefix(m: &str, ino: u64, gen: u32, path: Option<&str>) -> String {
+    match path {
+        Some(path) => under(m, path),
+        None => format!("{m} ino {ino} gen {gen:#x}"),
+    }
+}
+
+fn object_prefix(m: &str, object: &MetadataObject, path: Option<&str>) -> String {
     match object {
         MetadataObject::Fs { .. } => m.to_owned(),
         MetadataObject::Ag { agno, .. } => format!("{m} agno {agno:#x}"),
         MetadataObject::RtGroup { rgno, .. } => format!("{m} rgno {rgno:#x}"),
-        MetadataObject::Inode { ino, gen, .. } => format!("{m} ino {ino} gen {gen:#x}"),
+        MetadataObject::Inode { ino, gen, .. } => inode_prefix(m, *ino, *gen, path),
     }
 }
 
 /// The prefix xfs_healer prints before a repaired structure's name.
-pub fn target_prefix(m: &str, target: &RepairTarget) -> String {
+pub fn target_prefix(m: &str, target: &RepairTarget, path: Option<&str>) -> String {
     match target {
         RepairTarget::Fs { .. } => m.to_owned(),
         RepairTarget::Ag { agno, .. } => format!("{m} agno {:#x}", agno.get()),
         RepairTarget::RtGroup { rgno, .. } => format!("{m} rgno {:#x}", rgno.get()),
-        RepairTarget::Inode { ino, gen, .. } => format!("{m} ino {} gen {gen:#x}", ino.get()),
+        RepairTarget::Inode { ino, gen, .. } => inode_prefix(m, ino.get(), *gen, path),
     }
 }
 
-fn event_text(m: &str, e: &HealthEvent) -> String {
+/// An errno as fstests' xfs_healer lines show it: strerror's words alone.
+fn strerror(errno: i32) -> String {
+    let full = std::io::Error::from_raw_os_error(errno).to_string();
+    full.rsplit_once(" (os error ").map_or_else(|| full.clone(), |(words, _)| words.to_owned())
+}
+
+fn event_text(m: &str, e: &HealthEvent, path: Option<&str>) -> String {
     match e.kind {
         EventKind::Running => format!("{m}: monitoring started"),
         EventKind::Unmount => format!("{m}: filesystem unmounted"),
@@ -564,7 +627,7 @@ fn event_text(m: &str, e: &HealthEvent) -> String {
         }
         EventKind::Metadata { status, object } => format!(
             "{} {}: {}",
-            object_prefix(m, &object),
+            object_prefix(m, &object, path),
             object.structure_names().join(", "),
             status.as_str()
         ),
@@ -572,12 +635,11 @@ fn event_text(m: &str, e: &HealthEvent) -> String {
             format!("{m} {} daddr {daddr:#x} bbcount {bbcount:#x}: media error", device.as_str())
         }
         EventKind::FileIo { kind, ino, gen, pos, len, error } => {
-            let head = format!("{m} ino {ino} gen {gen:#x} pos {pos} len {len}: {}", kind.as_str());
+            let head = format!("{} pos {pos} len {len}: {}", inode_prefix(m, ino, gen, path), kind.as_str());
             if error == 0 || kind == FileIoKind::DataLost {
                 format!("{head} failed")
             } else {
-                let errno = i32::try_from(error).unwrap_or(i32::MAX);
-                format!("{head}: {}", std::io::Error::from_raw_os_error(errno))
+                format!("{head}: {}", strerror(i32::try_from(error).unwrap_or(i32::MAX)))
             }
         }
     }

@@ -45,8 +45,8 @@ fn event_lines_use_xfs_healer_wording() {
         "/mnt datadev daddr 0x1000 bbcount 0x8: media error",
         "/mnt rtdev daddr 0x1000 bbcount 0x8: media error",
         "/mnt logdev daddr 0x1000 bbcount 0x8: media error",
-        "/mnt ino 131 gen 0x9 pos 4096 len 8192: buffered_read: Input/output error (os error 5)",
-        "/mnt ino 131 gen 0x9 pos 4096 len 8192: directio_write: Input/output error (os error 5)",
+        "/mnt ino 131 gen 0x9 pos 4096 len 8192: buffered_read: Input/output error",
+        "/mnt ino 131 gen 0x9 pos 4096 len 8192: directio_write: Input/output error",
         "/mnt ino 131 gen 0x9 pos 4096 len 8192: media failed",
     ] {
         assert!(lines.contains(&l.to_string()), "missing {l:?} in {lines:#?}");
@@ -90,6 +90,74 @@ fn repair_lines_use_xfs_healer_sentences() {
         Report::RepairRequested { target: ag, dry_run: true }.text("/mnt"),
         "/mnt agno 0x1 bnobt: would request repair (scrub type 5)"
     );
+}
+
+/// A report about inode 131 named `path` by the repairer.
+fn named(report: Report, path: &str) -> Report {
+    Report::Named { report: Box::new(report), path: path.into() }
+}
+
+#[test]
+fn named_reports_read_like_xfs_healer_and_carry_the_path() {
+    let io = |kind| {
+        Report::Event(HealthEvent {
+            time_ns: 1,
+            kind: EventKind::FileIo { kind, ino: 131, gen: 9, pos: 4096, len: 4096, error: 5 },
+        })
+    };
+    // fstests' xfs_healer lines: path, range, kind, strerror.
+    for (kind, name) in [
+        (FileIoKind::BufferedRead, "buffered_read"),
+        (FileIoKind::BufferedWrite, "buffered_write"),
+        (FileIoKind::DirectRead, "directio_read"),
+        (FileIoKind::DirectWrite, "directio_write"),
+    ] {
+        assert_eq!(
+            named(io(kind), "dir/file").text("/mnt/data"),
+            format!("/mnt/data/dir/file pos 4096 len 4096: {name}: Input/output error")
+        );
+    }
+    let sick = Report::Event(HealthEvent {
+        time_ns: 1,
+        kind: EventKind::Metadata {
+            status: HealthStatus::Sick,
+            object: MetadataObject::Inode {
+                ino: 131,
+                gen: 9,
+                mask: InodeMask::new(uapi::XFS_BS_SICK_DIR).unwrap(),
+            },
+        },
+    });
+    assert_eq!(named(sick.clone(), "dir").text("/mnt/data"), "/mnt/data/dir directory: sick");
+    // The root directory is the mount point itself; a trailing slash is not doubled.
+    assert_eq!(named(sick, "").text("/mnt/data/"), "/mnt/data/ directory: sick");
+    let target =
+        RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 9, kind: InodeScrub::Directory };
+    let result = named(Report::RepairResult { target, outcome: RepairOutcome::Repaired }, "dir");
+    assert_eq!(result.text("/mnt/data"), "/mnt/data/dir directory: Repairs successful.");
+    // JSON and journal fields: the same report, plus the path (escaped as in the line).
+    let json = named(io(FileIoKind::BufferedRead), "d/f\\x0a").json("/mnt/data");
+    assert_eq!(json["path"], "/mnt/data/d/f\\x0a");
+    assert_eq!(json["ino"], 131);
+    assert_eq!(json["kind"], "event");
+    let entry = xfs_heal_monitor::journal::entry(
+        &named(io(FileIoKind::BufferedRead), "d/f"),
+        "/mnt/data",
+        xfs_heal_monitor::report::Format::Text,
+    );
+    let fields = String::from_utf8(entry.into_bytes()).unwrap();
+    assert!(fields.lines().any(|l| l == "XFS_HEAL_PATH=/mnt/data/d/f"), "{fields}");
+    assert!(
+        fields
+            .lines()
+            .any(|l| l == "MESSAGE=/mnt/data/d/f pos 4096 len 4096: buffered_read: Input/output error"),
+        "{fields}"
+    );
+    // Priority and --quiet follow the report named.
+    assert_eq!(named(io(FileIoKind::BufferedRead), "d").priority(), io(FileIoKind::BufferedRead).priority());
+    assert!(named(io(FileIoKind::BufferedRead), "d").is_routine());
+    assert_valid(&validator(), named(io(FileIoKind::BufferedRead), "d/f"));
+    assert_valid(&validator(), result);
 }
 
 #[test]
