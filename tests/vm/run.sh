@@ -39,7 +39,8 @@ mkdir -p "$sd/etc/systemd/system/multi-user.target.wants" "$sd/opt/xfs-heal"
 echo "${XFS_HEAL_VM_SCENARIOS:-all}" > "$sd/opt/xfs-heal/selected"
 install -m 0644 "$deb" "$sd/opt/xfs-heal/xfs-heal.deb"
 install -m 0644 "$VM_DIR/guest/lib.sh" "$VM_DIR/guest/systemd-scenarios.sh" "$VM_DIR/guest/systemd-resume.sh" \
-    "$VM_DIR/guest/systemd-fullcheck.sh" "$VM_DIR/guest/systemd-moved.sh" "$sd/opt/xfs-heal/"
+    "$VM_DIR/guest/systemd-fullcheck.sh" "$VM_DIR/guest/systemd-moved.sh" "$VM_DIR/guest/systemd-names.sh" \
+    "$sd/opt/xfs-heal/"
 # No udev in the guest: gettys would wait 90 s for tty devices that never appear.
 ln -s /dev/null "$sd/etc/systemd/system/serial-getty@.service"
 ln -s /dev/null "$sd/etc/systemd/system/getty@.service"
@@ -90,7 +91,7 @@ if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} 
     XFS_HEAL_VM_TIMEOUT=${XFS_HEAL_VM_DEFECT_TIMEOUT:-300} boot defect "$defect" /init; defect_rc=$?
 fi
 sd_rc=0
-if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q -E ' U[0-9] '; then
+if [ "${XFS_HEAL_VM_SCENARIOS:-all}" = all ] || echo " ${XFS_HEAL_VM_SCENARIOS} " | grep -q -E ' U[0-9]+ '; then
     boot systemd "$sd" /lib/systemd/systemd; sd_rc=$?
 fi
 set -e

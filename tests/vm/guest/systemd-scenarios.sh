@@ -61,12 +61,13 @@ if [ $dpkg_rc = 0 ] && [ "$installed" = "install ok installed 0.1.0-1" ] && [ -z
 else
     result U0 xfs-heal FAIL - "verify '$verify', dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', units '$units' $files"
 fi
-# A run of U8 or U9 alone (XFS_HEAL_VM_SCENARIOS=U8 or U9): the package is installed;
+# A run of U8, U9 or U10 alone (XFS_HEAL_VM_SCENARIOS=U8, ...): the package is installed;
 # nothing else.
 selected=$(cat /opt/xfs-heal/selected)
-if [ "$selected" = U8 ] || [ "$selected" = U9 ]; then
+if [ "$selected" = U8 ] || [ "$selected" = U9 ] || [ "$selected" = U10 ]; then
     [ "$selected" = U8 ] && . ./systemd-fullcheck.sh
     [ "$selected" = U9 ] && . ./systemd-moved.sh
+    [ "$selected" = U10 ] && . ./systemd-names.sh
     echo ALL-DONE
     echo "status 0" > /dev/hvc1
     systemctl poweroff --no-block
@@ -324,6 +325,7 @@ fi
 
 . ./systemd-fullcheck.sh
 . ./systemd-moved.sh
+. ./systemd-names.sh
 
 scenario U7 "systemd: xfs-heal.target covers every XFS filesystem in /etc/fstab, one excluded, after a (soft) reboot"
 # Two XFS filesystems in fstab and one with x-xfs-heal=off; the switch is enabled, then
