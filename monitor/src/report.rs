@@ -285,9 +285,12 @@ impl Report {
                 | EventKind::FileIo { ino, gen, .. } => Some((ino, gen)),
                 _ => None,
             },
-            Report::RepairResult { target, .. }
+            Report::RepairRequested { target, .. }
+            | Report::RepairResult { target, .. }
             | Report::RepairForbidden { target, .. }
-            | Report::RepairAbandoned { target, .. } => of_target(target),
+            | Report::RepairAbandoned { target, .. }
+            | Report::SickAbsorbed { target, .. }
+            | Report::SickSuppressed { target, .. } => of_target(target),
             Report::NeedsFullCheck(_, MetadataObject::Inode { ino, gen, .. }) => Some((*ino, *gen)),
             _ => None,
         }
@@ -328,7 +331,9 @@ impl Report {
                 format!("{m}: repairs stopped: {}; {dropped} waiting repairs dropped", reason.sentence())
             }
             Report::SickAbsorbed { target, count } => format!(
-                "{m}: {target}: {count} more sick reports were absorbed by this repair (queued, running or its echo)"
+                "{} {}: {count} more sick reports were absorbed by this repair (queued, running or its echo)",
+                target_prefix(&m, target, path),
+                target.structure_name()
             ),
             Report::Untracked { count, cap } => format!(
                 "{m}: {count} sick reports of further structures were not tracked one by one (more than {cap} outstanding); the sweep covers their groups"

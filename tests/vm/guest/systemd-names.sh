@@ -72,7 +72,6 @@ for d in xfs-heal xfs_healer; do
     sleep 2
     br=$(u10_lines $d $n buffered_read); dr=$(u10_lines $d $n directio_read)
     dw=$(u10_lines $d $n directio_write); bw=$(u10_lines $d $n buffered_write)
-    unnamed=$(u10_journal $d $n | grep -c -E "ino [0-9]+ gen 0x[0-9a-f]+ pos ")
     ls /mnt/$n/a/b/c >/dev/null 2>&1
     wait_entries /mnt/$n/a/b/c && entries=50 || entries=$(dir_entries /mnt/$n/a/b/c)
     t1=$(now)
@@ -80,6 +79,8 @@ for d in xfs-heal xfs_healer; do
     journal=$(u10_journal $d $n)
     dir_named=$(echo "$journal" | grep -c -E "^/mnt/$n/a/b/c directory: (sick|corrupt)")
     repair_named=$(echo "$journal" | grep -c -E "^/mnt/$n/a/b/c directory: Repairs successful")
+    # Every report about an inode names it: none falls back to its number.
+    unnamed=$(echo "$journal" | grep -c -E "ino [0-9]+ gen 0x[0-9a-f]+")
     echo "$journal" | grep -E "dir/file|a/b/c|ino [0-9]+ gen" | head -n 12 | cut -c1-200
     if [ $d = xfs-heal ]; then
         # The journal field, and the repairer's audit of each name it gave out.
@@ -96,7 +97,7 @@ for d in xfs-heal xfs_healer; do
     echo "0 $(blockdev --getsz "$U10_LOOP") linear $U10_LOOP 0" > /tmp/$n.table; u10_load $n
     xfs_repair -n /dev/mapper/$n > /tmp/$n.repair 2>&1 && clean=yes || { clean=no; tail -n 8 /tmp/$n.repair; }
     u10_teardown $n
-    say "u10 $d: named lines buffered_read $br, directio_read $dr, directio_write $dw, buffered_write $bw; unnamed file-range lines $unnamed; directory sick named $dir_named, repair named $repair_named; entries $entries; XFS_HEAL_PATH entries $path_field; audited lookups $audits; umount $um; xfs_repair -n clean $clean"
+    say "u10 $d: named lines buffered_read $br, directio_read $dr, directio_write $dw, buffered_write $bw; lines naming an inode by number $unnamed; directory sick named $dir_named, repair named $repair_named; entries $entries; XFS_HEAL_PATH entries $path_field; audited lookups $audits; umount $um; xfs_repair -n clean $clean"
     if [ "$br" -ge 1 ] && [ "$dr" -ge 1 ] && [ "$dw" -ge 1 ] && [ "$bw" -ge 1 ] && [ "$unnamed" = 0 ] \
        && [ "$dir_named" -ge 1 ] && [ "$repair_named" -ge 1 ] && [ "$entries" = 50 ] && [ $um = 0 ] && [ $clean = yes ] \
        && { [ $d = xfs_healer ] || { [ "$path_field" -ge 4 ] && [ "$audits" -ge 2 ]; }; }; then
