@@ -63,6 +63,12 @@ pub struct Cli {
     #[arg(long)]
     pub quiet: bool,
 
+    /// Repairs in flight at once, for independent structures only (different inodes,
+    /// different groups; a whole-filesystem structure always runs alone) [default: the
+    /// number of CPUs this process may run on].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: Option<u16>,
+
     /// Output format: one line of text or one JSON object per report.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -40,6 +40,8 @@ use crate::policy;
 use crate::report::{EscalationCause, Report, StopReason};
 
 const SEC: u64 = 1_000_000_000;
+/// How far into the queues [`Engine::next_ready`] looks for a target that may start.
+const READY_WINDOW: usize = 256;
 const ENOENT: i32 = 2;
 
 /// The knobs, with defaults an operator would expect.
@@ -63,6 +65,9 @@ pub struct Tuning {
     pub max_tracked: usize,
     /// How often suppressed-report summaries are printed.
     pub summary_interval_ns: u64,
+    /// Most repairs in flight at once (`--parallel`), independent ones only
+    /// (`RepairTarget::must_wait_for`).
+    pub max_in_flight: usize,
 }
 
 impl Default for Tuning {
@@ -78,6 +83,7 @@ impl Default for Tuning {
             max_queued: 4096,
             max_tracked: 16_384,
             summary_interval_ns: 60 * SEC,
+            max_in_flight: 1,
         }
     }
 }
@@ -222,7 +228,8 @@ pub struct Engine {
     queue: VecDeque<RepairTarget>,
     sweep: VecDeque<RepairTarget>,
     sweep_stats: Option<SweepStats>,
-    in_flight: Option<InFlight>,
+    /// Sent and not yet answered, oldest first.
+    in_flight: Vec<InFlight>,
     /// The last escalation (a sweep or a full-check request).
     last_escalation_ns: Option<u64>,
     full_check: FullCheck,
@@ -249,7 +256,7 @@ impl Engine {
             queue: VecDeque::new(),
             sweep: VecDeque::new(),
             sweep_stats: None,
-            in_flight: None,
+            in_flight: Vec::new(),
             last_escalation_ns: None,
             full_check: FullCheck::Unavailable,
             full_check_wanted: false,
@@ -336,7 +343,7 @@ impl Engine {
 
     /// Is anything waiting to be sent or answered?
     pub fn busy(&self) -> bool {
-        self.in_flight.is_some()
+        !self.in_flight.is_empty()
             || (self.stopped.is_none() && !(self.queue.is_empty() && self.sweep.is_empty()))
     }
 
@@ -560,31 +567,57 @@ impl Engine {
         }
     }
 
-    /// The next request to send, if any and if nothing is in flight.
+    /// The next request to send, if one may start now: fewer than
+    /// [`Tuning::max_in_flight`] in flight, and a queued target independent of them.
     pub fn next_request(&mut self, now_ns: u64) -> Option<RepairRequest> {
-        if self.in_flight.is_some() || self.stopped.is_some() {
+        if self.in_flight.len() >= self.tuning.max_in_flight.max(1) || self.stopped.is_some() {
             return None;
         }
-        let (target, purpose) = if let Some(t) = self.queue.pop_front() {
-            (t, Purpose::Spot)
-        } else {
-            (self.sweep.pop_front()?, Purpose::Sweep)
-        };
+        let (target, purpose) = self.next_ready()?;
         let id = RequestId(self.next_id);
         self.next_id += 1;
         if purpose == Purpose::Spot {
             self.transition(target, Input::Sent, now_ns);
         }
-        self.in_flight = Some(InFlight { id, target, purpose });
+        self.in_flight.push(InFlight { id, target, purpose });
         self.stats.repairs_sent += 1;
         self.reports.push(Report::RepairRequested { target, dry_run: self.dry_run });
         Some(RepairRequest { id, target })
     }
 
-    /// The connection dropped: the unanswered request goes back to the front of its queue
-    /// and is sent again after reconnecting (repairs are idempotent).
+    /// The first target, spot repairs before the sweep and each queue in order, that may
+    /// start beside what is in flight. A target that must wait holds back every later one
+    /// that would have to wait for it (a whole-filesystem structure holds back all), so
+    /// nothing overtakes what it depends on. Only the first [`READY_WINDOW`] are looked at.
+    fn next_ready(&mut self) -> Option<(RepairTarget, Purpose)> {
+        let mut waiting: Vec<RepairTarget> = Vec::new();
+        let order = self
+            .queue
+            .iter()
+            .map(|t| (*t, Purpose::Spot))
+            .chain(self.sweep.iter().map(|t| (*t, Purpose::Sweep)));
+        let mut chosen = None;
+        for (i, (t, purpose)) in order.enumerate().take(READY_WINDOW) {
+            let blocked =
+                self.in_flight.iter().map(|f| &f.target).chain(&waiting).any(|o| t.must_wait_for(o));
+            if !blocked {
+                chosen = Some((i, t, purpose));
+                break;
+            }
+            waiting.push(t);
+        }
+        let (i, target, purpose) = chosen?;
+        match purpose {
+            Purpose::Spot => self.queue.remove(i),
+            Purpose::Sweep => self.sweep.remove(i - self.queue.len()),
+        };
+        Some((target, purpose))
+    }
+
+    /// The connection dropped: the unanswered requests go back to the front of their queue,
+    /// in their order, and are sent again after reconnecting (repairs are idempotent).
     pub fn on_disconnect(&mut self, now_ns: u64) {
-        if let Some(f) = self.in_flight.take() {
+        for f in std::mem::take(&mut self.in_flight).into_iter().rev() {
             match f.purpose {
                 Purpose::Spot => {
                     self.transition(f.target, Input::Unanswered, now_ns);
@@ -597,11 +630,11 @@ impl Engine {
 
     /// Handles the repairer's answer.
     pub fn on_reply(&mut self, reply: RepairReply, now_ns: u64) {
-        let Some(f) = self.in_flight.filter(|f| f.id == reply.id) else {
+        let Some(at) = self.in_flight.iter().position(|f| f.id == reply.id) else {
             self.reports.push(Report::UnknownReply { id: reply.id.0 });
             return;
         };
-        self.in_flight = None;
+        let f = self.in_flight.remove(at);
         let target = f.target;
         if !self.dry_run {
             self.reports.push(Report::RepairResult { target, outcome: reply.outcome.clone() });
@@ -652,8 +685,8 @@ impl Engine {
         }
     }
 
-    /// One sweep answer counted; the last one (one request is in flight at a time, so
-    /// nothing of the sweep is outstanding then) ends the sweep with its summary.
+    /// One sweep answer counted; the last one (nothing of the sweep queued or in flight)
+    /// ends the sweep with its summary.
     fn sweep_result(&mut self, outcome: &RepairOutcome) {
         let Some(s) = self.sweep_stats.as_mut() else { return };
         match outcome {
@@ -668,7 +701,7 @@ impl Engine {
                 s.failed += 1;
             }
         }
-        if self.sweep.is_empty() {
+        if self.sweep.is_empty() && !self.in_flight.iter().any(|f| f.purpose == Purpose::Sweep) {
             let SweepStats { attempted, fixed, failed } = *s;
             self.sweep_stats = None;
             self.reports.push(Report::SweepFinished { attempted, fixed, failed });
@@ -782,7 +815,7 @@ impl Engine {
     /// The end of the events: summaries, and what was left undone.
     pub fn finish(&mut self) {
         self.summarise_all();
-        let pending = self.queue.len() + self.sweep.len() + usize::from(self.in_flight.is_some());
+        let pending = self.queue.len() + self.sweep.len() + self.in_flight.len();
         if pending > 0 && self.stopped.is_none() {
             self.reports.push(Report::DroppedAtEnd { count: pending });
         }
@@ -851,6 +884,141 @@ mod tests {
 
     fn core_target() -> RepairTarget {
         RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 7, kind: InodeScrub::Core }
+    }
+
+    fn parallel(n: usize) -> Engine {
+        Engine::new(Tuning { max_in_flight: n, ..Tuning::default() }, geometry())
+    }
+
+    fn all_ready(e: &mut Engine, now: u64) -> Vec<RepairRequest> {
+        std::iter::from_fn(|| e.next_request(now)).collect()
+    }
+
+    #[test]
+    fn independent_inodes_are_repaired_together_and_one_inodes_structures_in_turn() {
+        let mut e = parallel(4);
+        // Inode 131: core and directory (core first); inode 132: directory.
+        e.on_event(&sick_inode(0x1 | 0x10, T0), T0);
+        e.on_event(&sick_dir(132, T0), T0);
+        let first = all_ready(&mut e, T0);
+        let targets: Vec<String> = first.iter().map(|r| r.target.to_string()).collect();
+        assert_eq!(targets, ["ino 131 gen 0x7 core", "ino 132 gen 0x7 directory"]);
+        // 131's directory waits for its core, however many slots are free.
+        assert!(e.next_request(T0).is_none());
+        e.on_reply(reply(&first[1], RepairOutcome::Repaired), T0 + 1);
+        assert!(e.next_request(T0 + 1).is_none(), "132's answer frees nothing 131 waits for");
+        e.on_reply(reply(&first[0], RepairOutcome::Repaired), T0 + 2);
+        let next = all_ready(&mut e, T0 + 2);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].target, dir_target());
+    }
+
+    #[test]
+    fn the_bound_is_kept_and_the_same_target_is_never_twice_in_flight() {
+        let mut e = parallel(2);
+        for ino in 200..210 {
+            e.on_event(&sick_dir(ino, T0), T0);
+        }
+        let sent = all_ready(&mut e, T0);
+        assert_eq!(sent.len(), 2, "at most --parallel in flight");
+        // A storm about an inode in flight asks nothing more.
+        for i in 0..100 {
+            e.on_event(&sick_dir(200, T0 + i), T0 + i);
+        }
+        assert!(e.next_request(T0 + 100).is_none());
+        e.on_reply(reply(&sent[0], RepairOutcome::Repaired), T0 + 200);
+        let more = all_ready(&mut e, T0 + 200);
+        assert_eq!(more.len(), 1);
+        assert_ne!(more[0].target, sent[0].target);
+        assert_ne!(more[0].target, sent[1].target);
+    }
+
+    #[test]
+    fn a_sweep_runs_filesystem_structures_alone_and_one_group_structure_at_a_time() {
+        let mut e = parallel(8);
+        e.on_event(&HealthEvent { time_ns: T0, kind: EventKind::Lost { count: 5 } }, T0);
+        let mut now = T0;
+        let mut finished = false;
+        let mut max_seen = 0;
+        let mut sent_order: Vec<RepairTarget> = Vec::new();
+        loop {
+            let batch = all_ready(&mut e, now);
+            if batch.is_empty() {
+                break;
+            }
+            max_seen = max_seen.max(batch.len());
+            for (i, a) in batch.iter().enumerate() {
+                // Nothing in one batch must wait for another of it.
+                for b in &batch[i + 1..] {
+                    assert!(!a.target.must_wait_for(&b.target), "{} with {}", a.target, b.target);
+                }
+                if matches!(a.target, RepairTarget::Fs { .. }) {
+                    assert_eq!(batch.len(), 1, "a whole-filesystem structure runs alone");
+                }
+            }
+            sent_order.extend(batch.iter().map(|r| r.target));
+            for r in &batch {
+                now += 1;
+                assert!(!finished, "the sweep ended with a request still out");
+                e.on_reply(reply(r, RepairOutcome::Repaired), now);
+                finished |= e.take_reports().iter().any(|r| matches!(r, Report::SweepFinished { .. }));
+            }
+        }
+        assert!(finished);
+        assert_eq!(sent_order.len(), sweep_targets(&geometry()).len(), "each structure once");
+        assert_eq!(max_seen, 4, "one structure of each of the 4 AGs at a time");
+        // Within one AG, the sweep's order (headers first) is kept.
+        let ag1: Vec<RepairTarget> = sent_order
+            .iter()
+            .copied()
+            .filter(|t| matches!(t, RepairTarget::Ag { agno, .. } if agno.get() == 1))
+            .collect();
+        let planned: Vec<RepairTarget> = sweep_targets(&geometry())
+            .into_iter()
+            .filter(|t| matches!(t, RepairTarget::Ag { agno, .. } if agno.get() == 1))
+            .collect();
+        assert_eq!(ag1, planned);
+    }
+
+    #[test]
+    fn a_whole_filesystem_repair_waiting_is_not_overtaken() {
+        let mut e = parallel(4);
+        e.on_event(&sick_dir(300, T0), T0);
+        let first = all_ready(&mut e, T0);
+        assert_eq!(first.len(), 1);
+        // fscounters sick, then another inode: the counters wait for 300 and hold 301 back.
+        let fs = MetadataObject::Fs {
+            mask: crate::event::FsMask::new(xfs_heal_protocol::uapi::XFS_FSOP_GEOM_SICK_COUNTERS).unwrap(),
+        };
+        e.on_event(
+            &HealthEvent {
+                time_ns: T0,
+                kind: EventKind::Metadata { status: HealthStatus::Sick, object: fs },
+            },
+            T0,
+        );
+        e.on_event(&sick_dir(301, T0), T0);
+        assert!(e.next_request(T0).is_none());
+        e.on_reply(reply(&first[0], RepairOutcome::Repaired), T0 + 1);
+        let alone = all_ready(&mut e, T0 + 1);
+        assert_eq!(alone.len(), 1);
+        assert!(matches!(alone[0].target, RepairTarget::Fs { .. }));
+        e.on_reply(reply(&alone[0], RepairOutcome::Repaired), T0 + 2);
+        assert_eq!(all_ready(&mut e, T0 + 2).len(), 1, "then 301");
+    }
+
+    #[test]
+    fn a_lost_connection_sends_everything_in_flight_again_in_order() {
+        let mut e = parallel(3);
+        for ino in [400, 401, 402] {
+            e.on_event(&sick_dir(ino, T0), T0);
+        }
+        let sent: Vec<RepairTarget> = all_ready(&mut e, T0).iter().map(|r| r.target).collect();
+        assert_eq!(sent.len(), 3);
+        e.on_disconnect(T0 + 1);
+        assert!(!e.in_flight.iter().any(|_| true));
+        let again: Vec<RepairTarget> = all_ready(&mut e, T0 + 2).iter().map(|r| r.target).collect();
+        assert_eq!(again, sent);
     }
 
     #[test]

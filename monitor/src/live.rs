@@ -105,15 +105,10 @@ impl<W: Write> Live<W> {
         let drain = self.hello.event_source == EventSource::File;
         loop {
             let now = now_ns();
-            if let Some(conn) = self.conn.as_mut() {
-                if let Some(req) = self.engine.next_request(now) {
-                    if let Err(e) = conn.request_repair(req) {
-                        self.lost_connection(
-                            &format!("cannot send a request: {e}"),
-                            &mut reconnect_at,
-                            backoff,
-                        );
-                    }
+            while let Some(conn) = self.conn.as_mut() {
+                let Some(req) = self.engine.next_request(now) else { break };
+                if let Err(e) = conn.request_repair(req) {
+                    self.lost_connection(&format!("cannot send a request: {e}"), &mut reconnect_at, backoff);
                 }
             }
             self.engine.tick(now);

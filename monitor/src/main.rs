@@ -137,6 +137,10 @@ fn main() -> ExitCode {
         }));
     }
 
+    // The CPUs this process may use (affinity, cgroup quota) are read before the sandbox.
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let parallel = cli.parallel.map_or(cpus, usize::from);
+
     // 4. Enter the sandbox before reading the first event.
     match sandbox::landlock() {
         Ok(s) if s.ruleset == RulesetStatus::FullyEnforced => {}
@@ -148,7 +152,8 @@ fn main() -> ExitCode {
     }
 
     // 5. Read, decode, report, repair; 6. end on EOF or UNMOUNT.
-    let tuning = Tuning { repair, sweep_on_lost: !cli.everything, ..Tuning::default() };
+    let tuning =
+        Tuning { repair, sweep_on_lost: !cli.everything, max_in_flight: parallel, ..Tuning::default() };
     let mut engine = Engine::new(tuning, hello.geometry).with_guards(hello.guards);
     if full_check.is_some() {
         engine = engine.with_full_check();

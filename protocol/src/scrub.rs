@@ -308,6 +308,24 @@ impl fmt::Display for OutOfRange {
 }
 
 impl RepairTarget {
+    /// Whether this repair must wait while `running` is in progress. Repairs run
+    /// concurrently when independent; these wait:
+    /// - a whole-filesystem structure (counters, quotacheck, nlinks: they walk every inode)
+    ///   runs alone, and nothing starts beside it;
+    /// - two structures of one AG, or of one rtgroup, run one after the other, so a group's
+    ///   headers (queued first) are mended before the btrees that hang off them;
+    /// - two structures of one inode, likewise: its core before its forks and parent
+    ///   pointers.
+    pub fn must_wait_for(&self, running: &RepairTarget) -> bool {
+        match (self, running) {
+            (Self::Fs { .. }, _) | (_, Self::Fs { .. }) => true,
+            (Self::Ag { agno: a, .. }, Self::Ag { agno: b, .. }) => a == b,
+            (Self::RtGroup { rgno: a, .. }, Self::RtGroup { rgno: b, .. }) => a == b,
+            (Self::Inode { ino: a, .. }, Self::Inode { ino: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+
     pub const fn scope(&self) -> Scope {
         match self {
             Self::Fs { .. } => Scope::Fs,
@@ -441,6 +459,46 @@ impl TryFrom<RawGeometry> for Geometry {
 impl From<Geometry> for RawGeometry {
     fn from(g: Geometry) -> Self {
         Self { agcount: g.agcount, rgcount: g.rgcount, features: g.features }
+    }
+}
+
+#[cfg(test)]
+mod ordering_tests {
+    use super::*;
+
+    fn ag(n: u32, kind: AgScrub) -> RepairTarget {
+        RepairTarget::Ag { agno: AgNumber::try_from(n).unwrap(), kind }
+    }
+    fn rg(n: u32) -> RepairTarget {
+        RepairTarget::RtGroup { rgno: RtGroupNumber::try_from(n).unwrap(), kind: RtGroupScrub::ALL[0] }
+    }
+    fn inode(n: u64, kind: InodeScrub) -> RepairTarget {
+        RepairTarget::Inode { ino: InodeNumber::try_from(n).unwrap(), gen: 1, kind }
+    }
+
+    #[test]
+    fn independent_targets_run_together_and_related_ones_wait() {
+        let fs = RepairTarget::Fs { kind: FsScrub::NLinks };
+        let counters = RepairTarget::Fs { kind: FsScrub::FsCounters };
+        let (agf1, bno1, agf2) = (ag(1, AgScrub::Agf), ag(1, AgScrub::Bnobt), ag(2, AgScrub::Agf));
+        let (core, dir, other) = (
+            inode(131, InodeScrub::Core),
+            inode(131, InodeScrub::Directory),
+            inode(132, InodeScrub::Directory),
+        );
+        // Whole-filesystem structures run alone, both ways.
+        for t in [agf1, core, rg(0), counters] {
+            assert!(fs.must_wait_for(&t) && t.must_wait_for(&fs), "{t}");
+        }
+        // One group, one inode: one at a time.
+        assert!(bno1.must_wait_for(&agf1) && agf1.must_wait_for(&bno1));
+        assert!(dir.must_wait_for(&core) && core.must_wait_for(&dir));
+        assert!(rg(3).must_wait_for(&rg(3)));
+        // Different groups, different inodes, different scopes: together.
+        for (a, b) in [(agf1, agf2), (dir, other), (rg(0), rg(1)), (agf1, core), (rg(0), agf1), (rg(0), core)]
+        {
+            assert!(!a.must_wait_for(&b) && !b.must_wait_for(&a), "{a} / {b}");
+        }
     }
 }
 
