@@ -181,6 +181,36 @@ mod tests {
     }
 
     #[test]
+    fn names_are_remembered_side_by_side_and_waiting_is_told() {
+        let mut n = Namer::new(true);
+        n.pass(vec![io(131), io(132)], 0);
+        assert!(n.waiting());
+        let asked = n.take_requests();
+        n.on_named(found(asked[0].id.0, &["a"]), 1);
+        assert!(n.waiting(), "132 still waits");
+        n.on_named(found(asked[1].id.0, &["b"]), 2);
+        assert!(!n.waiting());
+        // Both known: reports about either go out named at once, nothing asked.
+        let out = n.pass(vec![io(131), io(132)], 3);
+        assert_eq!(out.iter().map(path_of).collect::<Vec<_>>(), [Some("a"), Some("b")]);
+        assert!(n.take_requests().is_empty());
+    }
+
+    #[test]
+    fn a_new_hello_turns_names_on_and_off() {
+        let mut n = Namer::new(false);
+        n.set_on(true);
+        assert!(n.pass(vec![io(131)], 0).is_empty(), "waits for its name");
+        assert_eq!(n.take_requests().len(), 1);
+        n.set_on(false);
+        // What waits still goes out in order; nothing new is asked.
+        let out = n.pass(vec![io(132)], 1);
+        assert!(out.is_empty());
+        assert!(n.take_requests().is_empty());
+        assert_eq!(n.unanswered(2).len(), 2);
+    }
+
+    #[test]
     fn a_report_waits_for_its_name_and_keeps_its_place() {
         let mut n = Namer::new(true);
         let status = Report::Status("x".into());

@@ -515,6 +515,18 @@ mod tests {
     }
 
     #[test]
+    fn outcomes_are_named_for_the_audit_and_only_a_refusal_is_one() {
+        let found = LookupOutcome::Found(FsPath::try_from(vec![b"a".to_vec()]).unwrap());
+        let failed = LookupOutcome::Failed(Errno::ESTALE);
+        let refused = LookupOutcome::Refused(LookupRefusal::RateLimited);
+        let names: Vec<(&str, bool)> = [found, failed, refused]
+            .into_iter()
+            .map(|outcome| (outcome.name(), LookupReply { id: RequestId(1), outcome }.refused()))
+            .collect();
+        assert_eq!(names, [("found", false), ("failed", false), ("refused", true)]);
+    }
+
+    #[test]
     fn naming_needs_the_flag_and_parent_pointers() {
         let with = Geometry::new(1, 0, crate::uapi::XFS_FSOP_GEOM_FLAGS_PARENT).unwrap();
         let without = Geometry::new(1, 0, 0).unwrap();
