@@ -981,6 +981,46 @@ mod tests {
     }
 
     #[test]
+    fn spot_repairs_waiting_beside_a_sweep_take_nothing_of_it() {
+        let mut e = parallel(3);
+        e.on_event(&HealthEvent { time_ns: T0, kind: EventKind::Lost { count: 5 } }, T0);
+        let mut now = T0;
+        let mut sent: Vec<RepairTarget> = Vec::new();
+        // Answer the whole-filesystem part of the sweep, one at a time.
+        while let Some(r) = e.next_request(now).filter(|r| matches!(r.target, RepairTarget::Fs { .. })) {
+            sent.push(r.target);
+            now += 1;
+            e.on_reply(reply(&r, RepairOutcome::Repaired), now);
+        }
+        // That took the first AG structure; now an inode's core and directory turn up: the
+        // core goes, the directory waits, and the sweep goes on beside it.
+        e.on_event(&sick_inode(0x1 | 0x10, now), now);
+        let mut out: Vec<RepairRequest> =
+            e.in_flight.iter().map(|f| RepairRequest { id: f.id, target: f.target }).collect();
+        sent.extend(out.iter().map(|r| r.target));
+        // Bounded: a bookkeeping slip that resends a target forever fails here, not hangs.
+        for _ in 0..10_000 {
+            out.extend(std::iter::from_fn(|| e.next_request(now)).take(8).inspect(|r| sent.push(r.target)));
+            let Some(r) = out.pop() else { break };
+            now += 1;
+            e.on_reply(reply(&r, RepairOutcome::Repaired), now);
+        }
+        let swept: Vec<RepairTarget> =
+            sent.iter().copied().filter(|t| !matches!(t, RepairTarget::Inode { .. })).collect();
+        let mut want = sweep_targets(&geometry());
+        let mut got = swept.clone();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "every swept structure exactly once");
+        let inode: Vec<String> = sent
+            .iter()
+            .filter(|t| matches!(t, RepairTarget::Inode { .. }))
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(inode, ["ino 131 gen 0x7 core", "ino 131 gen 0x7 directory"]);
+    }
+
+    #[test]
     fn a_whole_filesystem_repair_waiting_is_not_overtaken() {
         let mut e = parallel(4);
         e.on_event(&sick_dir(300, T0), T0);
