@@ -47,46 +47,6 @@ u8a_image() {
 }
 u8_attrs() { getfattr -d /mnt/$1/x/f 2>/dev/null | grep -c '^user\.attr'; }
 
-# u8b_image NAME: /dev/mapper/NAME over a loop device; /bad (8 MiB) over a dm-error range
-# once set up; /a/b/c (50 entries) trashed. Sets U8_LOOP.
-u8b_image() {
-    rm -f /tmp/$1.img; truncate -s 512M /tmp/$1.img
-    U8_LOOP=$(losetup -f --show /tmp/$1.img)
-    _sz=$(blockdev --getsz "$U8_LOOP")
-    echo "0 $_sz linear $U8_LOOP 0" | DM_DISABLE_UDEV=1 dmsetup create "$1" --noudevsync
-    mkfs.xfs -q -f /dev/mapper/$1
-    mkdir -p /mnt/$1; mount /dev/mapper/$1 /mnt/$1
-    mkdir -p /mnt/$1/a/b/c
-    _i=1; while [ $_i -le 50 ]; do : > /mnt/$1/a/b/c/f$_i; _i=$((_i + 1)); done
-    U8_DIR_INO=$(stat -c %i /mnt/$1/a/b/c)
-    dd if=/dev/urandom of=/mnt/$1/bad bs=1M count=8 conv=fsync status=none
-    # "0: [0..16383]: 96..16479": the file's sectors on the device.
-    _ext=$(xfs_bmap /mnt/$1/bad | awk 'NR == 2 { print $3 }')
-    umount /mnt/$1
-    xfs_db -x -c 'path /a/b/c' -c 'dblock 0' -c 'fuzz -d bhdr.hdr.magic ones' /dev/mapper/$1 >/dev/null 2>&1
-    _start=${_ext%..*}; _end=${_ext#*..}; _len=$((_end - _start + 1)); _rest=$((_end + 1))
-    printf '0 %s linear %s 0\n%s %s error\n%s %s linear %s %s\n' "$_start" "$U8_LOOP" "$_start" "$_len" \
-        "$_rest" "$((_sz - _rest))" "$U8_LOOP" "$_rest" > /tmp/$1.table
-    DM_DISABLE_UDEV=1 dmsetup suspend --noudevsync "$1"
-    DM_DISABLE_UDEV=1 dmsetup load --noudevsync "$1" /tmp/$1.table
-    DM_DISABLE_UDEV=1 dmsetup resume --noudevsync "$1"
-    say "u8b $1: /bad at sectors $_ext, now an error target: $(dmsetup table "$1" | tr '\n' ';')"
-}
-# The device mended (all linear again): xfs_repair -n then reads what the check left, not
-# the dm-error range under the file's data.
-u8b_mend() {
-    echo "0 $(blockdev --getsz "$U8_LOOP") linear $U8_LOOP 0" > /tmp/$1.table
-    DM_DISABLE_UDEV=1 dmsetup suspend --noudevsync "$1"
-    DM_DISABLE_UDEV=1 dmsetup load --noudevsync "$1" /tmp/$1.table
-    DM_DISABLE_UDEV=1 dmsetup resume --noudevsync "$1"
-}
-u8b_teardown() {
-    umount /mnt/$1 2>/dev/null
-    DM_DISABLE_UDEV=1 dmsetup remove --noudevsync "$1" 2>/dev/null
-    [ -n "$U8_LOOP" ] && losetup -d "$U8_LOOP" 2>/dev/null
-    U8_LOOP=
-    rm -f /tmp/$1.img /tmp/$1.table
-}
 # 700 direct reads of every other 4 KiB block of /bad: 700 records that cannot merge.
 u8b_flood() {
     _cmds=; _i=0
@@ -94,15 +54,6 @@ u8b_flood() {
     eval "xfs_io -d $_cmds /mnt/$1/bad" >/dev/null 2>&1
 }
 
-# u8_daemon_journal DAEMON NAME: the daemon's journal for /mnt/NAME.
-u8_daemon_journal() {
-    if [ "$1" = xfs-heal ]; then
-        journalctl --no-pager -o cat -u "xfs-heal-monitor@$(u8_inst "$2").service"
-    else
-        journalctl --no-pager -o cat -u "xfs_healer@$(u8_inst "$2").service"
-    fi
-}
-u8_daemon_unit() { if [ "$1" = xfs-heal ]; then echo "xfs-heal-monitor@$(u8_inst "$2").service"; else echo "xfs_healer@$(u8_inst "$2").service"; fi; }
 # u8_start DAEMON NAME: the daemon serving /mnt/NAME (mounted already for xfs_healer; xfs-heal
 # is enabled before the mount, so xfs_healer_start leaves the mount to it).
 u8_start() {
@@ -133,7 +84,7 @@ for d in xfs-heal xfs_healer; do
     sleep 2
     entries=$(dir_entries /mnt/$n/a/b/c); attrs=$(u8_attrs $n)
     runs=$(u8_scrub_runs $n); scrub_result=$(u8_scrub_result $n)
-    journal=$(u8_daemon_journal $d $n)
+    journal=$(daemon_journal $d $n)
     if [ $d = xfs-heal ]; then
         asked=$(echo "$journal" | grep -c 'full online check requested because')
         notified=$(echo "$journal" | grep -c "full online check finished (xfs_scrub@$(u8_inst $n).service): exit status 0: no problems left.")
@@ -161,11 +112,11 @@ for d in xfs-heal xfs_healer; do
 
     # --- b. lost events --------------------------------------------------------------------
     n=u8l; [ $d = xfs_healer ] && n=u8m
-    u8b_image $n
+    dm_error_image $n bad 2048
     [ $d = xfs-heal ] && systemctl enable "xfs-heal-monitor@$(u8_inst $n).service" >/dev/null 2>&1
     mount /dev/mapper/$n /mnt/$n
     u8_start $d $n
-    pid=$(mainpid "$(u8_daemon_unit $d $n)")
+    pid=$(mainpid "$(daemon_unit $d $n)")
     kill -STOP "$pid"
     u8b_flood $n
     ls /mnt/$n/a/b/c >/dev/null 2>&1
@@ -174,14 +125,14 @@ for d in xfs-heal xfs_healer; do
     # Once the daemon has drained the queue, the next event makes the kernel surface the
     # loss: one more error every 2 s until the daemon reports it (30 s at most).
     _k=15
-    while [ $_k -gt 0 ] && ! u8_daemon_journal $d $n | grep -q 'events lost'; do
+    while [ $_k -gt 0 ] && ! daemon_journal $d $n | grep -q 'events lost'; do
         sleep 2; xfs_io -d -c 'pread 0 4096' /mnt/$n/bad >/dev/null 2>&1; _k=$((_k - 1))
     done
     u8_wait_scrub $n 120 && ran=yes || ran=no
     t1=$(now)
     sleep 2
     runs=$(u8_scrub_runs $n); scrub_result=$(u8_scrub_result $n)
-    journal=$(u8_daemon_journal $d $n)
+    journal=$(daemon_journal $d $n)
     lost=$(echo "$journal" | grep -c 'events lost')
     if [ $d = xfs-heal ]; then
         asked=$(echo "$journal" | grep -c 'full online check requested because the kernel dropped')
@@ -193,15 +144,15 @@ for d in xfs-heal xfs_healer; do
     fi
     # The directory's reports, if any reached the daemon, came only once the check had started
     # (the check's own reads of it): before that, its one report was among the lost events.
-    first_dir=$(echo "$journal" | grep -n -E "(ino $U8_DIR_INO gen |/a/b/c )" | head -n 1 | cut -d: -f1)
+    first_dir=$(echo "$journal" | grep -n -E "(ino $DM_DIR_INO gen |/a/b/c )" | head -n 1 | cut -d: -f1)
     check_started=$(echo "$journal" | grep -n -E 'full online check started|Full repairs in progress' | head -n 1 | cut -d: -f1)
     dir_first_after=no; [ -n "$check_started" ] && [ "${first_dir:-999999}" -gt "$check_started" ] && dir_first_after=yes
     echo "$journal" | grep -v -E 'directio|buffered_read' | tail -n 12 | cut -c1-200
     umount /mnt/$n; um=$?
-    u8b_mend $n
+    dm_mend $n
     xfs_repair -n /dev/mapper/$n > /tmp/$n.repair 2>&1 && clean=yes || { clean=no; tail -n 15 /tmp/$n.repair; }
     [ $d = xfs-heal ] && systemctl disable "xfs-heal-monitor@$(u8_inst $n).service" >/dev/null 2>&1
-    u8b_teardown $n
+    dm_teardown $n
     say "u8b $d: directory reports only after the check started: $dir_first_after; direct-read error lines $ioerrs, lost reports $lost, scrub ran $ran ($runs runs, $scrub_result), asked $asked, finished notice $notified, umount $um, xfs_repair -n clean $clean"
     [ $d = xfs_healer ] && [ "$asked" -ge 1 ] && asked=1
     if [ $ran = yes ] && [ "$runs" = 1 ] && [ "$asked" = 1 ] && [ "$notified" = 1 ] && [ "$lost" -ge 1 ] \

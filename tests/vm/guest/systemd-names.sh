@@ -7,53 +7,18 @@
 # Then a corrupt directory /a/b/c is read: its sick report and its repair name it too.
 
 u10_inst() { echo "mnt-$1"; }
-# u10_image NAME: /dev/mapper/NAME over a loop device; /dir/file (16 KiB) over a dm-error
-# range once set up; /a/b/c (50 entries) trashed. Sets U10_LOOP.
-u10_image() {
-    rm -f /tmp/$1.img; truncate -s 512M /tmp/$1.img
-    U10_LOOP=$(losetup -f --show /tmp/$1.img)
-    _sz=$(blockdev --getsz "$U10_LOOP")
-    echo "0 $_sz linear $U10_LOOP 0" | DM_DISABLE_UDEV=1 dmsetup create "$1" --noudevsync
-    mkfs.xfs -q -f /dev/mapper/$1
-    mkdir -p /mnt/$1; mount /dev/mapper/$1 /mnt/$1
-    mkdir -p /mnt/$1/a/b/c /mnt/$1/dir
-    _i=1; while [ $_i -le 50 ]; do : > /mnt/$1/a/b/c/f$_i; _i=$((_i + 1)); done
-    dd if=/dev/urandom of=/mnt/$1/dir/file bs=4k count=4 conv=fsync status=none
-    _ext=$(xfs_bmap /mnt/$1/dir/file | awk 'NR == 2 { print $3 }')
-    U10_PPTR=$(xfs_info /mnt/$1 | grep -o 'parent=[01]')
-    umount /mnt/$1
-    xfs_db -x -c 'path /a/b/c' -c 'dblock 0' -c 'fuzz -d bhdr.hdr.magic ones' /dev/mapper/$1 >/dev/null 2>&1
-    _start=${_ext%..*}; _end=${_ext#*..}; _len=$((_end - _start + 1)); _rest=$((_end + 1))
-    printf '0 %s linear %s 0\n%s %s error\n%s %s linear %s %s\n' "$_start" "$U10_LOOP" "$_start" "$_len" \
-        "$_rest" "$((_sz - _rest))" "$U10_LOOP" "$_rest" > /tmp/$1.table
-    u10_load "$1"
-    say "u10 $1: /dir/file at sectors $_ext, now an error target; $U10_PPTR"
-}
-u10_load() {
-    DM_DISABLE_UDEV=1 dmsetup suspend --noudevsync "$1"
-    DM_DISABLE_UDEV=1 dmsetup load --noudevsync "$1" /tmp/$1.table
-    DM_DISABLE_UDEV=1 dmsetup resume --noudevsync "$1"
-}
-u10_teardown() {
-    umount /mnt/$1 2>/dev/null
-    DM_DISABLE_UDEV=1 dmsetup remove --noudevsync "$1" 2>/dev/null
-    [ -n "$U10_LOOP" ] && losetup -d "$U10_LOOP" 2>/dev/null
-    U10_LOOP=
-    rm -f /tmp/$1.img /tmp/$1.table
-}
-u10_unit() { if [ "$1" = xfs-heal ]; then echo "xfs-heal-monitor@$(u10_inst "$2").service"; else echo "xfs_healer@$(u10_inst "$2").service"; fi; }
-u10_journal() { journalctl --no-pager -o cat -u "$(u10_unit "$1" "$2")"; }
 # u10_lines DAEMON NAME KIND: the lines naming /dir/file for one kind of failed I/O.
-u10_lines() { u10_journal "$1" "$2" | grep -c -E "^/mnt/$2/dir/file pos [0-9]+ len [0-9]+: $3: Input/output error\$"; }
+u10_lines() { daemon_journal "$1" "$2" | grep -c -E "^/mnt/$2/dir/file pos [0-9]+ len [0-9]+: $3: Input/output error\$"; }
 
 scenario U10 "systemd: reports name files and directories by path (parent pointers), as xfs_healer's do"
 # xfsprogs' mount watcher would start xfs_healer@ on the image while it is populated.
 systemctl stop xfs_healer_start.service
 for d in xfs-heal xfs_healer; do
     n=u10x; [ $d = xfs_healer ] && n=u10h
-    u10_image $n
+    dm_error_image $n dir/file 4
     [ $d = xfs-heal ] && systemctl enable "xfs-heal-monitor@$(u10_inst $n).service" >/dev/null 2>&1
     mount /dev/mapper/$n /mnt/$n
+    say "u10 $n: $(xfs_info /mnt/$n | grep -o 'parent=[01]')"
     if [ $d = xfs-heal ]; then
         wait_unit "xfs-heal-monitor@$(u10_inst $n).service"; wait_unit "xfs-heal-repairer@$(u10_inst $n).service"
     else
@@ -76,7 +41,7 @@ for d in xfs-heal xfs_healer; do
     wait_entries /mnt/$n/a/b/c && entries=50 || entries=$(dir_entries /mnt/$n/a/b/c)
     t1=$(now)
     sleep 1
-    journal=$(u10_journal $d $n)
+    journal=$(daemon_journal $d $n)
     dir_named=$(echo "$journal" | grep -c -E "^/mnt/$n/a/b/c directory: (sick|corrupt)")
     repair_named=$(echo "$journal" | grep -c -E "^/mnt/$n/a/b/c directory: Repairs successful")
     # Every report about an inode names it: none falls back to its number.
@@ -94,9 +59,9 @@ for d in xfs-heal xfs_healer; do
     [ $d = xfs-heal ] && systemctl disable "xfs-heal-monitor@$(u10_inst $n).service" >/dev/null 2>&1
     [ $d = xfs_healer ] && systemctl stop "xfs_healer@$(u10_inst $n).service"
     # The device mended: xfs_repair -n reads the whole filesystem.
-    echo "0 $(blockdev --getsz "$U10_LOOP") linear $U10_LOOP 0" > /tmp/$n.table; u10_load $n
+    dm_mend $n
     xfs_repair -n /dev/mapper/$n > /tmp/$n.repair 2>&1 && clean=yes || { clean=no; tail -n 8 /tmp/$n.repair; }
-    u10_teardown $n
+    dm_teardown $n
     say "u10 $d: named lines buffered_read $br, directio_read $dr, directio_write $dw, buffered_write $bw; lines naming an inode by number $unnamed; directory sick named $dir_named, repair named $repair_named; entries $entries; XFS_HEAL_PATH entries $path_field; audited lookups $audits; umount $um; xfs_repair -n clean $clean"
     if [ "$br" -ge 1 ] && [ "$dr" -ge 1 ] && [ "$dw" -ge 1 ] && [ "$bw" -ge 1 ] && [ "$unnamed" = 0 ] \
        && [ "$dir_named" -ge 1 ] && [ "$repair_named" -ge 1 ] && [ "$entries" = 50 ] && [ $um = 0 ] && [ $clean = yes ] \

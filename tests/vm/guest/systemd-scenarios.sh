@@ -20,6 +20,49 @@ wait_stopped() {
         sleep 0.05; _n=$((_n - 1))
     done
 }
+# daemon_unit DAEMON NAME: the unit serving /mnt/NAME, xfs-heal's monitor or xfs_healer@;
+# daemon_journal DAEMON NAME: its journal.
+daemon_unit() { if [ "$1" = xfs-heal ]; then echo "xfs-heal-monitor@mnt-$2.service"; else echo "xfs_healer@mnt-$2.service"; fi; }
+daemon_journal() { journalctl --no-pager -o cat -u "$(daemon_unit "$1" "$2")"; }
+# dm_error_image NAME FILE BLOCKS: /dev/mapper/NAME over a loop device, with /FILE (BLOCKS
+# blocks of 4 KiB) over a dm-error range once set up, and /a/b/c (50 entries) trashed.
+# Sets DM_LOOP and DM_DIR_INO (the directory's inode).
+dm_error_image() {
+    rm -f /tmp/$1.img; truncate -s 512M /tmp/$1.img
+    DM_LOOP=$(losetup -f --show /tmp/$1.img)
+    _sz=$(blockdev --getsz "$DM_LOOP")
+    echo "0 $_sz linear $DM_LOOP 0" | DM_DISABLE_UDEV=1 dmsetup create "$1" --noudevsync
+    mkfs.xfs -q -f /dev/mapper/$1
+    mkdir -p /mnt/$1; mount /dev/mapper/$1 /mnt/$1
+    mkdir -p /mnt/$1/a/b/c "$(dirname "/mnt/$1/$2")"
+    _i=1; while [ $_i -le 50 ]; do : > /mnt/$1/a/b/c/f$_i; _i=$((_i + 1)); done
+    DM_DIR_INO=$(stat -c %i /mnt/$1/a/b/c)
+    dd if=/dev/urandom of=/mnt/$1/$2 bs=4k count=$3 conv=fsync status=none
+    # "0: [0..16383]: 96..16479": the file's sectors on the device.
+    _ext=$(xfs_bmap /mnt/$1/$2 | awk 'NR == 2 { print $3 }')
+    umount /mnt/$1
+    xfs_db -x -c 'path /a/b/c' -c 'dblock 0' -c 'fuzz -d bhdr.hdr.magic ones' /dev/mapper/$1 >/dev/null 2>&1
+    _start=${_ext%..*}; _end=${_ext#*..}; _len=$((_end - _start + 1)); _rest=$((_end + 1))
+    printf '0 %s linear %s 0\n%s %s error\n%s %s linear %s %s\n' "$_start" "$DM_LOOP" "$_start" "$_len" \
+        "$_rest" "$((_sz - _rest))" "$DM_LOOP" "$_rest" > /tmp/$1.table
+    dm_load "$1"
+    say "$1: /$2 at sectors $_ext, now an error target: $(dmsetup table "$1" | tr '\n' ';')"
+}
+dm_load() {
+    DM_DISABLE_UDEV=1 dmsetup suspend --noudevsync "$1"
+    DM_DISABLE_UDEV=1 dmsetup load --noudevsync "$1" /tmp/$1.table
+    DM_DISABLE_UDEV=1 dmsetup resume --noudevsync "$1"
+}
+# The device mended (all linear again): xfs_repair -n then reads the whole filesystem, not
+# the dm-error range under the file's data.
+dm_mend() { echo "0 $(blockdev --getsz "$DM_LOOP") linear $DM_LOOP 0" > /tmp/$1.table; dm_load "$1"; }
+dm_teardown() {
+    umount /mnt/$1 2>/dev/null
+    DM_DISABLE_UDEV=1 dmsetup remove --noudevsync "$1" 2>/dev/null
+    [ -n "$DM_LOOP" ] && losetup -d "$DM_LOOP" 2>/dev/null
+    DM_LOOP=
+    rm -f /tmp/$1.img /tmp/$1.table
+}
 # On a failure: what systemd thinks of the pair and the mount, and the recent journal.
 diagnose() {
     systemctl --no-pager status mnt-data.mount xfs-heal-repairer@mnt-data.socket \
