@@ -130,7 +130,9 @@ fn named_reports_read_like_xfs_healer_and_carry_the_path() {
     });
     assert_eq!(named(sick.clone(), "dir").text("/mnt/data"), "/mnt/data/dir directory: sick");
     // The root directory is the mount point itself; a trailing slash is not doubled.
-    assert_eq!(named(sick, "").text("/mnt/data/"), "/mnt/data/ directory: sick");
+    assert_eq!(named(sick.clone(), "").text("/mnt/data/"), "/mnt/data/ directory: sick");
+    assert_eq!(named(sick.clone(), "a").text("/"), "/a directory: sick");
+    assert_eq!(named(sick, "").text("/"), "/ directory: sick");
     let target =
         RepairTarget::Inode { ino: InodeNumber::try_from(131).unwrap(), gen: 9, kind: InodeScrub::Directory };
     let result = named(Report::RepairResult { target, outcome: RepairOutcome::Repaired }, "dir");

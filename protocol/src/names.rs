@@ -132,22 +132,6 @@ impl fmt::Display for FsPath {
     }
 }
 
-impl FsPath {
-    /// The path as a log line shows it: the mount point (trailing slashes trimmed), then the
-    /// names, each escaped ([`escape`]). The root directory is the mount point itself.
-    pub fn under(&self, mountpoint: &str) -> String {
-        let mut out = mountpoint.trim_end_matches('/').to_owned();
-        if self.0.is_empty() {
-            return if out.is_empty() { "/".into() } else { out };
-        }
-        for name in &self.0 {
-            out.push('/');
-            out.push_str(&escape(name));
-        }
-        out
-    }
-}
-
 /// A name made safe for one log line: UTF-8 text stays as it is except control characters
 /// and the backslash; those, and bytes that are not UTF-8, become `\xNN` (`\\` for the
 /// backslash). A file named with a newline cannot forge a second line.
@@ -539,9 +523,9 @@ mod tests {
     fn the_walk_climbs_to_the_root_and_the_path_renders_escaped() {
         let path = walk(inode_handle(&UUID, ino(140), 9), tree).unwrap();
         assert_eq!(path, FsPath::try_from(vec![b"a".to_vec(), b"b".to_vec(), b"f\nline".to_vec()]).unwrap());
-        assert_eq!(path.under("/mnt/data/"), "/mnt/data/a/b/f\\x0aline");
-        assert_eq!(walk(inode_handle(&UUID, ino(128), 0), tree).unwrap().under("/mnt/data"), "/mnt/data");
-        assert_eq!(walk(inode_handle(&UUID, ino(128), 0), tree).unwrap().under("/"), "/");
+        assert_eq!(path.to_string(), "a/b/f\\x0aline");
+        // The root directory: no names (the report shows the mount point itself).
+        assert_eq!(walk(inode_handle(&UUID, ino(128), 0), tree).unwrap().to_string(), "");
         assert_eq!(walk(inode_handle(&UUID, ino(500), 0), tree), Err(Errno::ELOOP));
         let unlinked = |_: &XfsHandle, _: &mut [u8]| Ok((XFS_GETPARENTS_OFLAG_DONE, 0));
         assert_eq!(walk(inode_handle(&UUID, ino(140), 0), unlinked), Err(Errno::ENOENT));

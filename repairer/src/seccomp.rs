@@ -1,7 +1,7 @@
 //! THE allow-list: every syscall the sealed repairer may make, each with the call site that
 //! needs it. Anything else kills the process (SIGSYS). `ioctl` is further pinned to two
-//! request numbers (a third with names on). The pinning test in `repairer/tests/sandbox.rs` spells this list out, so
-//! any widening shows up in review as a diff to both files.
+//! request numbers (a third with names on). The pinning test in `tests/tests/sandbox.rs`
+//! spells this list out, so any widening shows up in review as a diff to both files.
 
 use std::collections::BTreeMap;
 
