@@ -6,16 +6,6 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Parser;
 use xfs_heal_protocol::defects::{DefectId, DEFECTS};
 
-const LONG_ABOUT: &str = "\
-Serve online repairs of one XFS filesystem to its xfs-heal monitor.
-
-The privileged half of xfs-heal, normally socket-activated (xfs-heal-repairer@INSTANCE.socket). \
-It records the identity and shape of the XFS filesystem mounted at MOUNTPOINT, opens its \
-health monitor (or takes back the one kept in systemd's fd store), keeps CAP_SYS_ADMIN alone, \
-seals itself with Landlock and seccomp, hands the monitor the health fd and answers repair \
-requests: each is re-validated and the filesystem re-verified before XFS_IOC_SCRUB_METADATA \
-is issued with the repair flag. Every request leaves one audit line.";
-
 const AFTER_LONG_HELP: &str = "\
 Exit status: 0 when the filesystem is gone (unmounted or replaced); 1 when a startup step \
 fails (the message names the step) or the listening socket fails.
@@ -23,8 +13,16 @@ fails (the message names the step) or the listening socket fails.
 See also: xfs-heal-monitor(8), xfs_healer(8), systemd.socket(5), sd_notify(3).";
 
 /// Serve online repairs of one XFS filesystem to its xfs-heal monitor.
+///
+/// The privileged half of xfs-heal, normally socket-activated (xfs-heal-repairer@INSTANCE.socket).
+/// It records the identity and shape of the XFS filesystem mounted at MOUNTPOINT, opens its
+/// health monitor (or takes back the one kept in systemd's fd store), keeps CAP_SYS_ADMIN alone,
+/// seals itself with Landlock and seccomp, hands the monitor the health fd and answers repair
+/// requests: each is re-validated and the filesystem re-verified before XFS_IOC_SCRUB_METADATA
+/// is issued with the repair flag. Repairs run at once on up to --parallel threads, started
+/// before the sandbox closes. Every request leaves one audit line.
 #[derive(Debug, Parser)]
-#[command(name = "xfs-heal-repairer", version, long_about = LONG_ABOUT, after_long_help = AFTER_LONG_HELP)]
+#[command(name = "xfs-heal-repairer", version, after_long_help = AFTER_LONG_HELP)]
 pub struct Cli {
     /// Bind this Unix socket path instead of taking one from systemd socket activation. Its
     /// directory must belong to root and be writable by root alone; the socket is created
@@ -58,6 +56,11 @@ pub struct Cli {
     /// monitor got from the kernel's event, each lookup re-verified and audited like a repair.
     #[arg(long)]
     pub resolve_names: bool,
+
+    /// Repairs issued at once, each by a thread of its own [default: the number of CPUs this
+    /// process may run on]. The monitor decides which repairs may run together.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: Option<u16>,
 
     /// Check whether this filesystem can be served, without serving it (steps 2 to 4: for
     /// `ExecCondition=`), and exit: 0 it can, 1 it cannot (not XFS, a kernel without the

@@ -64,9 +64,11 @@ pub enum Error {
     HelloPath(#[source] InvalidValue),
     #[error("step 7 (hello): {0}")]
     HelloEncode(#[source] CodecError),
-    #[error("step 8 (seccomp): compiling the allow-list: {0}")]
+    #[error("step 8 (repair workers): {0}")]
+    Workers(#[source] io::Error),
+    #[error("step 9 (seccomp): compiling the allow-list: {0}")]
     SeccompCompile(#[source] seccompiler::BackendError),
-    #[error("step 8 (seccomp): {0}")]
+    #[error("step 9 (seccomp): {0}")]
     Seccomp(#[source] seccompiler::Error),
     /// The listening socket failed while serving.
     #[error("serving: {0}")]

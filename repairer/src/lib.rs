@@ -12,6 +12,7 @@ pub mod seccomp;
 pub mod serve;
 pub mod sys;
 pub mod systemd;
+pub mod workers;
 
 use xfs_heal_protocol::journal::{Drops, Entry};
 

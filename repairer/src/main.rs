@@ -1,8 +1,9 @@
 //! xfs-heal-repairer: the sealed privileged half of xfs-heal.
 //!
 //! The startup steps below are numbered as in ARCHITECTURE.md and run in that order; after
-//! step 8 the process can make only the syscalls in `seccomp.rs`.
+//! step 9 the process can make only the syscalls in `seccomp.rs`.
 
+use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -22,6 +23,7 @@ use xfs_heal_repairer::cli::Cli;
 use xfs_heal_repairer::error::Error;
 use xfs_heal_repairer::mount::{self, Mount};
 use xfs_heal_repairer::serve::Server;
+use xfs_heal_repairer::workers::Workers;
 use xfs_heal_repairer::{log, sandbox, sys, systemd, Priority};
 
 fn main() -> ExitCode {
@@ -81,6 +83,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
     // 5. Close the mount fd: from here on the repairer never pins the mount.
     drop(root);
 
+    // Read before Landlock hides the cgroup's CPU quota.
+    let workers = parallel(cli);
+
     // 6. Keep CAP_SYS_ADMIN alone; set no_new_privs.
     sandbox::drop_capabilities()?;
 
@@ -111,17 +116,26 @@ fn run(cli: &Cli) -> Result<(), Error> {
         hello,
         moves,
         lookups: Lookups::new(names, recorded.uuid, 0),
+        // 8. Start the repair workers: threads take the capabilities, no_new_privs and
+        //    Landlock domain of the thread that starts them, and seccomp can start no more.
+        workers: Workers::start(workers).map_err(Error::Workers)?,
     };
 
-    // 8. seccomp, last: from here on only the syscalls in seccomp.rs.
+    // 9. seccomp, last, on every thread: from here on only the syscalls in seccomp.rs.
     sandbox::seccomp(names == Naming::On)?;
 
-    // 9. Tell systemd we are ready.
+    // 10. Tell systemd we are ready.
     let status = recorded.serving_line(&cli.mountpoint, monitor_uid);
     log!("{status}");
     notifier.notify(&format!("READY=1\nSTATUS={status}"));
 
     server.run(&notifier).map_err(Error::Serve)
+}
+
+/// `--parallel`, or one worker per CPU this process may run on.
+fn parallel(cli: &Cli) -> NonZeroUsize {
+    let cpus = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    cli.parallel.and_then(|n| NonZeroUsize::new(n.into())).unwrap_or(cpus)
 }
 
 /// The uid served and the group given the `--listen` socket: `--monitor-uid` and its primary

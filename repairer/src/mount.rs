@@ -79,11 +79,20 @@ pub fn open_checked(path: &Path, watch_moves: bool) -> Result<(OwnedFd, Option<M
 /// who swaps the mount between this open and step 2's can only make the watch miss the move
 /// (the behaviour without it) or end this repairer early.
 fn watch_for_move(path: &Path) -> Result<MoveWatch, Error> {
+    use nix::sys::fanotify::{EventFFlags, Fanotify, InitFlags, MarkFlags, MaskFlags};
+    use xfs_heal_protocol::host::fanotify::{FAN_MARK_MNTNS, FAN_MNT_ATTACH, FAN_MNT_DETACH, FAN_REPORT_MNT};
+    let fail = |e: nix::Error| Error::MoveWatch(e.into());
     let fd = open_dir(path).map_err(|source| Error::OpenMount { path: path.to_owned(), source })?;
     let ns = File::open("/proc/self/ns/mnt").map_err(Error::MoveWatch)?;
-    let watch = sys::watch_mounts(ns.as_fd()).map_err(Error::MoveWatch)?;
+    // Mount events (FAN_REPORT_MNT) of the namespace itself: the mark names no path.
+    let init = InitFlags::from_bits_retain(FAN_REPORT_MNT) | InitFlags::FAN_CLOEXEC | InitFlags::FAN_NONBLOCK;
+    let group = Fanotify::init(init, EventFFlags::O_RDONLY).map_err(fail)?;
+    let (mark, mask) = (MarkFlags::from_bits_retain(FAN_MARK_MNTNS), FAN_MNT_ATTACH | FAN_MNT_DETACH);
+    group
+        .mark(MarkFlags::FAN_MARK_ADD | mark, MaskFlags::from_bits_retain(mask), &ns, None::<&Path>)
+        .map_err(fail)?;
     let mount_id = sys::name_to_handle(fd.as_fd()).map_err(Error::MoveWatch)?.mount_id;
-    Ok(MoveWatch { fd: watch, mount_id })
+    Ok(MoveWatch { fd: group.into(), mount_id })
 }
 
 /// The identity re-checked before every repair (see `FsIdentity`).

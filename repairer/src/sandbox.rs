@@ -1,4 +1,4 @@
-//! Steps 6-8: give up every privilege the serving loop does not need, in an order where
+//! Steps 6, 7 and 9: give up every privilege the serving loop does not need, in an order where
 //! each step still has what it needs (dropping capabilities needs CAP_SETPCAP; Landlock and
 //! seccomp need no_new_privs; seccomp comes last so its list need not allow the sandbox's
 //! own syscalls).

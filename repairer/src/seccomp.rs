@@ -27,6 +27,8 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_ioctl,             "ioctl",             "repair and verify: only the request numbers in IOCTLS"),
     (libc::SYS_close,             "close",             "serve and verify: drop connections and reopened fds"),
     (libc::SYS_fcntl,             "fcntl",             "std's fd-drop check in debug builds: only the commands in FCNTLS"),
+    (libc::SYS_futex,             "futex",             "workers: wait for a job, wake the loop's channel; std's lock and channel sleep and wake here"),
+    (libc::SYS_sched_yield,       "sched_yield",       "workers: std's channel yields once before it sleeps on a contended hand-over"),
     (libc::SYS_brk,               "brk",               "allocator: grow the heap"),
     (libc::SYS_mmap,              "mmap",              "allocator: large allocations"),
     (libc::SYS_munmap,            "munmap",            "allocator: release large allocations; runtime exit"),

@@ -1,7 +1,7 @@
 //! The sealed serving loop: one monitor at a time, every request re-validated and held to the
 //! rate limits of `protocol::throttle`, every request and outcome written to the audit log.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::time::Instant;
 
@@ -15,13 +15,14 @@ use xfs_heal_protocol::journal::{Audit, Audited, Verdict};
 use xfs_heal_protocol::names::{LookupReply, LookupRequest, Lookups};
 use xfs_heal_protocol::throttle::Limits;
 use xfs_heal_protocol::{
-    Geometry, MonitorToRepairer, Refusal, RepairOutcome, RepairReply, RepairRequest, RepairerToMonitor,
+    Geometry, MonitorToRepairer, Refusal, RepairReply, RepairRequest, RepairerToMonitor,
 };
 
 use crate::log;
 use crate::mount::{errno_of, Mount, MoveWatch};
 use crate::sys;
 use crate::systemd::Notifier;
+use crate::workers::{Job, Workers};
 
 /// A peer that sends part of a frame and then nothing for this long (5 s) is dropped: it
 /// would otherwise hold the one connection slot.
@@ -30,9 +31,12 @@ pub const STALL_NS: u64 = 5_000_000_000;
 /// One connected, authenticated monitor.
 struct Connection {
     fd: OwnedFd,
-    pid: i32,
-    uid: u32,
+    /// SO_PEERCRED, as checked when it connected.
+    peer: UnixCredentials,
     frames: FrameReader,
+    /// Which connection since startup this is: replies of repairs still running when it
+    /// closed are not sent to its successor.
+    serial: u64,
 }
 
 /// Everything the loop needs, fixed at startup.
@@ -54,6 +58,8 @@ pub struct Server {
     pub moves: Option<MoveWatch>,
     /// Name lookups: the policy and the failed-lookup limit, as at startup.
     pub lookups: Lookups,
+    /// The threads that issue repairs, started before the sandbox closed.
+    pub workers: Workers,
 }
 
 /// The loop's changing state: the connection, the limits and what they held back.
@@ -63,6 +69,10 @@ struct State {
     limits: Limits,
     lookups: Lookups,
     epoch: Instant,
+    /// Connections admitted so far.
+    admitted: u64,
+    /// Repairs given to the workers and not yet answered.
+    busy: usize,
 }
 
 impl State {
@@ -77,50 +87,54 @@ impl Server {
     /// request, systemd's STATUS= shows the counters (`systemctl status`).
     pub fn run(&self, notifier: &Notifier) -> std::io::Result<()> {
         let (counts, limits, lookups) = (Served::default(), Limits::new(0), self.lookups.clone());
-        let mut st = State { conn: None, counts, limits, lookups, epoch: Instant::now() };
+        let mut st =
+            State { conn: None, counts, limits, lookups, epoch: Instant::now(), admitted: 0, busy: 0 };
         loop {
             self.summarise(&mut st, false);
-            let (listen_ready, conn_ready, moved) = {
-                let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
-                fds.extend(self.moves.as_ref().map(|w| PollFd::new(w.fd.as_fd(), PollFlags::POLLIN)));
-                // While a request is held by the rate limit, its connection is not read.
-                if let Some(c) = st.conn.as_ref().filter(|_| st.limits.gate.held_until().is_none()) {
-                    fds.push(PollFd::new(c.fd.as_fd(), PollFlags::POLLIN));
-                }
-                let stall = st.conn.as_ref().and_then(|c| c.frames.stall_deadline(STALL_NS));
-                let timeout = st
-                    .limits
-                    .sleep_ms(st.now_ns(), stall)
-                    .map_or(PollTimeout::NONE, |ms| PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
-                match poll(&mut fds, timeout) {
-                    Err(NixErrno::EINTR) => continue,
-                    Err(e) => return Err(e.into()),
-                    Ok(_) => {}
-                }
-                let ready = |p: &PollFd| p.revents().is_some_and(|r| !r.is_empty());
-                let watched = usize::from(self.moves.is_some());
-                (ready(&fds[0]), fds.get(1 + watched).is_some_and(ready), watched == 1 && ready(&fds[1]))
-            };
+            // While a request is held by the rate limit, or every worker is busy, the
+            // connection is not read.
+            let reading = st.limits.gate.held_until().is_none() && st.busy < self.workers.count.get();
+            let watched: [Option<BorrowedFd>; 4] = [
+                Some(self.listener.as_fd()),
+                Some(self.workers.wake.as_fd()),
+                self.moves.as_ref().map(|w| w.fd.as_fd()),
+                st.conn.as_ref().filter(|_| reading).map(|c| c.fd.as_fd()),
+            ];
+            let mut fds: Vec<PollFd> =
+                watched.iter().flatten().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)).collect();
+            let stall = st.conn.as_ref().and_then(|c| c.frames.stall_deadline(STALL_NS));
+            let timeout = st
+                .limits
+                .sleep_ms(st.now_ns(), stall)
+                .map_or(PollTimeout::NONE, |ms| PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
+            match poll(&mut fds, timeout) {
+                Err(NixErrno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
+            }
+            let mut revents = fds.iter().map(|p| p.revents().is_some_and(|r| !r.is_empty()));
+            let [listen_ready, replied, moved, conn_ready] =
+                watched.map(|fd| fd.is_some() && revents.next() == Some(true));
             if moved && self.mount_moved() {
                 self.summarise(&mut st, true);
                 log!("{} was moved to another place (mount --move); exiting, so that this process does not keep the filesystem alive after it is unmounted there. A pair serves one mount point: start xfs-heal for the new one (xfs-heal-monitor@.service, or by hand)", self.mount.path.display());
                 return Ok(());
             }
-            if st.conn.is_some() {
-                let before = st.counts;
-                let served = self.service(&mut st, conn_ready);
-                if st.counts != before {
-                    notifier.notify(&st.counts.status(&self.mount.path, crate::DROPS.total()));
-                }
-                if let Err(reason) = served {
-                    st.limits.gate.drop_held();
-                    let pid = st.conn.take().map_or(0, |c| c.pid);
-                    log!("monitor pid {pid} disconnected: {reason}");
-                    if let Err(why) = self.mount.reopen_verified(self.kernel_health()) {
-                        self.summarise(&mut st, true);
-                        log!("the filesystem is gone ({}); exiting", why.0);
-                        return Ok(());
-                    }
+            let (before, replies) = (st.counts, if replied { self.workers.take_replies() } else { vec![] });
+            st.busy -= replies.len();
+            replies.iter().for_each(|_| st.counts.count(true));
+            let served = self.service(&mut st, conn_ready, replies);
+            if st.counts != before {
+                notifier.notify(&st.counts.status(&self.mount.path, crate::DROPS.total()));
+            }
+            if let Err(reason) = served {
+                st.limits.gate.drop_held();
+                let pid = st.conn.take().map_or(0, |c| c.peer.pid());
+                log!("monitor pid {pid} disconnected: {reason}");
+                if let Err(why) = self.mount.reopen_verified(self.kernel_health()) {
+                    self.summarise(&mut st, true);
+                    log!("the filesystem is gone ({}); exiting", why.0);
+                    return Ok(());
                 }
             }
             if listen_ready {
@@ -162,11 +176,11 @@ impl Server {
     /// identity checks make them equally trusted, and a peer that connected and fell silent
     /// must not lock the restarted monitor out.
     fn admit(&self, fd: OwnedFd, st: &mut State) {
-        let cred: UnixCredentials = match getsockopt(&fd, sockopt::PeerCredentials) {
+        let peer: UnixCredentials = match getsockopt(&fd, sockopt::PeerCredentials) {
             Ok(c) => c,
             Err(e) => return self.refused(st, &format!("refused a connection: SO_PEERCRED failed: {e}")),
         };
-        let (pid, uid) = (cred.pid(), cred.uid());
+        let (pid, uid) = (peer.pid(), peer.uid());
         if let Err(why) = host::check_peer(pid, uid, self.monitor_uid) {
             return self.refused(st, &why);
         }
@@ -174,50 +188,63 @@ impl Server {
             Ok(n) if n == self.hello.len() => {
                 if let Some(old) = st.conn.take() {
                     st.limits.gate.drop_held();
-                    log!("monitor pid {pid} replaces monitor pid {}, whose connection is closed", old.pid);
+                    log!(
+                        "monitor pid {pid} replaces monitor pid {}, whose connection is closed",
+                        old.peer.pid()
+                    );
                 }
                 log!("monitor pid {pid} uid {uid} connected; handed over the health fd");
-                st.conn = Some(Connection { fd, pid, uid, frames: FrameReader::new() });
+                st.admitted += 1;
+                st.conn = Some(Connection { fd, peer, frames: FrameReader::new(), serial: st.admitted });
             }
             Ok(n) => log!("dropped monitor pid {pid}: Hello cut short after {n} bytes"),
             Err(e) => log!("dropped monitor pid {pid}: cannot send Hello: {e}"),
         }
     }
 
-    /// Reads what the monitor sent (when `readable`) and answers every complete request the
-    /// limits let through. An error ends the connection; the loop goes on serving the next.
-    fn service(&self, st: &mut State, readable: bool) -> Result<(), Disconnect> {
+    /// Sends the workers' replies meant for this connection, reads what the monitor sent
+    /// (when `readable`) and answers or hands to a worker every complete request the limits
+    /// let through, while a worker is free. An error ends the connection; the loop goes on
+    /// serving the next.
+    fn service(
+        &self,
+        st: &mut State,
+        readable: bool,
+        replies: Vec<(u64, RepairReply)>,
+    ) -> Result<(), Disconnect> {
         let now = st.now_ns();
         let Some(c) = st.conn.as_mut() else { return Ok(()) };
+        for (_, reply) in replies.into_iter().filter(|(serial, _)| *serial == c.serial) {
+            send(c, &RepairerToMonitor::Reply(reply))?;
+        }
         if readable {
             let mut chunk = [0u8; 4096];
             let read = nix::unistd::read(c.fd.as_fd(), &mut chunk).map_err(std::io::Error::from);
             c.frames.received(read.map(|n| &chunk[..n]))?;
         }
-        loop {
-            let Some(c) = st.conn.as_mut() else { return Ok(()) };
+        while st.busy < self.workers.count.get() {
             let frames = &mut c.frames;
             let next = || frames.next::<MonitorToRepairer>(now, STALL_NS).map_err(Disconnect::Stream);
             let reply = match st.limits.gate.pass(now, next)? {
                 None => return Ok(()),
-                Some(MonitorToRepairer::Repair(request)) => {
-                    let reply = self.handle_repair(c, request);
-                    st.counts.count(!matches!(reply.outcome, RepairOutcome::Refused(_)));
-                    RepairerToMonitor::Reply(reply)
-                }
+                Some(MonitorToRepairer::Repair(request)) => match self.accept_repair(c, request) {
+                    Ok(job) => {
+                        st.busy += 1;
+                        self.workers.give(job);
+                        continue;
+                    }
+                    Err(refused) => {
+                        st.counts.count(false);
+                        RepairerToMonitor::Reply(refused)
+                    }
+                },
                 Some(MonitorToRepairer::Lookup(r)) => {
                     RepairerToMonitor::Named(self.lookup(c, &mut st.lookups, now, r))
                 }
             };
-            let frame = codec::encode(&reply).map_err(Disconnect::Encode)?;
-            Disconnect::after_write(frame.len(), nix::unistd::write(&c.fd, &frame).map_err(Into::into))?;
+            send(c, &reply)?;
         }
-    }
-
-    /// One line per request, also the journal's structured audit record.
-    fn audit(c: &Connection, request: u64, target: Audited, verdict: Verdict, outcome: &str, result: &str) {
-        let record = Audit { peer_pid: c.pid, peer_uid: c.uid, request, target, verdict, outcome, result };
-        crate::log_entry(record.priority(), &record.message(), |entry| record.fields(entry));
+        Ok(())
     }
 
     /// Names an inode, on the re-verified mount: `protocol::names::Lookups` decides.
@@ -227,32 +254,44 @@ impl Server {
             |fd: &OwnedFd, h: &_, b: &mut _| sys::getparents(fd.as_fd(), h, b).map_err(|e| errno_of(&e));
         let (reply, result) = l.answer(now, r, verify, call);
         let verdict = if reply.refused() { Verdict::Refused } else { Verdict::Issued };
-        Self::audit(c, r.id.0, Audited::Lookup(&r), verdict, reply.outcome.name(), &result);
+        audit(c.peer, r.id.0, Audited::Lookup(&r), verdict, reply.outcome.name(), &result);
         reply
     }
 
-    /// Re-validates one request, proves the filesystem is still the recorded one, and only
-    /// then issues the repair.
-    fn handle_repair(&self, c: &Connection, request: RepairRequest) -> RepairReply {
+    /// Re-validates one request and proves the filesystem is still the recorded one: a job
+    /// for a worker, or the refusal.
+    fn accept_repair(&self, c: &Connection, request: RepairRequest) -> Result<Job, RepairReply> {
         let RepairRequest { id, target } = request;
-        let audit = |verdict, outcome, result: &str| {
-            Self::audit(c, id.0, Audited::Repair(&target), verdict, outcome, result)
-        };
         let refuse = |refusal: Refusal, why: &str| {
-            audit(Verdict::Refused, "refused", why);
+            audit(c.peer, id.0, Audited::Repair(&target), Verdict::Refused, "refused", why);
             RepairReply::refused(id, refusal)
         };
         if let Some((refusal, why)) = Refusal::screen(&target, &self.geometry, self.guards) {
-            return refuse(refusal, &why);
+            return Err(refuse(refusal, &why));
         }
-        let fd = match self.mount.reopen_verified(self.kernel_health()) {
-            Ok(fd) => fd,
-            Err(stale) => return refuse(Refusal::StaleFilesystem, &format!("ESTALE: {}", stale.0)),
-        };
-        let mut sm = target.to_scrub_metadata();
-        let result = sys::scrub_metadata(fd.as_fd(), &mut sm).map(|()| sm.sm_flags).map_err(|e| errno_of(&e));
-        let reply = RepairReply::issued(id, result);
-        audit(Verdict::Issued, reply.outcome.name(), &reply.audit_result());
-        reply
+        match self.mount.reopen_verified(self.kernel_health()) {
+            Ok(fd) => Ok(Job { request, fd, peer: c.peer, connection: c.serial }),
+            Err(stale) => Err(refuse(Refusal::StaleFilesystem, &format!("ESTALE: {}", stale.0))),
+        }
     }
+}
+
+/// Writes one message to the monitor.
+fn send(c: &Connection, message: &RepairerToMonitor) -> Result<(), Disconnect> {
+    let frame = codec::encode(message).map_err(Disconnect::Encode)?;
+    Disconnect::after_write(frame.len(), nix::unistd::write(&c.fd, &frame).map_err(Into::into))
+}
+
+/// One line per request, also the journal's structured audit record.
+pub fn audit(
+    peer: UnixCredentials,
+    request: u64,
+    target: Audited,
+    verdict: Verdict,
+    outcome: &str,
+    result: &str,
+) {
+    let record =
+        Audit { peer_pid: peer.pid(), peer_uid: peer.uid(), request, target, verdict, outcome, result };
+    crate::log_entry(record.priority(), &record.message(), |entry| record.fields(entry));
 }

@@ -35,34 +35,25 @@ pub fn adopt_listen_fds(first: RawFd, count: usize) -> Vec<OwnedFd> {
     static ADOPTED: std::sync::Once = std::sync::Once::new();
     let mut fds = Vec::new();
     ADOPTED.call_once(|| {
-        // SAFETY: systemd opened these for this process and nothing has adopted them yet.
-        fds = (first..).take(count).map(|fd| unsafe { adopt_fd(fd) }).collect();
+        // SAFETY: systemd opened these for this process, and nothing has adopted them yet:
+        // this runs once.
+        fds = (first..).take(count).map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).collect();
     });
     fds
 }
 
-/// Takes ownership of an inherited fd (socket activation passes fd 3).
-///
-/// # Safety
-/// `fd` must be open, and nothing else in the process may own it or close it: an fd
-/// systemd passed (LISTEN_FDS) or one just received with SCM_RIGHTS, adopted once.
-pub unsafe fn adopt_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: the caller upholds this function's contract.
-    unsafe { OwnedFd::from_raw_fd(fd) }
+/// One malloc arena for every thread: glibc maps a new arena with mprotect, which the
+/// sealed process may not call. Set before the workers start.
+pub fn one_malloc_arena() -> io::Result<()> {
+    // SAFETY: mallopt takes two integers and changes only the allocator's tuning.
+    let set = unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) } == 1;
+    set.then_some(()).ok_or_else(|| io::Error::other("mallopt(M_ARENA_MAX, 1) refused"))
 }
 
 /// `accept4(2)` returning an owned, non-blocking, close-on-exec connection.
 pub fn accept(listener: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    // SAFETY: accept4 with null address pointers only returns a new fd or an error.
-    let fd = unsafe {
-        libc::accept4(
-            listener.as_raw_fd(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-        )
-    };
-    let fd = check(fd)?;
+    use nix::sys::socket::{accept4, SockFlag};
+    let fd = accept4(listener.as_raw_fd(), SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC)?;
     // SAFETY: `fd` was just returned by accept4 and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -170,27 +161,4 @@ pub fn name_to_handle(fd: BorrowedFd<'_>) -> io::Result<NamedHandle> {
     })?;
     let len = usize::try_from(fh.handle_bytes).unwrap_or(HANDLE_ROOM).min(HANDLE_ROOM);
     Ok(NamedHandle { handle_type: fh.handle_type, bytes: fh.f_handle[..len].to_vec(), mount_id })
-}
-
-/// A non-blocking fanotify group that reports the mount events (`FAN_REPORT_MNT`) of the
-/// mount namespace `ns` (an fd on its `/proc/.../ns/mnt`): mounts, unmounts and moves.
-pub fn watch_mounts(ns: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    use xfs_heal_protocol::host::fanotify::{FAN_MARK_MNTNS, FAN_MNT_ATTACH, FAN_MNT_DETACH, FAN_REPORT_MNT};
-    let flags = FAN_REPORT_MNT | libc::FAN_CLOEXEC | libc::FAN_NONBLOCK;
-    // SAFETY: fanotify_init takes two integers and returns a new fd or -1.
-    let fd = check(unsafe { libc::fanotify_init(flags, libc::O_RDONLY.unsigned_abs()) })?;
-    // SAFETY: the kernel just created `fd` for this process; nothing else owns it.
-    let group = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mark = libc::FAN_MARK_ADD | FAN_MARK_MNTNS;
-    // SAFETY: integers and a null path, which makes `ns` itself the marked object.
-    check(unsafe {
-        libc::fanotify_mark(
-            group.as_raw_fd(),
-            mark,
-            FAN_MNT_ATTACH | FAN_MNT_DETACH,
-            ns.as_raw_fd(),
-            std::ptr::null(),
-        )
-    })?;
-    Ok(group)
 }

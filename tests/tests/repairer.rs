@@ -481,7 +481,7 @@ fn an_idle_repairer_sleeps() {
                 && !l.ends_with("= -1 EAGAIN (Resource temporarily unavailable)")
         })
         .count();
-    assert!(serving.iter().all(|l| l.contains("], 2, -1")), "a timeout was armed:\n{text}");
+    assert!(serving.iter().all(|l| l.contains("], 3, -1")), "a timeout was armed:\n{text}");
     assert!(
         serving.len() - woken_by_watch <= 1,
         "{} wakeups without cause:\n{text}",

@@ -341,3 +341,58 @@ fn supported_says_whether_the_service_could_serve_with_xfs_healers_exit_codes() 
     assert_eq!(code, Some(255));
     assert!(err.contains("No such file or directory"), "{err}");
 }
+
+/// Issue #14: the repair workers are started after the privileges are dropped and Landlock
+/// is on, and before seccomp, which covers them (TSYNC): every thread of the serving
+/// repairer has CAP_SYS_ADMIN alone, no_new_privs, and the one filter. `--parallel 3` is
+/// three workers beside the serving thread; without it, one per CPU.
+#[test]
+fn every_repair_worker_is_sealed_like_the_serving_thread() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("workers");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let events = data("sample.v0");
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    for (parallel, workers) in [(Some("3"), 3), (None, cpus)] {
+        let mut args = vec!["--events-from", events.to_str().unwrap()];
+        args.extend(parallel.iter().flat_map(|n| ["--parallel", n]));
+        let r = Repairer::start(&scratch, &fs.mountpoint, &args);
+        let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{}/task", r.child.id()))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(tasks.len(), workers + 1, "{parallel:?}: {tasks:?}");
+        let mut names = Vec::new();
+        for task in &tasks {
+            let status = std::fs::read_to_string(task.join("status")).unwrap();
+            let field = |name: &str| {
+                let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+                line.split_whitespace().nth(1).unwrap().to_owned()
+            };
+            names.push(field("Name:"));
+            // CAP_SYS_ADMIN is bit 21, and it is all there is.
+            for set in ["CapEff:", "CapPrm:", "CapBnd:"] {
+                assert_eq!(field(set), "0000000000200000", "{}: {set}", task.display());
+            }
+            for set in ["CapInh:", "CapAmb:"] {
+                assert_eq!(field(set), "0000000000000000", "{}: {set}", task.display());
+            }
+            assert_eq!(field("NoNewPrivs:"), "1", "{}", task.display());
+            assert_eq!(field("Seccomp:"), "2", "{}: not in filter mode", task.display());
+            assert_eq!(field("Seccomp_filters:"), "1", "{}", task.display());
+        }
+        names.sort();
+        let mut expected: Vec<String> = (0..workers).map(|n| format!("repair-{n}")).collect();
+        expected.insert(0, "xfs-heal-repair".to_owned());
+        expected.sort();
+        assert_eq!(names, expected);
+        // And they serve: a request is answered and audited.
+        let mut c = Client::served(&r.socket);
+        let target = xfs_heal_protocol::RepairTarget::Fs { kind: xfs_heal_protocol::FsScrub::FsCounters };
+        let reply =
+            c.request(xfs_heal_protocol::RepairRequest { id: xfs_heal_protocol::RequestId(7), target });
+        assert_eq!(reply.id, xfs_heal_protocol::RequestId(7));
+    }
+}

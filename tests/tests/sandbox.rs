@@ -28,6 +28,8 @@ fn pinned_syscall_list() {
             (libc::SYS_ioctl, "ioctl"),
             (libc::SYS_close, "close"),
             (libc::SYS_fcntl, "fcntl"),
+            (libc::SYS_futex, "futex"),
+            (libc::SYS_sched_yield, "sched_yield"),
             (libc::SYS_brk, "brk"),
             (libc::SYS_mmap, "mmap"),
             (libc::SYS_munmap, "munmap"),

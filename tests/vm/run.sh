@@ -32,6 +32,8 @@ for b in xfs-heal-monitor xfs-heal-repairer xfs-heal-capture; do
     install -m 0755 "$REPO/target/release/$b" "$seg/opt/xfs-heal/bin/"
 done
 echo "${XFS_HEAL_VM_SCENARIOS:-all}" > "$seg/opt/xfs-heal/selected"
+# Scenario 13's runs per daemon (min/median/max over them).
+echo "${XFS_HEAL_VM_PERF_RUNS:-3}" > "$seg/opt/xfs-heal/perf-runs"
 
 # Boot 2: systemd is PID 1; the guest installs the package (dpkg -i) before its scenarios.
 sd=$work/sd

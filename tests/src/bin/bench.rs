@@ -64,6 +64,56 @@ fn run_monitor(scratch: &Scratch, fs: &XfsMount, events: &[u8], args: &[&str]) -
     (secs, monitor_kib, repairer_kib)
 }
 
+/// Requests per second with `k` in flight, for k = 1, 2 and the CPU count: rounds of 60
+/// requests (under the rate limit's burst of 64), each after a pause that refills the
+/// bucket; only the time inside the rounds counts. Each reply is matched to its request.
+fn in_flight(client: &mut Client, first_id: u64) {
+    use xfs_heal_protocol::{codec, MonitorToRepairer, RepairerToMonitor};
+    const ROUND: u64 = 60;
+    const ROUNDS: u32 = 10;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut ks = vec![1, 2, cpus];
+    ks.dedup();
+    let mut id = first_id;
+    let targets: Vec<RepairTarget> = (1..=8)
+        .map(|ag| RepairTarget::Ag { agno: AgNumber::try_from(ag % 4).unwrap(), kind: AgScrub::Bnobt })
+        .collect();
+    for k in ks {
+        let mut took = std::time::Duration::ZERO;
+        for _ in 0..ROUNDS {
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            let t = Instant::now();
+            let (mut sent, mut answered, mut out) = (0, 0, std::collections::BTreeSet::new());
+            while answered < ROUND {
+                while out.len() < k && sent < ROUND {
+                    let target = targets[usize::try_from(id).unwrap_or(0) % targets.len()];
+                    let frame = codec::encode(&MonitorToRepairer::Repair(RepairRequest {
+                        id: RequestId(id),
+                        target,
+                    }))
+                    .expect("encode");
+                    client.send_raw(&frame);
+                    out.insert(id);
+                    (id, sent) = (id + 1, sent + 1);
+                }
+                match client.read_message() {
+                    Some(RepairerToMonitor::Reply(r)) => {
+                        assert!(out.remove(&r.id.0), "a reply to no request")
+                    }
+                    other => panic!("expected a reply, got {other:?}"),
+                }
+                answered += 1;
+            }
+            took += t.elapsed();
+        }
+        let total = f64::from(ROUNDS) * ROUND as f64;
+        println!(
+            "  {k} in flight: {:.0} requests/s ({total} requests in rounds of {ROUND})",
+            total / took.as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2_000);
     assert!(nix::unistd::geteuid().is_root(), "the benchmark loop-mounts XFS: run it as root");
@@ -105,6 +155,7 @@ fn main() {
         pct(1000)
     );
     println!("  throughput {:.0} requests/s (paced under the rate limit)", n as f64 / total);
+    in_flight(&mut client, n);
     println!("repairer memory: peak RSS {hwm} KiB while serving (idle after startup {idle_hwm} KiB), current {rss} KiB");
     println!("repairer binary: {size} bytes ({})", binary("xfs-heal-repairer").display());
     println!(

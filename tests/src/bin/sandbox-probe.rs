@@ -2,7 +2,7 @@
 //! thing, so a test can watch whether the kernel allows it or kills the process.
 //!
 //! `xfs-heal-sandbox-probe seccomp SYSCALL_NR ARG1 [ARG2]` — load the repairer's seccomp
-//!   program (as step 8 does), then make syscall SYSCALL_NR with harmless arguments; print
+//!   program (as step 9 does), then make syscall SYSCALL_NR with harmless arguments; print
 //!   `survived`. `seccomp-names`: the same with names on (`--resolve-names`).
 //! `xfs-heal-sandbox-probe seccomp-thread SYSCALL_NR` — start a thread, load the repairer's
 //!   program from the main thread, then make the syscall in the other thread.

@@ -402,6 +402,103 @@ if selected 11; then
     cleanup $name
 fi
 
+# --- 13. a hundred independent corruptions: time, calls, memory (issue #14) ------------------
+# 100 leaf-format directories (150 long names: two data blocks and a leaf), each leaf block's
+# magic trashed offline in one xfs_db run; one image, copied for every run. Each directory is
+# looked up once; then, every half second, one stat process looks up a name in each
+# directory not yet repaired (a lookup reads the leaf, a readdir would not), until all
+# resolve. The same for xfs-heal, xfs_healer (one worker) and xfs_healer --foreground (a
+# worker per CPU), XFS_HEAL_VM_PERF_RUNS times each (3). Passes for xfs-heal when all 100
+# come back with one directory repair call each and xfs_repair -n is clean; the times and
+# the memory are reported, not judged (TCG times are noisy).
+N13=100 F13=150
+perf_image() {
+    mkfs_img s13base; mount_img s13base
+    i=1; while [ $i -le $N13 ]; do
+        mkdir /mnt/s13base/d$i
+        (cd /mnt/s13base/d$i && seq -f "a_rather_long_file_name_number_%03g" 1 $F13 | xargs touch)
+        i=$((i + 1))
+    done
+    umount /mnt/s13base
+    set --; i=1
+    while [ $i -le $N13 ]; do set -- "$@" -c "path /d$i" -c 'dblock 8388608' -c 'fuzz -d lhdr.info.hdr.magic ones'; i=$((i + 1)); done
+    xfs_db -x "$@" /tmp/s13base.img >/dev/null 2>&1
+}
+rss_kib() { for _p in "$@"; do awk '/^VmRSS:/ { print $2 }' /proc/$_p/status; done | awk '{ s += $1 } END { print s + 0 }'; }
+# names_left NAME I...: the directories among I... whose probe name does not resolve yet.
+names_left() {
+    _m=$1; shift
+    [ $# -eq 0 ] && return
+    _ok=$(for _i in "$@"; do echo /mnt/$_m/d$_i/a_rather_long_file_name_number_007; done | xargs stat -c %n 2>/dev/null)
+    for _i in "$@"; do
+        case "$_ok" in *"/d$_i/a_rather"*) ;; *) printf '%s ' $_i ;; esac
+    done
+}
+perf_run() { # LABEL RUN
+    label=$1 run=$2 name=s13$(echo $1 | tr -d '_-')
+    cp --sparse=always /tmp/s13base.img /tmp/$name.img; mount_img $name
+    case $label in
+        xfs-heal) start_xfsheal $name && pids="$REP $MON" ;;
+        xfs_healer) start_healer $name && pids=$HEALER_PID ;;
+        xfs_healer-fg)
+            $HEALER --repair --foreground /mnt/$name >/tmp/$name.healer 2>&1 &
+            HEALER_PID=$! pids=$HEALER_PID
+            wait_for /tmp/$name.healer "monitoring started" 20 ;;
+    esac || { PERF_FAIL="$PERF_FAIL $label#$run: did not start"; show_logs $name; cleanup $name; return; }
+    sleep 1
+    idle=$(rss_kib $pids)
+    t0=$(now)
+    left=$(names_left $name $(seq 1 $N13))
+    first=$(echo $left | wc -w)
+    end=$(awk -v t="$t0" 'BEGIN { print t + 240 }')
+    while [ -n "$left" ] && awk -v t="$(now)" -v e="$end" 'BEGIN { exit !(t < e) }'; do
+        sleep 0.5
+        left=$(names_left $name $left)
+    done
+    t1=$(now); secs=$(elapsed "$t0" "$t1")
+    d=xfs-heal; [ $label = xfs-heal ] || d=xfs_healer
+    settle "$(daemon_log $name $d)"
+    after=$(rss_kib $pids)
+    TARGET_PAT="ino [0-9]* gen [^ ]* directory"; TARGET_KIND=directory
+    calls=$(repair_calls $name $d)
+    all=$(if [ $d = xfs-heal ]; then grep -c 'verdict=issued' /tmp/$name.rep; else grep -cE ': (Repairs successful|No modification needed|Repair unsuccessful|Seems correct)' /tmp/$name.healer; fi)
+    whole=0
+    for i in $(seq 1 $N13); do
+        [ "$(cd /mnt/$name/d$i 2>/dev/null && ls | xargs stat -c %n 2>/dev/null | wc -l)" = $F13 ] && whole=$((whole + 1))
+    done
+    unmount_and_exit $name $d; exits=$EXITS
+    repair_clean /tmp/$name.img && clean=yes || clean=no
+    echo "PERF|$label|$run|$secs|$calls|$all|$idle|$after|$first|$whole|$clean|$exits" | tee -a /tmp/perf.lines
+    say "13 $label run $run: $whole/$N13 whole after ${secs}s ($first broken at the start, $(echo $left | wc -w) never came back); $calls directory repair calls ($all calls in all); RSS idle $idle KiB, after $after KiB; xfs_repair -n clean: $clean; $exits"
+    if [ $label = xfs-heal ] && ! { [ -z "$left" ] && [ $first = $N13 ] && [ $whole = $N13 ] && [ "$calls" = $N13 ] && [ $clean = yes ] && [ "$exits" = ok ]; }; then
+        PERF_FAIL="$PERF_FAIL $label#$run"; show_logs $name
+    fi
+    cleanup $name
+}
+median3() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { printf "%s/%s/%s", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
+if selected 13; then
+    scenario 13 "100 corrupt directory leaf blocks, each looked up once: time until all read back, calls, RSS"
+    perf_image
+    PERF_FAIL= runs=$(cat perf-runs 2>/dev/null || echo 3)
+    r=1; while [ $r -le $runs ]; do
+        for label in xfs-heal xfs_healer xfs_healer-fg; do perf_run $label $r; done
+        r=$((r + 1))
+    done
+    rm -f /tmp/s13base.img
+    # min/median/max per daemon: field 4 the time, 5 the directory calls, 7 and 8 the RSS.
+    spread() { grep "^PERF|$1|" /tmp/perf.lines | cut -d'|' -f$2 | tr '\n' ' ' | median3; }
+    for label in xfs-heal xfs_healer xfs_healer-fg; do
+        say "13 $label over $runs runs (min/median/max): $(spread $label 4) s until all read back; $(spread $label 5) directory repair calls ($(spread $label 6) in all); RSS idle $(spread $label 7) KiB, after $(spread $label 8) KiB"
+    done
+    summary="s until all 100 read back, min/median/max of $runs: xfs-heal $(spread xfs-heal 4), xfs_healer $(spread xfs_healer 4), --foreground $(spread xfs_healer-fg 4)"
+    if [ -z "$PERF_FAIL" ]; then
+        result 13 xfs-heal PASS "$(spread xfs-heal 4 | cut -d/ -f2)" "$summary; one directory repair call per corruption; xfs_repair -n clean"
+    else
+        result 13 xfs-heal FAIL - "$PERF_FAIL; $summary"
+    fi
+    result 13 xfs_healer PASS "$(spread xfs_healer 4 | cut -d/ -f2)" "one worker: $(spread xfs_healer 5) directory repair calls; --foreground: $(spread xfs_healer-fg 4) s, $(spread xfs_healer-fg 5) calls (min/median/max)"
+fi
+
 # --- 7. an unrepairable combination, hammered for 10 s (last: upstream may hang) ---------------
 unrepairable() {
     d=$1 name=s7$(echo $1 | tr -d '_-')
