@@ -323,6 +323,9 @@ pub struct Client {
     pub stream: UnixStream,
     pub hello: Hello,
     pub health: OwnedFd,
+    /// Bytes read past the last whole message: replies to requests in flight together
+    /// may arrive in one read.
+    pending: Vec<u8>,
 }
 
 /// What a connection attempt got.
@@ -362,7 +365,8 @@ impl Client {
         let (msg, used) = codec::decode_frame::<RepairerToMonitor>(&buf[..n]).expect("Hello frame");
         assert_eq!(used, n, "Hello arrives alone");
         let RepairerToMonitor::Hello(hello) = msg else { panic!("first message is not Hello: {msg:?}") };
-        Greeting::Served(Box::new(Self { stream, hello, health: fds.into_iter().next().expect("one fd") }))
+        let health = fds.into_iter().next().expect("one fd");
+        Greeting::Served(Box::new(Self { stream, hello, health, pending: Vec::new() }))
     }
 
     /// Connects and expects to be served (a newer connection replaces the repairer's current
@@ -411,11 +415,14 @@ impl Client {
 
     /// Reads one message; `None` if the repairer closed the connection.
     pub fn read_message(&mut self) -> Option<RepairerToMonitor> {
-        let mut buf = Vec::new();
+        let buf = &mut self.pending;
         let mut chunk = [0u8; 4096];
         loop {
-            match codec::decode_frame::<RepairerToMonitor>(&buf) {
-                Ok((m, _)) => return Some(m),
+            match codec::decode_frame::<RepairerToMonitor>(buf) {
+                Ok((m, used)) => {
+                    buf.drain(..used);
+                    return Some(m);
+                }
                 Err(CodecError::Incomplete { .. }) => {}
                 Err(e) => panic!("bad frame from the repairer: {e}"),
             }

@@ -565,3 +565,41 @@ fn a_moved_mount_ends_the_repairer_and_nothing_pins_the_filesystem() {
     }
     assert_eq!(attached().trim(), "", "the loop device is still attached: something pins the filesystem");
 }
+
+/// Issue #14: requests sent together, more of them than there are workers, are each
+/// answered once (in any order), each by one audited call; the connection is read again as
+/// workers come free.
+#[test]
+fn pipelined_requests_are_each_answered_once() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("pipelined");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let events = data("sample.v0");
+    let r = Repairer::start(
+        &scratch,
+        &fs.mountpoint,
+        &["--parallel", "2", "--events-from", events.to_str().unwrap()],
+    );
+    let mut c = Client::served(&r.socket);
+    let ids: Vec<u64> = (100..116).collect();
+    let mut frames = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let agno = AgNumber::try_from(u32::try_from(i % 4).unwrap()).unwrap();
+        let target = RepairTarget::Ag { agno, kind: AgScrub::Bnobt };
+        frames.extend(
+            codec::encode(&MonitorToRepairer::Repair(RepairRequest { id: RequestId(*id), target })).unwrap(),
+        );
+    }
+    c.send_raw(&frames);
+    let mut answered: Vec<u64> = (0..ids.len())
+        .map(|_| match c.read_message() {
+            Some(RepairerToMonitor::Reply(reply)) => reply.id.0,
+            other => panic!("expected a reply, got {other:?}"),
+        })
+        .collect();
+    answered.sort_unstable();
+    assert_eq!(answered, ids);
+    assert_eq!(r.count("verdict=issued"), ids.len());
+}
