@@ -25,11 +25,15 @@ cargo build --release --locked -q -p xfs-heal-monitor -p xfs-heal-repairer -p xf
     --bin xfs-heal-monitor --bin xfs-heal-repairer --bin xfs-heal-generator
 cargo build --release --locked -q -p xfs-heal-tests --bin xfs-heal-man
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-rm -rf "$target/release/man"
-"$target/release/xfs-heal-man" "$target/release/man" >/dev/null
+# The static build's triple (.cargo/config.toml); cargo-deb maps the assets' target/release/
+# to target/TRIPLE/release/.
+triple=$(sed -n 's/^target = "\(.*\)"$/\1/p' "$REPO/.cargo/config.toml")
+release=$target/$triple/release
+rm -rf "$release/man"
+"$release/xfs-heal-man" "$release/man" >/dev/null
 # Compressed per Debian policy; -n keeps the package reproducible (no name or time stamp).
-gzip -9nf "$target/release/man"/*.8
+gzip -9nf "$release/man"/*.8
 
 echo "==> package: cargo deb" >&2
-deb=$(cargo deb --no-build --quiet -p xfs-heal-repairer --output "$target/debian/" | tail -n 1)
+deb=$(cargo deb --no-build --quiet -p xfs-heal-repairer --target "$triple" --output "$target/debian/" | tail -n 1)
 echo "$deb"

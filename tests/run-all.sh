@@ -16,7 +16,8 @@ fi
 # xfsprogs: mkfs.xfs for the real-filesystem tests. util-linux: mount, losetup, blkid,
 # findmnt. systemd: systemd-socket-activate for the activation test. dpkg-dev:
 # dpkg-shlibdeps, which cargo-deb uses to fill in the package's dependencies. strace: the
-# repairer tests count the repair ioctls the kernel actually saw.
+# repairer tests count the repair ioctls the kernel actually saw. musl-tools: musl-gcc, for
+# the C files of the static (musl) build's dependencies.
 need=()
 command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
@@ -24,6 +25,7 @@ command -v findmnt >/dev/null 2>&1 || need+=(util-linux)
 command -v blkid >/dev/null 2>&1 || need+=(util-linux)
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
 command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
+command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq
@@ -52,6 +54,13 @@ for dir in . /tmp; do
 done
 # A clean clone gains nothing from incremental compilation, and it costs disk.
 [ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
+
+# The static build's standard library (.cargo/config.toml).
+triple=$(sed -n 's/^target = "\(.*\)"$/\1/p' .cargo/config.toml)
+if ! rustup target list --installed | grep -qx "$triple"; then
+    log "adding the $triple target (the daemons are built static against musl)"
+    rustup target add "$triple"
+fi
 
 for component in rustfmt clippy; do
     if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then

@@ -617,9 +617,8 @@ pub fn target_prefix(m: &str, target: &RepairTarget, path: Option<&str>) -> Stri
 }
 
 /// An errno as fstests' xfs_healer lines show it: strerror's words alone.
-fn strerror(errno: i32) -> String {
-    let full = std::io::Error::from_raw_os_error(errno).to_string();
-    full.rsplit_once(" (os error ").map_or_else(|| full.clone(), |(words, _)| words.to_owned())
+fn strerror(errno: i32) -> std::borrow::Cow<'static, str> {
+    xfs_heal_protocol::strerror::words(errno)
 }
 
 fn event_text(m: &str, e: &HealthEvent, path: Option<&str>) -> String {

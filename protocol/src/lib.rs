@@ -27,6 +27,7 @@ pub mod journal;
 pub mod message;
 pub mod names;
 pub mod scrub;
+pub mod strerror;
 pub mod throttle;
 pub mod uapi;
 

@@ -234,7 +234,7 @@ impl From<Errno> for i32 {
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&std::io::Error::from_raw_os_error(self.0).to_string())
+        write!(f, "{} (os error {})", crate::strerror::words(self.0), self.0)
     }
 }
 

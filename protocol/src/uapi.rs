@@ -507,6 +507,9 @@ pub const XFS_IOC_GETPARENTS_BY_HANDLE: u32 = iowr::<XfsGetparentsByHandle>(63);
 pub const GETPARENTS_REC_NAME_AT: usize = XFS_HANDLE_SIZE + 8;
 
 /// The extended attribute holding the autofsck filesystem property.
+/// The filesystem type statfs reports for XFS ("XFSB"); nix names it only for glibc.
+pub const XFS_SUPER_MAGIC: u32 = 0x5846_5342;
+
 pub const AUTOFSCK_XATTR_NAME: &std::ffi::CStr = c"trusted.xfs:autofsck";
 
 #[cfg(test)]

@@ -53,9 +53,10 @@ pub const IOCTLS: &[(u32, &str, bool, &str)] = &[
 pub const FCNTLS: &[(u32, &str)] = &[(libc::F_GETFD.unsigned_abs(), "F_GETFD")];
 
 /// The only flags `openat` may carry: `mount::open_dir`'s read-only directory open.
+/// musl's openat adds O_LARGEFILE, which glibc leaves to the kernel (0 in its headers here).
 pub const OPENAT_FLAGS: &[(u32, &str)] = &[(
-    (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC).unsigned_abs(),
-    "O_RDONLY|O_DIRECTORY|O_CLOEXEC",
+    (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_LARGEFILE).unsigned_abs(),
+    "O_RDONLY|O_DIRECTORY|O_CLOEXEC, and O_LARGEFILE from musl",
 )];
 
 /// One rule per allowed value of argument `index` (the ioctl request, the fcntl command, the

@@ -12,8 +12,9 @@ if [ "$what" = all ] || [ "$what" = repairer ]; then
     # The daemons as packaged (without the tests crate's json-replay feature), then the tool.
     cargo build --release -p xfs-heal-monitor -p xfs-heal-repairer --bin xfs-heal-monitor --bin xfs-heal-repairer
     cargo build --release -p xfs-heal-tests --bin xfs-heal-bench
+    bench=./target/$(sed -n 's/^target = "\(.*\)"$/\1/p' .cargo/config.toml)/release/xfs-heal-bench
     echo "--- unpinned (the scheduler may wake the peer on the other core)"
-    ./target/release/xfs-heal-bench "${2:-2000}"
+    $bench "${2:-2000}"
     echo "--- both processes pinned to CPU 0 (no cross-core wakeups)"
-    taskset -c 0 ./target/release/xfs-heal-bench "${2:-2000}"
+    taskset -c 0 $bench "${2:-2000}"
 fi

@@ -29,11 +29,13 @@ mkdir -p "$seg/opt/xfs-heal/bin"
 install -m 0755 "$VM_DIR/guest/init" "$seg/init"
 install -m 0644 "$VM_DIR/guest/lib.sh" "$VM_DIR/guest/scenarios.sh" "$seg/opt/xfs-heal/"
 for b in xfs-heal-monitor xfs-heal-repairer xfs-heal-capture; do
-    install -m 0755 "$REPO/target/release/$b" "$seg/opt/xfs-heal/bin/"
+    install -m 0755 "$REPO/target/$(sed -n 's/^target = "\(.*\)"$/\1/p' "$REPO/.cargo/config.toml")/release/$b" "$seg/opt/xfs-heal/bin/"
 done
 echo "${XFS_HEAL_VM_SCENARIOS:-all}" > "$seg/opt/xfs-heal/selected"
 # Scenario 13's runs per daemon (min/median/max over them).
 echo "${XFS_HEAL_VM_PERF_RUNS:-3}" > "$seg/opt/xfs-heal/perf-runs"
+# ... and the daemons it compares (xfs-heal-pN: both of ours with --parallel N, to diagnose).
+echo "${XFS_HEAL_VM_PERF_LABELS:-xfs-heal xfs_healer xfs_healer-fg}" > "$seg/opt/xfs-heal/perf-labels"
 
 # Boot 2: systemd is PID 1; the guest installs the package (dpkg -i) before its scenarios.
 sd=$work/sd

@@ -439,6 +439,11 @@ perf_run() { # LABEL RUN
     cp --sparse=always /tmp/s13base.img /tmp/$name.img; mount_img $name
     case $label in
         xfs-heal) start_xfsheal $name && pids="$REP $MON" ;;
+        xfs-heal-p*) # diagnosis: both daemons with --parallel N (XFS_HEAL_VM_PERF_LABELS)
+            n=${label#xfs-heal-p}; rm -f /run/xfs-heal/$name.sock
+            $BIN/xfs-heal-repairer --parallel $n --listen /run/xfs-heal/$name.sock /mnt/$name 2>/tmp/$name.rep &
+            REP=$!
+            wait_for /tmp/$name.rep "serving " 20 && start_monitor $name --parallel $n && pids="$REP $MON" ;;
         xfs_healer) start_healer $name && pids=$HEALER_PID ;;
         xfs_healer-fg)
             $HEALER --repair --foreground /mnt/$name >/tmp/$name.healer 2>&1 &
@@ -451,12 +456,15 @@ perf_run() { # LABEL RUN
     left=$(names_left $name $(seq 1 $N13))
     first=$(echo $left | wc -w)
     end=$(awk -v t="$t0" 'BEGIN { print t + 240 }')
+    curve="0:$first"
     while [ -n "$left" ] && awk -v t="$(now)" -v e="$end" 'BEGIN { exit !(t < e) }'; do
         sleep 0.5
         left=$(names_left $name $left)
+        curve="$curve $(elapsed "$t0" "$(now)"):$(echo $left | wc -w)"
     done
     t1=$(now); secs=$(elapsed "$t0" "$t1")
-    d=xfs-heal; [ $label = xfs-heal ] || d=xfs_healer
+    echo "CURVE|$label|$run|$curve"
+    d=xfs-heal; case $label in xfs_healer*) d=xfs_healer ;; esac
     settle "$(daemon_log $name $d)"
     after=$(rss_kib $pids)
     TARGET_PAT="ino [0-9]* gen [^ ]* directory"; TARGET_KIND=directory
@@ -470,7 +478,7 @@ perf_run() { # LABEL RUN
     repair_clean /tmp/$name.img && clean=yes || clean=no
     echo "PERF|$label|$run|$secs|$calls|$all|$idle|$after|$first|$whole|$clean|$exits" | tee -a /tmp/perf.lines
     say "13 $label run $run: $whole/$N13 whole after ${secs}s ($first broken at the start, $(echo $left | wc -w) never came back); $calls directory repair calls ($all calls in all); RSS idle $idle KiB, after $after KiB; xfs_repair -n clean: $clean; $exits"
-    if [ $label = xfs-heal ] && ! { [ -z "$left" ] && [ $first = $N13 ] && [ $whole = $N13 ] && [ "$calls" = $N13 ] && [ $clean = yes ] && [ "$exits" = ok ]; }; then
+    if [ $d = xfs-heal ] && ! { [ -z "$left" ] && [ $first = $N13 ] && [ $whole = $N13 ] && [ "$calls" = $N13 ] && [ $clean = yes ] && [ "$exits" = ok ]; }; then
         PERF_FAIL="$PERF_FAIL $label#$run"; show_logs $name
     fi
     cleanup $name
@@ -480,14 +488,15 @@ if selected 13; then
     scenario 13 "100 corrupt directory leaf blocks, each looked up once: time until all read back, calls, RSS"
     perf_image
     PERF_FAIL= runs=$(cat perf-runs 2>/dev/null || echo 3)
+    labels=$(cat perf-labels 2>/dev/null || echo xfs-heal xfs_healer xfs_healer-fg)
     r=1; while [ $r -le $runs ]; do
-        for label in xfs-heal xfs_healer xfs_healer-fg; do perf_run $label $r; done
+        for label in $labels; do perf_run $label $r; done
         r=$((r + 1))
     done
     rm -f /tmp/s13base.img
     # min/median/max per daemon: field 4 the time, 5 the directory calls, 7 and 8 the RSS.
     spread() { grep "^PERF|$1|" /tmp/perf.lines | cut -d'|' -f$2 | tr '\n' ' ' | median3; }
-    for label in xfs-heal xfs_healer xfs_healer-fg; do
+    for label in $labels; do
         say "13 $label over $runs runs (min/median/max): $(spread $label 4) s until all read back; $(spread $label 5) directory repair calls ($(spread $label 6) in all); RSS idle $(spread $label 7) KiB, after $(spread $label 8) KiB"
     done
     summary="s until all 100 read back, min/median/max of $runs: xfs-heal $(spread xfs-heal 4), xfs_healer $(spread xfs_healer 4), --foreground $(spread xfs_healer-fg 4)"
