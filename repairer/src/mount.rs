@@ -22,12 +22,8 @@ use crate::sys;
 /// also the only open the Landlock ruleset allows.
 pub fn open_dir(path: &Path) -> std::io::Result<OwnedFd> {
     // openat, whatever the C library: the seccomp table allows it alone, with these flags.
-    Ok(nix::fcntl::openat(
-        AT_FDCWD,
-        path,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?)
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    Ok(nix::fcntl::openat(AT_FDCWD, path, flags, Mode::empty())?)
 }
 
 /// The mount namespace the repairer started in, watched for a move of its mount there. Run

@@ -43,16 +43,12 @@ pub fn adopt_listen_fds(first: RawFd, count: usize) -> Vec<OwnedFd> {
 }
 
 /// One malloc arena for every thread: glibc maps a new arena with mprotect, which the
-/// sealed process may not call. Set before the workers start. (musl has one already.)
+/// sealed process may not call. Set before the workers start; musl has one arena already.
 #[cfg(target_env = "gnu")]
 pub fn one_malloc_arena() -> io::Result<()> {
     // SAFETY: mallopt takes two integers and changes only the allocator's tuning.
     let set = unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) } == 1;
     set.then_some(()).ok_or_else(|| io::Error::other("mallopt(M_ARENA_MAX, 1) refused"))
-}
-#[cfg(not(target_env = "gnu"))]
-pub fn one_malloc_arena() -> io::Result<()> {
-    Ok(())
 }
 
 /// `accept4(2)` returning an owned, non-blocking, close-on-exec connection.

@@ -45,6 +45,7 @@ pub struct Workers {
 impl Workers {
     /// Starts `count` workers; from here on the process has `count + 1` threads.
     pub fn start(count: NonZeroUsize) -> std::io::Result<Self> {
+        #[cfg(target_env = "gnu")]
         sys::one_malloc_arena()?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let (done, replies) = mpsc::channel();

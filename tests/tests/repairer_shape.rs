@@ -24,7 +24,7 @@ fn sources() -> Vec<(String, Vec<String>)> {
 /// musl build's two differences from glibc, did not fit in what was left after room was made
 /// (ARCHITECTURE.md, "Line budget"): the ceiling is pinned at the count they left, so that
 /// nothing grows further without making room first.
-const CEILING: usize = 1093;
+const CEILING: usize = 1091;
 
 #[test]
 fn the_repairer_stays_within_its_line_ceiling() {
