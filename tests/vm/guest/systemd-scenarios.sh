@@ -207,7 +207,7 @@ kill_and_repair() {
     sleep 1
     umount /mnt/data || REPAIRED="$REPAIRED, umount failed"
     wait_stopped
-    repair_clean /tmp/data.img && CLEAN=yes || CLEAN=no
+    xfs_repair -n /tmp/data.img > /tmp/data.repair 2>&1 && CLEAN=yes || { CLEAN=no; tail -n 15 /tmp/data.repair; }
 }
 # 1. Only the repairer dies: the monitor reads the event and keeps the request until the
 #    restarted repairer (same health fd, taken back from the store) answers.
