@@ -21,8 +21,8 @@ command -v dpkg-shlibdeps >/dev/null || {
 echo "==> package: building release binaries and man pages" >&2
 # The daemons on their own: built together with the tests crate, the monitor would get the
 # json-replay feature the tests enable (cargo unifies features within one build).
-cargo build --release --locked -q -p xfs-heal-monitor -p xfs-heal-repairer -p xfs-heal-generator \
-    --bin xfs-heal-monitor --bin xfs-heal-repairer --bin xfs-heal-generator
+cargo build --release --locked -q -p xfs-heal-monitor -p xfs-heal-repairer -p xfs-heal-generator -p xfs-heal-ctl \
+    --bin xfs-heal-monitor --bin xfs-heal-repairer --bin xfs-heal-generator --bin xfs-heal
 cargo build --release --locked -q -p xfs-heal-tests --bin xfs-heal-man
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 # The static build's triple (.cargo/config.toml); cargo-deb maps the assets' target/release/

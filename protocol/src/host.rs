@@ -10,17 +10,21 @@ use crate::{Autofsck, EventSource, FsIdentity, Geometry, Hello, InvalidValue, Mo
 /// The name the health fd has in systemd's fd store (`FDNAME=`), and in `LISTEN_FDNAMES`
 /// when systemd hands it back.
 pub const HEALTH_FD_NAME: &str = "health";
+/// The name `xfs-heal listen --events-from` gives the capture it opened for the repairer to
+/// hand the monitor in place of the kernel's health fd (tests and replays).
+pub const EVENTS_FD_NAME: &str = "events";
 /// More passed fds than this is a misconfigured unit, not something to adopt.
 pub const MAX_PASSED_FDS: usize = 8;
 
 /// Which of the passed fds (numbered from 0 for fd 3) is which, by their names in
-/// `LISTEN_FDNAMES`: the socket unit's listener, and the health fd systemd kept in its fd
-/// store. Any others are closed.
+/// `LISTEN_FDNAMES`: the socket unit's listener, the health fd systemd kept in its fd
+/// store, and a capture `xfs-heal listen --events-from` opened. Any others are closed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ListenFds {
     pub count: usize,
     pub listener: Option<usize>,
     pub health: Option<usize>,
+    pub events: Option<usize>,
 }
 /// Why the fds systemd says it passed cannot be taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +39,8 @@ pub enum ListenFdsError {
     TwoListeners,
     /// More than one health fd, where the unit keeps one (`FileDescriptorStoreMax=1`).
     TwoHealthFds,
+    /// More than one capture named `events`.
+    TwoCaptures,
 }
 
 impl core::fmt::Display for ListenFdsError {
@@ -45,6 +51,7 @@ impl core::fmt::Display for ListenFdsError {
             Self::Names { fds, names } => write!(f, "LISTEN_FDS={fds} but LISTEN_FDNAMES has {names} names"),
             Self::TwoListeners => write!(f, "systemd passed more than one listening socket"),
             Self::TwoHealthFds => write!(f, "systemd passed more than one stored health fd"),
+            Self::TwoCaptures => write!(f, "more than one fd named {EVENTS_FD_NAME:?} was passed"),
         }
     }
 }
@@ -64,6 +71,7 @@ pub fn listen_fds_plan(
     for (i, name) in names.into_iter().enumerate() {
         let (slot, twice) = match name {
             HEALTH_FD_NAME => (&mut plan.health, ListenFdsError::TwoHealthFds),
+            EVENTS_FD_NAME => (&mut plan.events, ListenFdsError::TwoCaptures),
             _ => (&mut plan.listener, ListenFdsError::TwoListeners),
         };
         if slot.replace(i).is_some() {
@@ -277,7 +285,7 @@ const S_IFIFO: u32 = 0o010_000;
 const S_IFSOCK: u32 = 0o140_000;
 const WRITABLE_BY_OTHERS: u32 = 0o022;
 
-/// Whether a directory may hold the repairer's `--listen` socket: root's, and writable by
+/// Whether a directory may hold the repairer's socket (`xfs-heal listen`): root's, and writable by
 /// root alone. Anyone else who could write there could swap the socket for a link between
 /// its creation and the calls that set its owner and mode.
 pub fn check_socket_dir(owner: u32, mode: u32) -> Result<(), String> {
@@ -290,7 +298,7 @@ pub fn check_socket_dir(owner: u32, mode: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// What `--listen PATH` may find at its name (`mode`, or nothing): nothing (bind there), or
+/// What `xfs-heal listen PATH` may find at its name (`mode`, or nothing): nothing (bind there), or
 /// an old socket (true: replace it); anything else is not replaced.
 pub fn check_socket_slot(mode: Option<u32>) -> Result<bool, String> {
     match mode.map(|m| m & S_IFMT) {
@@ -308,10 +316,10 @@ pub fn check_peer(pid: i32, uid: u32, served: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether a file may be handed to the monitor as its event source (`--events-from`): a
+/// Whether a file may be handed to the monitor as its event source (`xfs-heal listen --events-from`): a
 /// regular file with one link, or a FIFO; root's; writable by root alone. A link planted by
-/// someone else, or a file someone else can rewrite, is refused: the repairer opens it as
-/// root and gives the monitor a readable fd.
+/// someone else, or a file someone else can rewrite, is refused: it is opened as root, and
+/// the repairer gives the monitor a readable fd.
 pub fn check_capture(mode: u32, owner: u32, links: u64) -> Result<(), String> {
     match mode & S_IFMT {
         S_IFREG if links == 1 => {}
@@ -472,7 +480,7 @@ mod tests {
 
     #[test]
     fn adopts_only_fds_passed_to_this_process() {
-        let lone = ListenFds { count: 1, listener: Some(0), health: None };
+        let lone = ListenFds { count: 1, listener: Some(0), ..ListenFds::default() };
         assert_eq!(plan_of(None, None, None), Ok(ListenFds::default()));
         assert_eq!(plan_of(Some("41"), Some("1"), None), Ok(ListenFds::default()));
         assert_eq!(plan_of(Some("42"), Some("1"), None), Ok(lone));
@@ -484,21 +492,27 @@ mod tests {
         // What systemd passes a restarted repairer: the socket unit's fd, then the store's.
         assert_eq!(
             plan_of(Some("42"), Some("2"), Some("repairer:health")),
-            Ok(ListenFds { count: 2, listener: Some(0), health: Some(1) })
+            Ok(ListenFds { count: 2, listener: Some(0), health: Some(1), events: None })
         );
         assert_eq!(
             plan_of(Some("42"), Some("2"), Some("health:repairer")),
-            Ok(ListenFds { count: 2, listener: Some(1), health: Some(0) })
+            Ok(ListenFds { count: 2, listener: Some(1), health: Some(0), events: None })
         );
         assert_eq!(
             plan_of(Some("42"), Some("1"), Some("health")),
-            Ok(ListenFds { count: 1, listener: None, health: Some(0) })
+            Ok(ListenFds { count: 1, health: Some(0), ..ListenFds::default() })
         );
         assert_eq!(plan_of(Some("42"), Some("2"), Some("a:b")), Err(ListenFdsError::TwoListeners));
         assert_eq!(
             plan_of(Some("42"), Some("3"), Some("health:a:health")),
             Err(ListenFdsError::TwoHealthFds)
         );
+        // What `xfs-heal listen --events-from` passes: its socket, then the capture.
+        assert_eq!(
+            plan_of(Some("42"), Some("2"), Some("listener:events")),
+            Ok(ListenFds { count: 2, listener: Some(0), health: None, events: Some(1) })
+        );
+        assert_eq!(plan_of(Some("42"), Some("3"), Some("events:l:events")), Err(ListenFdsError::TwoCaptures));
     }
 
     #[test]

@@ -10,11 +10,13 @@ const AFTER_LONG_HELP: &str = "\
 Exit status: 0 when the filesystem is gone (unmounted or replaced); 1 when a startup step \
 fails (the message names the step) or the listening socket fails.
 
-See also: xfs-heal-monitor(8), xfs_healer(8), systemd.socket(5), sd_notify(3).";
+See also: xfs-heal(8), xfs-heal-monitor(8), xfs_healer(8), systemd.socket(5), sd_notify(3).";
 
 /// Serve online repairs of one XFS filesystem to its xfs-heal monitor.
 ///
-/// The privileged half of xfs-heal, normally socket-activated (xfs-heal-repairer@INSTANCE.socket).
+/// The privileged half of xfs-heal, socket-activated: by systemd (xfs-heal-repairer@INSTANCE.socket),
+/// or run by hand through `xfs-heal listen`, which binds the socket (and can open a capture to
+/// hand the monitor instead of the kernel's health monitor, --events-from) and starts it.
 /// It records the identity and shape of the XFS filesystem mounted at MOUNTPOINT, opens its
 /// health monitor (or takes back the one kept in systemd's fd store), keeps CAP_SYS_ADMIN alone,
 /// seals itself with Landlock and seccomp, hands the monitor the health fd and answers repair
@@ -24,21 +26,9 @@ See also: xfs-heal-monitor(8), xfs_healer(8), systemd.socket(5), sd_notify(3).";
 #[derive(Debug, Parser)]
 #[command(name = "xfs-heal-repairer", version, after_long_help = AFTER_LONG_HELP)]
 pub struct Cli {
-    /// Bind this Unix socket path instead of taking one from systemd socket activation. Its
-    /// directory must belong to root and be writable by root alone; the socket is created
-    /// root's, group of the monitor user, mode 0660.
-    #[arg(long, value_name = "PATH")]
-    pub listen: Option<PathBuf>,
-
     /// The only peer uid served [default: the uid of the `xfs-heal` user].
     #[arg(long, value_name = "UID")]
     pub monitor_uid: Option<u32>,
-
-    /// Hand the monitor this file or FIFO instead of the kernel's health monitor (for tests,
-    /// and for replaying captures on kernels without one). It must be a root-owned regular
-    /// file (one link) or FIFO that nobody else can write, named without symlinks.
-    #[arg(long, value_name = "PATH")]
-    pub events_from: Option<PathBuf>,
 
     /// Serve even when this kernel enforces the Landlock ruleset only in part or not at all
     /// (seccomp still applies). Off by default, and never set by the shipped unit.
@@ -61,13 +51,6 @@ pub struct Cli {
     /// process may run on]. The monitor decides which repairs may run together.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallel: Option<u16>,
-
-    /// Check whether this filesystem can be served, without serving it (steps 2 to 4: for
-    /// `ExecCondition=`), and exit: 0 it can, 1 it cannot (not XFS, a kernel without the
-    /// XFS health monitor, or the autofsck property says to stand down), 255 on any other
-    /// error. The verdict is one line on stderr, or the journal.
-    #[arg(long)]
-    pub supported: bool,
 
     /// The mount point of the XFS filesystem to serve.
     pub mountpoint: PathBuf,

@@ -14,14 +14,10 @@ pub enum Error {
     ListenFds(#[source] xfs_heal_protocol::host::ListenFdsError),
     #[error("step 1 (socket activation): fd {0} is not a listening Unix stream socket")]
     NotAListener(std::os::fd::RawFd),
-    #[error("step 1 (socket activation): no socket from systemd (LISTEN_FDS) and no --listen PATH")]
+    #[error("step 1 (socket activation): no listening socket passed (LISTEN_FDS): start it from its socket unit, or by hand through `xfs-heal listen`")]
     NoSocket,
-    #[error("step 1 (listen): {}: {source}", path.display())]
-    Listen { path: PathBuf, source: io::Error },
     #[error("step 1 (peer): no --monitor-uid given and there is no 'xfs-heal' user")]
     NoXfsHealUser,
-    #[error("step 1 (peer): --monitor-uid {0} has no passwd entry (its primary group owns the socket)")]
-    NoPasswdEntry(u32),
     #[error("step 2 (open mount): {}: {source}", path.display())]
     OpenMount { path: PathBuf, source: io::Error },
     #[error("step 2 (private mount namespace): {step}: {source}")]
@@ -38,16 +34,12 @@ pub enum Error {
     GeometryIoctl(#[source] io::Error),
     #[error("step 3 (record geometry): {0}")]
     Geometry(#[source] InvalidValue),
-    #[error("step 3 (autofsck): {0}")]
-    StandsDown(&'static str),
-    #[error("step 4 (health monitor): {}: this kernel has no XFS health monitor (Linux 7.0+ needed; --events-from FILE replays a capture instead)", path.display())]
+    #[error("step 4 (health monitor): {}: this kernel has no XFS health monitor (Linux 7.0+ needed; xfs-heal listen --events-from FILE replays a capture instead)", path.display())]
     NoHealthMonitor { path: PathBuf },
     #[error("step 4 (health monitor): another health monitor is already attached to {} (xfs_healer, or a monitor still holding the one an earlier repairer opened outside systemd's fd store)", path.display())]
     MonitorAlreadyAttached { path: PathBuf },
     #[error("step 4 (health monitor): {}: {source}", path.display())]
     HealthMonitor { path: PathBuf, source: io::Error },
-    #[error("step 4 (--events-from): {}: {source}", path.display())]
-    EventsFrom { path: PathBuf, source: io::Error },
     #[error("step 6 (drop capabilities): {0}")]
     Capabilities(#[source] caps::errors::CapsError),
     #[error("step 6 (drop capabilities): CAP_SYS_ADMIN is not in the permitted set: run as root")]

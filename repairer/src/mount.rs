@@ -130,6 +130,18 @@ pub fn errno_of(e: &std::io::Error) -> Errno {
     e.raw_os_error().and_then(|n| Errno::try_from(n).ok()).unwrap_or(Errno::EINVAL)
 }
 
+/// The kernel's health monitor on `root`, its refusals named.
+pub fn open_health(root: &OwnedFd, path: &Path) -> Result<OwnedFd, Error> {
+    sys::open_health_monitor(root.as_fd(), &uapi::XfsHealthMonitor::v0(false)).map_err(|e| {
+        let path = path.to_owned();
+        match e.raw_os_error() {
+            Some(libc::ENOTTY | libc::EOPNOTSUPP) => Error::NoHealthMonitor { path },
+            Some(libc::EEXIST) => Error::MonitorAlreadyAttached { path },
+            _ => Error::HealthMonitor { path, source: e },
+        }
+    })
+}
+
 /// Why a reopened mount point is not the filesystem the repairer was started for.
 #[derive(Debug)]
 pub struct Stale(pub String);

@@ -20,13 +20,16 @@ use crate::sys;
 /// The first fd systemd passes (`SD_LISTEN_FDS_START`).
 pub const LISTEN_FDS_START: RawFd = 3;
 
-/// The fds systemd passed to this process.
+/// The fds systemd (or `xfs-heal listen`) passed to this process.
 #[derive(Debug, Default)]
 pub struct Passed {
     pub listener: Option<UnixListener>,
     /// The health monitor fd from an earlier run of this service, unverified: step 4
     /// checks that it watches the filesystem at the mount point before using it.
     pub stored_health: Option<OwnedFd>,
+    /// A capture `xfs-heal listen --events-from` opened and checked, to hand the monitor
+    /// instead of the kernel's health monitor.
+    pub events: Option<OwnedFd>,
     /// The first fd number systemd did not pass; everything from here up is closed.
     pub first_unused: RawFd,
 }
@@ -45,7 +48,7 @@ pub fn passed_fds() -> Result<Passed, Error> {
         fd => fd.map(UnixListener::from),
     };
     let first_unused = LISTEN_FDS_START + RawFd::try_from(plan.count).unwrap_or(0);
-    Ok(Passed { listener, stored_health: take(plan.health), first_unused })
+    Ok(Passed { listener, stored_health: take(plan.health), events: take(plan.events), first_unused })
 }
 
 /// A listening Unix stream socket, as the socket unit makes.
@@ -115,6 +118,11 @@ impl Notifier {
                 Self(None)
             }
         }
+    }
+
+    /// Whether a service manager listens: run by hand, none does.
+    pub fn connected(&self) -> bool {
+        self.0.is_some()
     }
 
     /// Sends `state` (e.g. "READY=1\nSTATUS=serving"). Uses write(2) on the connected socket.

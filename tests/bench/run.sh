@@ -10,7 +10,7 @@ if [ "$what" = all ] || [ "$what" = decode ]; then
 fi
 if [ "$what" = all ] || [ "$what" = repairer ]; then
     # The daemons as packaged (without the tests crate's json-replay feature), then the tool.
-    cargo build --release -p xfs-heal-monitor -p xfs-heal-repairer --bin xfs-heal-monitor --bin xfs-heal-repairer
+    cargo build --release -p xfs-heal-monitor -p xfs-heal-repairer -p xfs-heal-ctl --bin xfs-heal-monitor --bin xfs-heal-repairer --bin xfs-heal
     cargo build --release -p xfs-heal-tests --bin xfs-heal-bench
     bench=./target/$(sed -n 's/^target = "\(.*\)"$/\1/p' .cargo/config.toml)/release/xfs-heal-bench
     echo "--- unpinned (the scheduler may wake the peer on the other core)"

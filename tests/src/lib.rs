@@ -191,13 +191,14 @@ impl Repairer {
         (field("VmHWM:"), field("VmRSS:"))
     }
 
-    /// Starts `xfs-heal-repairer --listen SOCKET --monitor-uid 0 [extra] MOUNTPOINT` and
-    /// waits until it serves (or exits).
+    /// Starts `xfs-heal listen --group 0 SOCKET -- xfs-heal-repairer --monitor-uid 0 [extra]
+    /// MOUNTPOINT`, as an operator runs it by hand, and waits until it serves (or exits).
+    /// `--events-from PATH` in `extra` goes to `xfs-heal listen`, the rest to the repairer.
     pub fn start(scratch: &Scratch, mountpoint: &Path, extra: &[&str]) -> Self {
         Self::start_with_uid(scratch, mountpoint, 0, extra)
     }
 
-    /// The same, serving `uid`.
+    /// The same, serving `uid` (the socket's group is the gid of the same number).
     pub fn start_with_uid(scratch: &Scratch, mountpoint: &Path, uid: u32, extra: &[&str]) -> Self {
         Self::start_wrapped(scratch, mountpoint, &[], uid, extra)
     }
@@ -215,16 +216,12 @@ impl Repairer {
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
-                c.args(args).arg(binary("xfs-heal-repairer"));
+                c.args(args).arg(binary("xfs-heal"));
                 c
             }
-            None => Command::new(binary("xfs-heal-repairer")),
+            None => Command::new(binary("xfs-heal")),
         };
-        cmd.arg("--listen")
-            .arg(&socket)
-            .args(["--monitor-uid", &uid.to_string()])
-            .args(extra)
-            .arg(mountpoint);
+        cmd.args(listen_args(&socket, uid, extra, mountpoint));
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(&log).expect("log file"));
         let child = cmd.spawn().expect("spawn repairer");
         let mut r = Self { child, log, socket };
@@ -573,4 +570,40 @@ pub fn fifo(path: &Path, nonblocking: bool) -> std::fs::File {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
     let flags = if nonblocking { libc::O_NONBLOCK } else { 0 };
     std::fs::OpenOptions::new().read(true).write(true).custom_flags(flags).open(path).expect("open FIFO")
+}
+
+/// `--events-from PATH` (an option of `xfs-heal listen`) apart from the repairer's options.
+pub fn split_events_from<'a>(args: &[&'a str]) -> (Vec<&'a str>, Vec<&'a str>) {
+    let (mut launcher, mut repairer) = (Vec::new(), Vec::new());
+    let mut it = args.iter();
+    while let Some(&arg) = it.next() {
+        if arg == "--events-from" {
+            launcher.push(arg);
+            launcher.extend(it.next());
+        } else {
+            repairer.push(arg);
+        }
+    }
+    (launcher, repairer)
+}
+
+/// What follows `xfs-heal` to start a repairer by hand: `listen --group UID
+/// [--events-from PATH] SOCKET -- xfs-heal-repairer --monitor-uid UID [ARGS] MOUNTPOINT`,
+/// `--events-from` taken out of `args` for the launcher.
+pub fn listen_args(socket: &Path, uid: u32, args: &[&str], mountpoint: &Path) -> Vec<std::ffi::OsString> {
+    let (launcher, repairer) = split_events_from(args);
+    let mut all: Vec<std::ffi::OsString> = vec!["listen".into(), "--group".into(), uid.to_string().into()];
+    all.extend(launcher.iter().map(Into::into));
+    all.extend([socket.into(), "--".into(), binary("xfs-heal-repairer").into()]);
+    all.extend(["--monitor-uid".into(), uid.to_string().into()]);
+    all.extend(repairer.iter().map(Into::into));
+    all.push(mountpoint.into());
+    all
+}
+
+/// The command that starts a repairer by hand ([`listen_args`]).
+pub fn repairer_command(socket: &Path, uid: u32, args: &[&str], mountpoint: &Path) -> Command {
+    let mut cmd = Command::new(binary("xfs-heal"));
+    cmd.args(listen_args(socket, uid, args, mountpoint));
+    cmd
 }

@@ -9,13 +9,23 @@ use std::time::{Duration, Instant};
 use xfs_heal_protocol::*;
 use xfs_heal_tests::*;
 
-/// Runs the repairer, which must exit by itself within 20 s (one that serves is killed and
-/// reported as such); returns (exit code, stderr).
-fn start_fails(args: &[&str]) -> (Option<i32>, String) {
-    let repairer = binary("xfs-heal-repairer");
-    let mut with_binary = vec![repairer.to_str().unwrap()];
-    with_binary.extend_from_slice(args);
-    run_fails(&with_binary)
+/// `xfs-heal listen ... SOCK -- xfs-heal-repairer --monitor-uid UID [args] MOUNTPOINT`
+/// ([`listen_args`]), as strings.
+fn by_hand(sock: &std::path::Path, uid: u32, args: &[&str], mountpoint: &std::path::Path) -> Vec<String> {
+    let mut all = vec![binary("xfs-heal").to_str().unwrap().to_owned()];
+    all.extend(listen_args(sock, uid, args, mountpoint).iter().map(|a| a.to_str().unwrap().to_owned()));
+    all
+}
+
+/// Starts a repairer by hand, which must exit by itself within 20 s (one that serves is
+/// killed and reported as such); returns (exit code, stderr).
+fn start_fails(
+    sock: &std::path::Path,
+    uid: u32,
+    args: &[&str],
+    mountpoint: &std::path::Path,
+) -> (Option<i32>, String) {
+    run_fails(&by_hand(sock, uid, args, mountpoint).iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// Runs `command`, which must exit by itself within 20 s; returns (exit code, stderr).
@@ -64,7 +74,7 @@ fn frame(request: RepairRequest) -> Vec<u8> {
     codec::encode(&MonitorToRepairer::Repair(request)).unwrap()
 }
 
-// --- 1 and 6: the --listen socket ------------------------------------------------------------
+// --- 1 and 6: the socket `xfs-heal listen` binds ------------------------------------------------------------
 
 #[test]
 fn listen_refuses_a_directory_anyone_but_root_can_write() {
@@ -80,18 +90,11 @@ fn listen_refuses_a_directory_anyone_but_root_can_write() {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
         std::os::unix::fs::chown(&dir, Some(owner), None).unwrap();
         let sock = dir.join("r.sock");
-        let (code, err) = start_fails(&[
-            "--listen",
-            sock.to_str().unwrap(),
-            "--monitor-uid",
-            "65534",
-            "--events-from",
-            events.to_str().unwrap(),
-            fs.mountpoint.to_str().unwrap(),
-        ]);
+        let (code, err) =
+            start_fails(&sock, 65534, &["--events-from", events.to_str().unwrap()], &fs.mountpoint);
         assert_eq!(code, Some(1), "{name}: {err}");
         assert!(
-            err.contains(&format!("step 1 (listen): {}: its directory must belong to root and be writable by root alone (it has owner uid {owner}, mode {mode:o})", sock.display())),
+            err.contains(&format!("xfs-heal listen: {}: its directory must belong to root and be writable by root alone (it has owner uid {owner}, mode {mode:o})", sock.display())),
             "{name}: {err}"
         );
         assert!(!sock.exists(), "{name}: nothing is created there");
@@ -136,12 +139,10 @@ fn nothing_after_the_bind_changes_owner_or_mode_through_a_path_that_follows_link
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     let sock = scratch.path("r.sock");
     let log = scratch.path("log");
+    let events = data("sample.v0");
     let mut child = Command::new(binary("xfs-heal-sandbox-probe"))
         .arg("no-path-following")
-        .arg(binary("xfs-heal-repairer"))
-        .args(["--listen", sock.to_str().unwrap(), "--monitor-uid", "65534", "--events-from"])
-        .arg(data("sample.v0"))
-        .arg(&fs.mountpoint)
+        .args(by_hand(&sock, 65534, &["--events-from", events.to_str().unwrap()], &fs.mountpoint))
         .stdin(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -196,14 +197,12 @@ fn a_symlink_raced_over_the_socket_never_changes_its_target() {
     let deadline = Instant::now() + Duration::from_secs(4);
     let mut starts = 0;
     while Instant::now() < deadline && starts < 300 {
-        let mut child = Command::new(binary("xfs-heal-repairer"))
-            .args(["--listen", sock.to_str().unwrap(), "--monitor-uid", "65534", "--events-from"])
-            .arg(&events)
-            .arg(&fs.mountpoint)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            repairer_command(&sock, 65534, &["--events-from", events.to_str().unwrap()], &fs.mountpoint)
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
         std::thread::sleep(Duration::from_millis(5));
         let _ = child.kill();
         let _ = child.wait();
@@ -220,7 +219,7 @@ fn a_symlink_raced_over_the_socket_never_changes_its_target() {
     assert!(swaps > 0, "the racer never got in");
 }
 
-// --- 3: --events-from --------------------------------------------------------------------------
+// --- 3: xfs-heal listen --events-from --------------------------------------------------------------------------
 
 #[test]
 fn events_from_refuses_links_and_files_others_control() {
@@ -259,17 +258,10 @@ fn events_from_refuses_links_and_files_others_control() {
         (scratch.0.clone(), "not a regular file or FIFO"),
     ];
     for (path, why) in cases {
-        let (code, err) = start_fails(&[
-            "--listen",
-            sock.to_str().unwrap(),
-            "--monitor-uid",
-            "65534",
-            "--events-from",
-            path.to_str().unwrap(),
-            fs.mountpoint.to_str().unwrap(),
-        ]);
+        let (code, err) =
+            start_fails(&sock, 65534, &["--events-from", path.to_str().unwrap()], &fs.mountpoint);
         assert_eq!(code, Some(1), "{}: {err}", path.display());
-        assert!(err.ends_with(&format!("step 4 (--events-from): {}: {why}", path.display())), "{err}");
+        assert_eq!(err, format!("xfs-heal listen: --events-from {}: {why}", path.display()));
     }
 }
 
@@ -378,10 +370,8 @@ fn a_log_nobody_reads_never_stops_the_answers() {
     let scratch = Scratch::new("stuck-log");
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     let sock = scratch.path("r.sock");
-    let mut child = Command::new(binary("xfs-heal-repairer"))
-        .args(["--listen", sock.to_str().unwrap(), "--monitor-uid", "0", "--events-from"])
-        .arg(data("sample.v0"))
-        .arg(&fs.mountpoint)
+    let events = data("sample.v0");
+    let mut child = repairer_command(&sock, 0, &["--events-from", events.to_str().unwrap()], &fs.mountpoint)
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -587,21 +577,12 @@ fn without_landlock_the_repairer_refuses_to_serve_unless_told() {
     let probe = binary("xfs-heal-sandbox-probe");
     let events = data("sample.v0");
     let args = |sock: &str, allow: bool| {
-        let mut a = vec![
-            probe.to_str().unwrap().to_owned(),
-            "no-landlock".into(),
-            binary("xfs-heal-repairer").to_str().unwrap().to_owned(),
-            "--listen".into(),
-            scratch.path(sock).to_str().unwrap().to_owned(),
-            "--monitor-uid".into(),
-            "0".into(),
-            "--events-from".into(),
-            events.to_str().unwrap().to_owned(),
-        ];
+        let mut repairer = vec!["--events-from", events.to_str().unwrap()];
         if allow {
-            a.push("--allow-partial-landlock".into());
+            repairer.push("--allow-partial-landlock");
         }
-        a.push(fs.mountpoint.to_str().unwrap().to_owned());
+        let mut a = vec![probe.to_str().unwrap().to_owned(), "no-landlock".into()];
+        a.extend(by_hand(&scratch.path(sock), 0, &repairer, &fs.mountpoint));
         a
     };
     let refused = args("a.sock", false);

@@ -11,17 +11,25 @@ fn man_pages_document_every_option() {
     let dir = scratch.path("man");
     let out = Command::new(binary("xfs-heal-man")).arg(&dir).output().expect("xfs-heal-man");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for daemon in ["xfs-heal-monitor", "xfs-heal-repairer"] {
+    let pages = [
+        ("xfs-heal-monitor", vec![]),
+        ("xfs-heal-repairer", vec![]),
+        ("xfs-heal", vec![]),
+        ("xfs-heal-supported", vec!["supported"]),
+        ("xfs-heal-listen", vec!["listen"]),
+    ];
+    for (daemon, command) in pages {
         let page = std::fs::read_to_string(dir.join(format!("{daemon}.8"))).unwrap();
         assert!(page.contains(&format!(".TH {daemon} 8 ")), "{page}");
-        let help = Command::new(binary(daemon)).arg("--help").output().unwrap();
+        let program = if command.is_empty() { daemon } else { "xfs-heal" };
+        let help = Command::new(binary(program)).args(&command).arg("--help").output().unwrap();
         let help = String::from_utf8_lossy(&help.stdout).into_owned();
         let options: Vec<&str> = help
             .split_whitespace()
             .filter(|w| w.starts_with("--") && w.len() > 2)
             .map(|w| w.trim_end_matches([',', '.', ')']))
             .collect();
-        assert!(options.len() >= 4, "{help}");
+        assert!(options.len() >= if command.is_empty() { 2 } else { 1 }, "{help}");
         for option in options {
             // roff escapes the dashes: --listen is written \-\-listen.
             let escaped = option.replace('-', "\\-");

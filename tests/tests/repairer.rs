@@ -316,15 +316,13 @@ fn readiness_and_counters_reach_systemd() {
     let notify = std::os::unix::net::UnixDatagram::bind(scratch.path("notify.sock")).unwrap();
     notify.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
     let socket = scratch.path("r.sock");
-    let mut child = Command::new(binary("xfs-heal-repairer"))
-        .arg("--listen")
-        .arg(&socket)
-        .args(["--monitor-uid", "0", "--events-from", data("sample.v0").to_str().unwrap()])
-        .arg(&fs.mountpoint)
-        .env("NOTIFY_SOCKET", scratch.path("notify.sock"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let events = data("sample.v0");
+    let mut child =
+        repairer_command(&socket, 0, &["--events-from", events.to_str().unwrap()], &fs.mountpoint)
+            .env("NOTIFY_SOCKET", scratch.path("notify.sock"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
     let mut buf = [0u8; 1024];
     let n = notify.recv(&mut buf).expect("READY=1 from the repairer");
     let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
@@ -447,7 +445,7 @@ fn an_idle_repairer_sleeps() {
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     let trace = scratch.path("poll.strace");
     let strace =
-        ["strace", "-qq", "-e", "trace=poll,ppoll,read,fanotify_init", "-o", trace.to_str().unwrap()];
+        ["strace", "-qq", "-e", "trace=poll,ppoll,read,fanotify_init,execve", "-o", trace.to_str().unwrap()];
     let events = data("sample.v0");
     let r = Repairer::start_wrapped(
         &scratch,
@@ -464,6 +462,8 @@ fn an_idle_repairer_sleeps() {
     assert!(Command::new("umount").arg(e).status().unwrap().success());
     std::thread::sleep(std::time::Duration::from_secs(2));
     let text = std::fs::read_to_string(&trace).unwrap_or_default();
+    // From `xfs-heal listen`'s exec of the repairer on (the same process).
+    let text = text.rsplit_once("\nexecve(").map_or(text.as_str(), |(_, after)| after).to_owned();
     let watch = text
         .lines()
         .find_map(|l| l.strip_prefix("fanotify_init(").and_then(|l| l.rsplit("= ").next()))

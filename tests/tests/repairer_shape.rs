@@ -1,12 +1,14 @@
 //! The repairer's shape, as the design card states it: read top to bottom in one sitting
 //! (a budget of under 1,000 lines of non-test code), and every unsafe block in its `sys`
-//! module, each with a `// SAFETY:` line.
+//! module, each with a `// SAFETY:` line; the same for `xfs-heal`, the other binary that
+//! runs as root.
 
 use xfs_heal_tests::repo_root;
 
-/// The repairer's source files and, for each, its lines before the first `#[cfg(test)]`.
-fn sources() -> Vec<(String, Vec<String>)> {
-    let dir = repo_root().join("repairer/src");
+/// A crate's source files (`repairer`, `ctl`) and, for each, its lines before the first
+/// `#[cfg(test)]`.
+fn sources(krate: &str) -> Vec<(String, Vec<String>)> {
+    let dir = repo_root().join(krate).join("src");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     files
@@ -20,27 +22,28 @@ fn sources() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// The design card's budget is under 1,000 lines. Issue #14's repair workers, and the static
-/// musl build's two differences from glibc, did not fit in what was left after room was made
-/// (ARCHITECTURE.md, "Line budget"): the ceiling is pinned at the count they left, so that
-/// nothing grows further without making room first.
-const CEILING: usize = 1091;
+/// The design card's budget: under 1,000 lines. Issue #14's repair workers took it to 1,091;
+/// running by hand (the bind, the capture) and `ExecCondition=`'s check then moved out to
+/// `xfs-heal` (ARCHITECTURE.md, "Line budget"), so a feature that grows it past the budget
+/// must make room first.
+const BUDGET: usize = 1000;
 
 #[test]
-fn the_repairer_stays_within_its_line_ceiling() {
+fn the_repairer_stays_within_its_line_budget() {
     let code = |lines: &[String]| {
         lines.iter().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//")).count()
     };
-    let per_file: Vec<(String, usize)> = sources().iter().map(|(f, l)| (f.clone(), code(l))).collect();
+    let per_file: Vec<(String, usize)> =
+        sources("repairer").iter().map(|(f, l)| (f.clone(), code(l))).collect();
     let total: usize = per_file.iter().map(|(_, n)| n).sum();
-    assert!(total <= CEILING, "the repairer has {total} lines of non-test code: {per_file:?}");
+    assert!(total < BUDGET, "the repairer has {total} lines of non-test code: {per_file:?}");
     // Not an empty directory read by mistake.
     assert!(total > 500, "{per_file:?}");
 }
 
 #[test]
 fn every_unsafe_block_is_in_sys_with_its_reason() {
-    for (file, lines) in sources() {
+    for (file, lines) in ["repairer", "ctl"].into_iter().flat_map(sources) {
         for (i, line) in lines.iter().enumerate() {
             let code = line.split("//").next().unwrap_or("");
             if !code.contains("unsafe {") && !code.contains("unsafe fn") {

@@ -6,11 +6,16 @@ use std::process::{Command, Stdio};
 use xfs_heal_protocol::EventSource;
 use xfs_heal_tests::*;
 
-/// Runs the repairer to its exit; returns (exit code, stderr).
-fn start_fails(args: &[&str]) -> (Option<i32>, String) {
-    let out =
-        Command::new(binary("xfs-heal-repairer")).args(args).stdin(Stdio::null()).output().expect("spawn");
+/// Runs `cmd` to its exit; returns (exit code, stderr).
+fn fails(cmd: &mut Command) -> (Option<i32>, String) {
+    let out = cmd.stdin(Stdio::null()).output().expect("spawn");
     (out.status.code(), String::from_utf8_lossy(&out.stderr).trim().to_owned())
+}
+
+/// Runs `xfs-heal listen --group 0 [--events-from ...] SOCK -- xfs-heal-repairer
+/// --monitor-uid 0 [args] MOUNTPOINT` to its exit ([`repairer_command`]).
+fn listen_fails(sock: &std::path::Path, args: &[&str], mountpoint: &str) -> (Option<i32>, String) {
+    fails(&mut repairer_command(sock, 0, args, mountpoint.as_ref()))
 }
 
 #[test]
@@ -22,15 +27,15 @@ fn refuses_what_is_not_the_root_of_an_xfs_mount() {
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     std::fs::create_dir(fs.mountpoint.join("sub")).unwrap();
     let sock = scratch.path("s.sock");
-    let sock = sock.to_str().unwrap();
     let events = data("sample.v0");
     let events = events.to_str().unwrap();
-    let common = ["--listen", sock, "--monitor-uid", "0", "--events-from", events];
-    let run = |target: &str| {
-        let mut args = common.to_vec();
-        args.push(target);
-        start_fails(&args)
-    };
+    let run = |target: &str| listen_fails(&sock, &["--events-from", events], target);
+
+    // Run without a socket, neither from systemd nor from `xfs-heal listen`: step 1 says so.
+    let (code, err) =
+        fails(Command::new(binary("xfs-heal-repairer")).args(["--monitor-uid", "0"]).arg(&fs.mountpoint));
+    assert_eq!(code, Some(1));
+    assert!(err.ends_with("step 1 (socket activation): no listening socket passed (LISTEN_FDS): start it from its socket unit, or by hand through `xfs-heal listen`"), "{err}");
 
     // Not XFS at all: the scratch directory lives on the host's root filesystem.
     let (code, err) = run(scratch.0.to_str().unwrap());
@@ -59,25 +64,18 @@ fn refuses_what_is_not_the_root_of_an_xfs_mount() {
     let (code, err) = run("/nonexistent/mnt");
     assert_eq!(code, Some(1));
     assert!(err.contains("step 2 (open mount): /nonexistent/mnt: No such file or directory"), "{err}");
-    let mut args = vec!["--listen", sock, "--monitor-uid", "0", "--events-from", "/nonexistent/events"];
-    args.push(fs.mountpoint.to_str().unwrap());
-    let (code, err) = start_fails(&args);
+    let (code, err) =
+        listen_fails(&sock, &["--events-from", "/nonexistent/events"], fs.mountpoint.to_str().unwrap());
     assert_eq!(code, Some(1));
-    assert!(err.contains("step 4 (--events-from): /nonexistent/events: No such file or directory"), "{err}");
+    assert_eq!(
+        err,
+        "xfs-heal listen: --events-from /nonexistent/events: No such file or directory (os error 2)"
+    );
 
-    // --listen never replaces something that is not a socket.
+    // `xfs-heal listen` never replaces something that is not a socket.
     let precious = scratch.path("precious");
     std::fs::write(&precious, b"keep me").unwrap();
-    let args = [
-        "--listen",
-        precious.to_str().unwrap(),
-        "--monitor-uid",
-        "0",
-        "--events-from",
-        events,
-        fs.mountpoint.to_str().unwrap(),
-    ];
-    let (code, err) = start_fails(&args);
+    let (code, err) = listen_fails(&precious, &["--events-from", events], fs.mountpoint.to_str().unwrap());
     assert_eq!(code, Some(1));
     assert!(err.contains("exists and is not a socket; not replacing it"), "{err}");
     assert_eq!(std::fs::read(&precious).unwrap(), b"keep me");
@@ -91,20 +89,14 @@ fn says_so_when_the_kernel_has_no_health_monitor() {
     let scratch = Scratch::new("nohm");
     let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
     let sock = scratch.path("s.sock");
-    let (code, err) = start_fails(&[
-        "--listen",
-        sock.to_str().unwrap(),
-        "--monitor-uid",
-        "0",
-        fs.mountpoint.to_str().unwrap(),
-    ]);
+    let (code, err) = listen_fails(&sock, &[], fs.mountpoint.to_str().unwrap());
     let has_monitor = std::fs::read_to_string("/proc/version").unwrap_or_default();
     // This host runs a kernel older than 7.0 (see vm-testing.md); on one with the monitor
     // the repairer would serve instead, and this test would say so.
     assert_eq!(code, Some(1), "{has_monitor}");
     assert!(
         err.ends_with(&format!(
-            "step 4 (health monitor): {}: this kernel has no XFS health monitor (Linux 7.0+ needed; --events-from FILE replays a capture instead)",
+            "step 4 (health monitor): {}: this kernel has no XFS health monitor (Linux 7.0+ needed; xfs-heal listen --events-from FILE replays a capture instead)",
             fs.mountpoint.display()
         )),
         "{err}"
@@ -121,11 +113,16 @@ fn starts_from_systemd_socket_activation() {
     let sock = scratch.path("activated.sock");
     let log = scratch.path("repairer.log");
     // systemd-socket-activate listens, and on the first connection runs the repairer with the
-    // listening socket as fd 3 and LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES set.
+    // listening socket as fd 3 and LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES set. This host's
+    // kernel has no health monitor, so a shell in between (exec keeps the pid LISTEN_PID
+    // names) adds the capture as fd 4, named as `xfs-heal listen --events-from` names it.
+    let add_capture = r#"exec 4< "$0"; export LISTEN_FDS=2 LISTEN_FDNAMES=repairer:events; exec "$@""#;
     let mut activator = Command::new("systemd-socket-activate")
         .args(["--listen", sock.to_str().unwrap(), "--fdname=repairer"])
+        .args(["sh", "-c", add_capture])
+        .arg(data("sample.v0"))
         .arg(binary("xfs-heal-repairer"))
-        .args(["--monitor-uid", "0", "--events-from", data("sample.v0").to_str().unwrap()])
+        .args(["--monitor-uid", "0"])
         .arg(&fs.mountpoint)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -226,7 +223,7 @@ fn never_uses_a_stored_fd_that_is_not_the_monitor_of_this_filesystem() {
         "{err}"
     );
     assert!(err.contains("discarding it"), "{err}");
-    assert!(err.ends_with("this kernel has no XFS health monitor (Linux 7.0+ needed; --events-from FILE replays a capture instead)"), "{err}");
+    assert!(err.ends_with("this kernel has no XFS health monitor (Linux 7.0+ needed; xfs-heal listen --events-from FILE replays a capture instead)"), "{err}");
     assert!(!err.contains("took back"), "{err}");
 
     // Two fds without names cannot be told apart: refused at step 1, before anything is opened.
@@ -273,9 +270,8 @@ fn refuses_a_mount_whose_unmount_would_not_reach_its_namespace() {
     let fs = XfsMount::create(scratch.path("a.img"), parent.join("mnt"));
     let sock = scratch.path("s.sock");
     let events = data("sample.v0");
-    let args =
-        ["--listen", sock.to_str().unwrap(), "--monitor-uid", "0", "--events-from", events.to_str().unwrap()];
-    let (code, err) = start_fails(&[&args[..], &[fs.mountpoint.to_str().unwrap()]].concat());
+    let (code, err) =
+        listen_fails(&sock, &["--events-from", events.to_str().unwrap()], fs.mountpoint.to_str().unwrap());
     assert_eq!(code, Some(1));
     assert!(err.contains("the mount it sits on is not shared"), "{err}");
     assert!(err.contains("mount --make-rshared /"), "{err}");
@@ -283,7 +279,7 @@ fn refuses_a_mount_whose_unmount_would_not_reach_its_namespace() {
     assert!(Command::new("umount").arg(p).status().unwrap().success());
 }
 
-/// `--supported`, the units' `ExecCondition=`, with xfs_healer's exit codes: 1 where the
+/// `xfs-heal supported`, the units' `ExecCondition=`, with xfs_healer's exit codes: 1 where the
 /// service cannot serve (not XFS, the autofsck property stands it down, no health monitor in
 /// this kernel), 255 on an error, and each verdict in one line naming the reason. (0, "could
 /// serve", needs a kernel with the health monitor: the VM suite's systemd boot checks it.)
@@ -296,9 +292,9 @@ fn supported_says_whether_the_service_could_serve_with_xfs_healers_exit_codes() 
     let plain = XfsMount::create_with(scratch.path("plain.img"), scratch.path("plain"), &["-m", "rmapbt=0"]);
     let rmap = XfsMount::create_with(scratch.path("rmap.img"), scratch.path("rmap"), &["-m", "rmapbt=1"]);
     let supported = |path: &std::path::Path| {
-        let (code, err) = start_fails(&["--supported", path.to_str().unwrap()]);
+        let (code, err) = fails(Command::new(binary("xfs-heal")).arg("supported").arg(path));
         assert_eq!(err.lines().count(), 1, "one line: {err}");
-        assert!(err.starts_with(&format!("xfs-heal-repairer: {}: --supported: ", path.display())), "{err}");
+        assert!(err.starts_with(&format!("xfs-heal supported {}: ", path.display())), "{err}");
         (code, err)
     };
     let autofsck = |fs: &XfsMount, value: &str| {

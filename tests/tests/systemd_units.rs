@@ -39,6 +39,8 @@ fn private_root(scratch: &Scratch) -> std::path::PathBuf {
     for b in ["xfs-heal-monitor", "xfs-heal-repairer"] {
         std::fs::copy(binary(b), libexec.join(b)).unwrap();
     }
+    std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+    std::fs::copy(binary("xfs-heal"), root.join("usr/sbin/xfs-heal")).unwrap();
     root
 }
 
@@ -139,7 +141,7 @@ fn sysusers_and_tmpfiles_create_the_user_and_the_socket_directory() {
 
 /// Every command the units and drop-ins run, with its prefix. Systemd runs two kinds with
 /// privileges outside a unit's sandbox ("+"): the monitor's start condition, the repairer's
-/// read-only `--supported` check (tested in repairer_startup.rs), so a unit on a filesystem
+/// read-only `xfs-heal supported` check (tested in repairer_startup.rs), so a unit on a filesystem
 /// it cannot serve is skipped, not failed; and the full check's notice hook around
 /// upstream's xfs_scrub@ (tested in full_check.rs), which writes one line into a root-only
 /// FIFO and can never fail the check ("-").
@@ -156,7 +158,7 @@ fn only_the_start_condition_and_the_notice_hook_run_outside_the_sandbox() {
         commands,
         [
             "xfs-heal-repairer@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-repairer --resolve-names %f",
-            "xfs-heal-monitor@.service: ExecCondition=+/usr/libexec/xfs-heal/xfs-heal-repairer --supported %f",
+            "xfs-heal-monitor@.service: ExecCondition=+/usr/sbin/xfs-heal supported %f",
             "xfs-heal-monitor@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-monitor %f",
             "xfs_scrub@.service.d/xfs-heal.conf: ExecStartPre=-+/usr/libexec/xfs-heal/full-check-notify started %f",
             "xfs_scrub@.service.d/xfs-heal.conf: ExecStopPost=-+/usr/libexec/xfs-heal/full-check-notify finished %f",

@@ -28,7 +28,7 @@ seg=$work/seg
 mkdir -p "$seg/opt/xfs-heal/bin"
 install -m 0755 "$VM_DIR/guest/init" "$seg/init"
 install -m 0644 "$VM_DIR/guest/lib.sh" "$VM_DIR/guest/scenarios.sh" "$seg/opt/xfs-heal/"
-for b in xfs-heal-monitor xfs-heal-repairer xfs-heal-capture; do
+for b in xfs-heal xfs-heal-monitor xfs-heal-repairer xfs-heal-capture; do
     install -m 0755 "$REPO/target/$(sed -n 's/^target = "\(.*\)"$/\1/p' "$REPO/.cargo/config.toml")/release/$b" "$seg/opt/xfs-heal/bin/"
 done
 echo "${XFS_HEAL_VM_SCENARIOS:-all}" > "$seg/opt/xfs-heal/selected"

@@ -1,5 +1,6 @@
-//! Writes the man pages of both daemons, rendered from their clap definitions (the same
-//! ones `--help` prints), into a directory: `xfs-heal-man target/man`. Run by
+//! Writes the man pages of both daemons and of `xfs-heal` (one page for it, one for each of
+//! its commands, as `xfs-heal-listen`), rendered from their clap definitions (the same ones
+//! `--help` prints), into a directory: `xfs-heal-man target/man`. Run by
 //! `systemd/package.sh` before building the .deb.
 
 use std::path::PathBuf;
@@ -12,7 +13,13 @@ fn main() -> ExitCode {
         eprintln!("usage: xfs-heal-man OUTPUT_DIR");
         return ExitCode::from(2);
     };
-    let pages = [xfs_heal_monitor::cli::Cli::command(), xfs_heal_repairer::cli::Cli::command()];
+    let mut ctl = xfs_heal_ctl::cli::Cli::command();
+    ctl.build();
+    let commands = ctl.get_subcommands().filter(|c| c.get_name() != "help");
+    // Built, each command's display name is "xfs-heal-COMMAND", which names its page.
+    let commands: Vec<_> = commands.cloned().collect();
+    let mut pages = vec![xfs_heal_monitor::cli::Cli::command(), xfs_heal_repairer::cli::Cli::command(), ctl];
+    pages.extend(commands);
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("xfs-heal-man: {}: {e}", dir.display());
         return ExitCode::FAILURE;
@@ -23,7 +30,7 @@ fn main() -> ExitCode {
             .section("8")
             .manual("xfs-heal")
             .source(concat!("xfs-heal ", env!("CARGO_PKG_VERSION")));
-        let path = dir.join(format!("{}.8", command.get_name()));
+        let path = dir.join(format!("{}.8", command.get_display_name().unwrap_or(command.get_name())));
         let mut page = Vec::new();
         if let Err(e) = man.render(&mut page).and_then(|()| std::fs::write(&path, page)) {
             eprintln!("xfs-heal-man: {}: {e}", path.display());

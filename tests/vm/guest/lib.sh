@@ -60,7 +60,7 @@ dir_entries() { ls "$1" 2>/dev/null | wc -l; }
 start_xfsheal() {
     _name=$1; shift
     rm -f /run/xfs-heal/$_name.sock
-    $BIN/xfs-heal-repairer --listen /run/xfs-heal/$_name.sock /mnt/$_name 2>/tmp/$_name.rep &
+    $BIN/xfs-heal listen /run/xfs-heal/$_name.sock -- $BIN/xfs-heal-repairer /mnt/$_name 2>/tmp/$_name.rep &
     REP=$!
     wait_for /tmp/$_name.rep "serving " 20 || { say "repairer did not start:"; cat /tmp/$_name.rep; return 1; }
     start_monitor "$_name" "$@"

@@ -441,7 +441,7 @@ perf_run() { # LABEL RUN
         xfs-heal) start_xfsheal $name && pids="$REP $MON" ;;
         xfs-heal-p*) # diagnosis: both daemons with --parallel N (XFS_HEAL_VM_PERF_LABELS)
             n=${label#xfs-heal-p}; rm -f /run/xfs-heal/$name.sock
-            $BIN/xfs-heal-repairer --parallel $n --listen /run/xfs-heal/$name.sock /mnt/$name 2>/tmp/$name.rep &
+            $BIN/xfs-heal listen /run/xfs-heal/$name.sock -- $BIN/xfs-heal-repairer --parallel $n /mnt/$name 2>/tmp/$name.rep &
             REP=$!
             wait_for /tmp/$name.rep "serving " 20 && start_monitor $name --parallel $n && pids="$REP $MON" ;;
         xfs_healer) start_healer $name && pids=$HEALER_PID ;;
@@ -563,7 +563,7 @@ moved_by_hand() {
     mount -o loop /tmp/$n.img $p/old
     if [ $d = xfs-heal ]; then
         rm -f /run/xfs-heal/$n.sock
-        $BIN/xfs-heal-repairer --listen /run/xfs-heal/$n.sock $p/old 2>/tmp/$n.rep &
+        $BIN/xfs-heal listen /run/xfs-heal/$n.sock -- $BIN/xfs-heal-repairer $p/old 2>/tmp/$n.rep &
         REP=$!
         wait_for /tmp/$n.rep "serving " 20 || { result 12 $d FAIL - "repairer did not start"; show_logs $n; return; }
         setpriv --reuid=$MONITOR_UID --regid=$MONITOR_UID --clear-groups --inh-caps=-all --bounding-set=-all \

@@ -80,7 +80,9 @@ files=$(for f in /usr/libexec/xfs-heal/xfs-heal-repairer /usr/libexec/xfs-heal/x
     /usr/lib/systemd/system/xfs-heal-full-check@.socket /usr/lib/systemd/system/xfs-heal-full-check@.path \
     /usr/lib/systemd/system/xfs_scrub@.service.d/xfs-heal.conf /usr/libexec/xfs-heal/full-check-notify \
     /usr/lib/sysusers.d/xfs-heal.conf /usr/lib/tmpfiles.d/xfs-heal.conf \
-    /usr/share/man/man8/xfs-heal-repairer.8.gz /usr/share/man/man8/xfs-heal-monitor.8.gz; do
+    /usr/share/man/man8/xfs-heal-repairer.8.gz /usr/share/man/man8/xfs-heal-monitor.8.gz \
+    /usr/sbin/xfs-heal /usr/share/man/man8/xfs-heal.8.gz /usr/share/man/man8/xfs-heal-listen.8.gz \
+    /usr/share/man/man8/xfs-heal-supported.8.gz; do
     [ -e "$f" ] || echo "missing:$f"; done)
 user=$(getent passwd xfs-heal | cut -d: -f1,7)
 rundir=$(stat -c '%U %a' /run/xfs-heal 2>&1)
@@ -311,13 +313,12 @@ else
     result U5 xfs-heal FAIL - "socket '$sock', A sees '$seen', direct '$direct', via /proc '$viaproc', replaced $replaced, B unchanged $b_still, umount $um"
 fi
 
-scenario U6 "systemd: units skipped, not failed, where they cannot serve (--supported as ExecCondition=)"
+scenario U6 "systemd: units skipped, not failed, where they cannot serve (xfs-heal supported as ExecCondition=)"
 t0=$(now)
-rep=/usr/libexec/xfs-heal/xfs-heal-repairer
 # A filesystem it serves (the pair runs: the repairer holds the health monitor, EEXIST).
 mkfs_img data; mount_img data
 wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service
-served=$($rep --supported /mnt/data 2>&1); served_rc=$?
+served=$(xfs-heal supported /mnt/data 2>&1); served_rc=$?
 umount /mnt/data; wait_stopped
 # Not XFS: a tmpfs.
 mkdir -p /mnt/scratch; mount -t tmpfs scratch /mnt/scratch
@@ -325,7 +326,7 @@ systemctl start xfs-heal-monitor@mnt-scratch.service; tmpfs_start=$?
 sleep 0.5
 skipped() { journalctl --no-pager -o cat -u "$1" | grep -c "Skipped due to 'exec-condition'"; }
 tmpfs_state="$(systemctl is-failed xfs-heal-monitor@mnt-scratch.service)/skipped $(skipped xfs-heal-monitor@mnt-scratch.service)/repairer $(systemctl is-active xfs-heal-repairer@mnt-scratch.service)"
-tmpfs_line=$(journalctl --no-pager -o cat -u xfs-heal-monitor@mnt-scratch.service | grep -- '--supported' | tail -n 1)
+tmpfs_line=$(journalctl --no-pager -o cat -u xfs-heal-monitor@mnt-scratch.service | grep 'xfs-heal supported' | tail -n 1)
 healer_tmpfs=$(/usr/libexec/xfsprogs/xfs_healer --supported /mnt/scratch >/dev/null 2>&1; echo $?)
 systemctl stop xfs-heal-repairer@mnt-scratch.socket; umount /mnt/scratch
 # XFS whose autofsck property says none: both daemons' units stand down.
@@ -337,7 +338,7 @@ systemctl stop xfs_healer@mnt-other.service 2>/dev/null
 systemctl start xfs-heal-monitor@mnt-other.service; none_start=$?
 sleep 0.5
 none_state="$(systemctl is-failed xfs-heal-monitor@mnt-other.service)/skipped $(skipped xfs-heal-monitor@mnt-other.service)/repairer $(systemctl is-active xfs-heal-repairer@mnt-other.service)"
-none_line=$(journalctl --no-pager -o cat -u xfs-heal-monitor@mnt-other.service | grep -- '--supported' | tail -n 1)
+none_line=$(journalctl --no-pager -o cat -u xfs-heal-monitor@mnt-other.service | grep 'xfs-heal supported' | tail -n 1)
 # Upstream's unit, judged by its own condition: our socket (left listening by the skipped
 # monitor: it activates nothing) would make the drop-in skip it first, so it goes.
 systemctl stop xfs-heal-repairer@mnt-other.socket
@@ -350,7 +351,7 @@ t1=$(now)
 say "served: rc $served_rc: $served"
 say "tmpfs: start $tmpfs_start, $tmpfs_state: $tmpfs_line; xfs_healer --supported there: $healer_tmpfs"
 say "autofsck=none: start $none_start, $none_state: $none_line; xfs_healer@: $healer_none"
-if [ $served_rc = 0 ] && echo "$served" | grep -q -- '--supported: supported$' \
+if [ $served_rc = 0 ] && echo "$served" | grep -q '^xfs-heal supported /mnt/data: supported$' \
    && [ $tmpfs_start = 0 ] && [ "$tmpfs_state" = "inactive/skipped 1/repairer inactive" ] \
    && echo "$tmpfs_line" | grep -q 'not served: step 2 (open mount): /mnt/scratch: not an XFS mount point' \
    && [ $none_start = 0 ] && [ "$none_state" = "inactive/skipped 1/repairer inactive" ] \

@@ -1,0 +1,69 @@
+//! The command line, shared by the binary and the man page generator.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+const AFTER_LONG_HELP: &str = "\
+Exit status: that of the command run (xfs-heal-supported(8), xfs-heal-listen(8)); 2 for a \
+command line it cannot parse.
+
+See also: xfs-heal-repairer(8), xfs-heal-monitor(8), xfs_healer(8), systemd-socket-activate(1).";
+
+/// Operate xfs-heal, the self-healing service for XFS filesystems
+///
+/// The operator's command: whatever runs by hand or from a unit, kept out of the sealed
+/// repairer.
+#[derive(Debug, Parser)]
+#[command(name = "xfs-heal", version, after_long_help = AFTER_LONG_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Tell whether xfs-heal can serve a filesystem (the units' ExecCondition=)
+    ///
+    /// Tells whether xfs-heal can serve the XFS filesystem mounted at MOUNTPOINT, without
+    /// serving it. Runs the repairer's own startup checks (steps 2 to 4: the mount, the
+    /// autofsck property, the health monitor) and exits 0 when it can,
+    /// 1 when it cannot, 255 on any other error, as xfs_healer --supported does. The verdict
+    /// is one line on stderr. Needs root.
+    #[command(after_long_help = "Exit status: 0 xfs-heal can serve the filesystem; 1 it cannot (not \
+XFS, a kernel without the XFS health monitor, or the autofsck property says to stand down); \
+255 on any other error (it cannot tell).")]
+    Supported {
+        /// The mount point of the XFS filesystem.
+        mountpoint: PathBuf,
+    },
+
+    /// Run a repairer by hand, the way its socket unit would start it
+    ///
+    /// Binds SOCKET, then replaces this process with COMMAND (normally /usr/libexec/xfs-heal/xfs-heal-repairer
+    /// MOUNTPOINT), passing the socket as systemd does (LISTEN_FDS). SOCKET's directory must
+    /// belong to root and be writable by root alone; the socket is created root's, group
+    /// GROUP, mode 0660, and an old socket there is replaced (nothing else is). Needs root.
+    #[command(after_long_help = "Exit status: COMMAND's, which replaces this process; 1 when the \
+socket or the capture cannot be set up, or COMMAND cannot be run.")]
+    Listen {
+        /// The group given the socket: the monitor's.
+        #[arg(long, value_name = "GROUP", default_value = "xfs-heal")]
+        group: String,
+
+        /// Also pass this file or FIFO, for the repairer to hand the monitor instead of the
+        /// kernel's health monitor (for tests, and for replaying captures on kernels without
+        /// one). It must be a root-owned regular file (one link) or FIFO that nobody else can
+        /// write, named without symlinks.
+        #[arg(long, value_name = "PATH")]
+        events_from: Option<PathBuf>,
+
+        /// The Unix socket path to bind.
+        socket: PathBuf,
+
+        /// The program to run with the socket, and its arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+}

@@ -1,0 +1,8 @@
+//! `xfs-heal`, the operator's command: everything an operator or a unit runs by hand, kept
+//! out of the sealed repairer. `supported` is the units' `ExecCondition=`; `listen` starts a
+//! repairer by hand the way its socket unit does.
+
+pub mod cli;
+pub mod listen;
+pub mod supported;
+mod sys;
