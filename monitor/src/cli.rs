@@ -6,12 +6,16 @@ use clap::Parser;
 
 use crate::report::Format;
 
+/// Debian's node_exporter reads its textfile collector here; the package's tmpfiles.d entry
+/// lets the xfs-heal group create files in it (and keeps it sticky).
+pub const DEFAULT_METRICS_DIR: &str = "/var/lib/prometheus/node-exporter";
+
 const LONG_ABOUT: &str = "\
 Watch an XFS filesystem's health events and have sick metadata repaired online.
 
 The unprivileged half of xfs-heal. It connects to the repairer serving MOUNTPOINT, receives \
 the kernel's health monitor fd from it, and from then on holds no capability and no \
-filesystem access (Landlock, seccomp). It decodes and validates every event, reports it \
+filesystem access but its metrics directory (Landlock, seccomp). It decodes and validates every event, reports it \
 (one line per event in xfs_healer's wording, or JSON), and asks the repairer to repair each \
 sick structure: by the filesystem's autofsck property, or always with --repair. Repairs \
 are coalesced, retried with backoff and given up after three failures in ten minutes; \
@@ -23,7 +27,12 @@ group structure.
 
 Under systemd (xfs-heal-monitor@INSTANCE.service) reports go to the journal with \
 structured fields (XFS_HEAL_KIND, XFS_HEAL_INO, XFS_HEAL_OUTCOME, ...); elsewhere they are \
-plain lines on standard output.";
+plain lines on standard output.
+
+Metrics for Prometheus go to node_exporter's textfile collector: one file per mount, \
+xfs-heal@INSTANCE.prom in --metrics-dir, written through a temporary name and a rename at \
+most once a second while things change and once a minute regardless, and removed when the \
+filesystem is unmounted. `xfs-heal status` reads the same files.";
 
 const AFTER_LONG_HELP: &str = "\
 Exit status: 0 when the filesystem is unmounted, the event source ends, or its autofsck \
@@ -68,6 +77,17 @@ pub struct Cli {
     /// number of CPUs this process may run on].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallel: Option<u16>,
+
+    /// node_exporter's textfile collector directory, where this monitor writes
+    /// xfs-heal@INSTANCE.prom. Opened before the sandbox closes; the monitor may create,
+    /// write, rename and remove regular files there and nowhere else. If it cannot be
+    /// opened, the monitor says so and runs without metrics.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_METRICS_DIR)]
+    pub metrics_dir: PathBuf,
+
+    /// Write no metrics file.
+    #[arg(long)]
+    pub no_metrics: bool,
 
     /// Output format: one line of text or one JSON object per report.
     #[arg(long, value_enum, default_value_t = Format::Text)]

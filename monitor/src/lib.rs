@@ -1,8 +1,9 @@
 //! xfs-heal-monitor: the unprivileged half of xfs-heal.
 //!
-//! The monitor holds no capability and no filesystem access. It decodes the kernel's health
-//! events ([`decode`]), reports them ([`report`]), decides what to repair ([`policy`]) and asks
-//! the repairer to do it.
+//! The monitor holds no capability and no filesystem access but one directory, where it
+//! writes its metrics ([`metrics`]). It decodes the kernel's health events ([`decode`]),
+//! reports them ([`report`]), decides what to repair ([`policy`]) and asks the repairer to do
+//! it.
 #![deny(unsafe_code)]
 
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod event;
 pub mod fullcheck;
 pub mod journal;
 pub mod live;
+pub mod metrics;
 pub mod names;
 pub mod policy;
 pub mod replay;

@@ -19,6 +19,7 @@ use crate::engine::Engine;
 use crate::event::EventKind;
 use crate::fullcheck::Trigger;
 use crate::journal::Journal;
+use crate::metrics::{Metrics, TextFile};
 use crate::names::Namer;
 use crate::report::{Format, Report};
 
@@ -31,10 +32,15 @@ pub struct Output<W: Write> {
     pub quiet: bool,
     /// Under systemd: entries with structured fields instead of plain lines on `out`.
     pub journal: Option<Journal>,
+    /// Counts for the metrics file, kept from every report that passes here.
+    pub metrics: Option<Metrics>,
 }
 
 impl<W: Write> Output<W> {
     pub fn say(&mut self, report: &Report) {
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.on_report(report, now_ns());
+        }
         if self.quiet && report.is_routine() {
             return;
         }
@@ -91,6 +97,8 @@ pub struct Live<W: Write> {
     pub full_check: Option<Trigger>,
     /// Reports about an inode wait here for its name.
     pub names: Namer,
+    /// Where the metrics go, if anywhere.
+    pub textfile: Option<TextFile>,
 }
 
 impl<W: Write> Live<W> {
@@ -119,6 +127,7 @@ impl<W: Write> Live<W> {
                 }
             }
             self.report();
+            self.write_metrics();
             let _ = self.output.out.flush();
             if let Some(at) = ended {
                 if !drain || !(self.engine.busy() || self.names.waiting()) {
@@ -203,8 +212,31 @@ impl<W: Write> Live<W> {
         self.report();
         let rest = self.names.unanswered(u64::MAX);
         self.output.say_all(rest);
+        // Only a clean end (the filesystem unmounted, the capture over) removes the file:
+        // otherwise it goes stale, as a dead monitor's would.
+        if let (Some(file), Some(_)) = (&self.textfile, ended) {
+            let line = match file.remove() {
+                Ok(()) => format!("metrics: removed {}", file.name()),
+                Err(e) => format!("metrics: cannot remove {}: {e}", file.name()),
+            };
+            self.output.say(&Report::Status(line));
+        }
         let _ = self.output.out.flush();
         self.output.out
+    }
+
+    /// Writes the metrics file when it is due (`TextFile::due`).
+    fn write_metrics(&mut self) {
+        let (Some(file), Some(metrics)) = (self.textfile.as_mut(), self.output.metrics.as_mut()) else {
+            return;
+        };
+        metrics.set_connected(self.conn.is_some());
+        let now = Instant::now();
+        if file.due(metrics.changed(), now) {
+            if let Some(line) = file.write(metrics, now) {
+                self.output.say(&Report::Status(line));
+            }
+        }
     }
 
     /// The engine's reports, through the naming stage, to the output; its lookups to the
@@ -257,15 +289,23 @@ impl<W: Write> Live<W> {
             total += n;
             let now = now_ns();
             let mut unmounted = false;
-            let engine = &mut self.engine;
+            let (engine, metrics) = (&mut self.engine, &mut self.output.metrics);
             decoder.feed(&buf[..n], |r| match r {
                 // Nothing follows an unmount; whatever else the read returned is ignored.
                 _ if unmounted => {}
                 Ok(event) => {
                     unmounted = event.kind == EventKind::Unmount;
+                    if let Some(m) = metrics.as_mut() {
+                        m.on_event(&event);
+                    }
                     engine.on_event(&event, now);
                 }
-                Err(e) => engine.on_invalid_record(e, now),
+                Err(e) => {
+                    if let Some(m) = metrics.as_mut() {
+                        m.on_invalid_record();
+                    }
+                    engine.on_invalid_record(e, now);
+                }
             });
             // Print as we go: a burst's reports never pile up in memory.
             self.report();

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -16,10 +16,12 @@ use xfs_heal_monitor::error::Error;
 use xfs_heal_monitor::fullcheck::Trigger;
 use xfs_heal_monitor::journal::Journal;
 use xfs_heal_monitor::live::{self, Live, Output};
+use xfs_heal_monitor::metrics::{Metrics, TextFile};
 use xfs_heal_monitor::names::Namer;
 use xfs_heal_monitor::replay::{self, CaptureFormat, Options};
 use xfs_heal_monitor::report::Report;
 use xfs_heal_monitor::{sandbox, sys};
+use xfs_heal_protocol::host;
 use xfs_heal_protocol::names::Naming;
 use xfs_heal_protocol::{Autofsck, EventSource, Hello, OnlineRepair};
 
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         format: cli.format,
         quiet: cli.quiet,
         journal,
+        metrics: None,
     };
 
     // 2. No capability, whoever started us, before the first byte is read; then connect to
@@ -141,13 +144,39 @@ fn main() -> ExitCode {
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let parallel = cli.parallel.map_or(cpus, usize::from);
 
+    //    The metrics directory, and the fdinfo of the health fd (the kernel's lost-event
+    //    counter), are opened now: the sandbox leaves no other way to them.
+    let textfile = if cli.no_metrics {
+        None
+    } else {
+        match open_metrics(&cli.metrics_dir, &mountpoint, &health) {
+            Ok(file) => {
+                output.say(&Report::Status(format!(
+                    "metrics: {} in {}",
+                    file.name(),
+                    cli.metrics_dir.display()
+                )));
+                output.metrics = Some(Metrics::new());
+                Some(file)
+            }
+            Err(e) => {
+                output.say(&Report::Status(format!(
+                    "metrics: cannot open {}: {e}; running without metrics (--no-metrics silences this)",
+                    cli.metrics_dir.display()
+                )));
+                None
+            }
+        }
+    };
+    let metrics_fds = textfile.as_ref().map(TextFile::fds);
+
     // 4. Enter the sandbox before reading the first event.
-    match sandbox::landlock() {
+    match sandbox::landlock(textfile.as_ref().map(TextFile::dir)) {
         Ok(s) if s.ruleset == RulesetStatus::FullyEnforced => {}
         Ok(s) => output.say(&Report::Status(format!("landlock: {:?}; relying on seccomp", s.ruleset))),
         Err(e) => return fail(e),
     }
-    if let Err(e) = sandbox::seccomp() {
+    if let Err(e) = sandbox::seccomp(metrics_fds) {
         return fail(e);
     }
 
@@ -170,6 +199,7 @@ fn main() -> ExitCode {
         everything: cli.everything,
         full_check,
         names,
+        textfile,
     };
     drop(live.run());
     ExitCode::SUCCESS
@@ -201,6 +231,23 @@ fn run_replay(cli: &Cli, path: &std::path::Path, capture: CaptureFormat) -> Exit
             ExitCode::FAILURE
         }
     }
+}
+
+/// The metrics directory (`O_PATH`: only a place to create, rename and remove in), the
+/// fdinfo of the health fd, and the mount's device as mountinfo names it.
+fn open_metrics(
+    dir: &std::path::Path,
+    mountpoint: &std::path::Path,
+    health: &OwnedFd,
+) -> nix::Result<TextFile> {
+    use nix::fcntl::{open, OFlag};
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let dir = open(dir, flags, nix::sys::stat::Mode::empty())?;
+    let fdinfo = std::fs::File::open(format!("/proc/self/fdinfo/{}", health.as_raw_fd())).ok();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let device = host::mount_source(&mountinfo, mountpoint).unwrap_or_default();
+    let path = mountpoint.to_string_lossy();
+    Ok(TextFile::new(dir, &client::systemd_escape_path(&path), &path, &device, fdinfo))
 }
 
 /// One line on stderr. Unlike eprintln!, a closed or full stderr is not a panic.

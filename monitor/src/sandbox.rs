@@ -1,10 +1,17 @@
 //! The monitor's sandbox, entered after the Hello and before the first event is read:
-//! Landlock with no filesystem access at all, then a seccomp allow-list.
+//! Landlock with no filesystem access but making, writing and removing regular files in the
+//! metrics directory, then a seccomp allow-list, with the metrics calls' fds pinned.
 
 use crate::error::Error;
+use crate::metrics::MetricsFds;
 use std::collections::BTreeMap;
 
-use landlock::{Access, AccessFs, AccessNet, RestrictionStatus, Ruleset, RulesetAttr, Scope, ABI};
+use std::os::fd::BorrowedFd;
+
+use landlock::{
+    Access, AccessFs, AccessNet, BitFlags, PathBeneath, RestrictionStatus, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, Scope, ABI,
+};
 use seccompiler::{
     SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
 };
@@ -69,11 +76,19 @@ pub fn drop_privileges(user: &str) -> Result<Option<String>, Error> {
 /// The Landlock ABI this ruleset was written and tested against.
 pub const LANDLOCK_ABI: ABI = ABI::V7;
 
-/// Denies every filesystem right (no rule grants any back), TCP, abstract sockets and
-/// signals outside the sandbox. Connecting to the repairer's named socket needs none of them.
-pub fn landlock() -> Result<RestrictionStatus, Error> {
+/// What the monitor may do beneath its metrics directory: create a regular file, write it,
+/// and remove a name (a rename over the old file removes it). Nothing else, nowhere else:
+/// no reading, no directories, no links, no devices.
+pub fn metrics_dir_access() -> BitFlags<AccessFs> {
+    AccessFs::MakeReg | AccessFs::WriteFile | AccessFs::RemoveFile
+}
+
+/// Denies every filesystem right but [`metrics_dir_access`] beneath `metrics_dir`, TCP,
+/// abstract sockets and signals outside the sandbox. Connecting to the repairer's named
+/// socket needs none of them.
+pub fn landlock(metrics_dir: Option<BorrowedFd<'_>>) -> Result<RestrictionStatus, Error> {
     let err = Error::Landlock;
-    Ruleset::default()
+    let mut ruleset = Ruleset::default()
         .handle_access(AccessFs::from_all(LANDLOCK_ABI))
         .map_err(err)?
         .handle_access(AccessNet::from_all(LANDLOCK_ABI))
@@ -81,9 +96,11 @@ pub fn landlock() -> Result<RestrictionStatus, Error> {
         .scope(Scope::from_all(LANDLOCK_ABI))
         .map_err(err)?
         .create()
-        .map_err(err)?
-        .restrict_self()
-        .map_err(err)
+        .map_err(err)?;
+    if let Some(dir) = metrics_dir {
+        ruleset = ruleset.add_rule(PathBeneath::new(dir, metrics_dir_access())).map_err(err)?;
+    }
+    ruleset.restrict_self().map_err(err)
 }
 
 /// (syscall number, name, why the sandboxed monitor needs it).
@@ -111,6 +128,23 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_exit_group,  "exit_group",  "exit at unmount or end of events"),
 ];
 
+/// (syscall number, name, why): added only when the metrics file is written, each with its
+/// fd arguments pinned to the metrics directory or the fdinfo file (see `seccomp`).
+#[rustfmt::skip]
+pub const METRICS_ALLOWED: &[(i64, &str, &str)] = &[
+    (libc::SYS_openat,   "openat",   "metrics: create the temporary file, in the metrics directory only, with METRICS_OPEN_FLAGS only"),
+    (libc::SYS_renameat, "renameat", "metrics: rename it over the file, within the metrics directory"),
+    (libc::SYS_unlinkat, "unlinkat", "metrics: remove a temporary file a dead monitor left, and the file at unmount (never a directory)"),
+    (libc::SYS_pread64,  "pread64",  "metrics: the kernel's lost-event counter, re-read from the health fd's fdinfo"),
+];
+
+/// openat's only flags: a new file, write-only. musl adds O_LARGEFILE to every open.
+pub const METRICS_OPEN_FLAGS: &[(u32, &str)] = &[
+    (OPEN_NEW.unsigned_abs(), "O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC"),
+    ((OPEN_NEW | libc::O_LARGEFILE).unsigned_abs(), "O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_LARGEFILE"),
+];
+const OPEN_NEW: i32 = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC;
+
 /// The only socket domain the monitor may create.
 pub const SOCKET_DOMAINS: &[(u32, &str)] = &[(libc::AF_UNIX.unsigned_abs(), "AF_UNIX")];
 
@@ -129,6 +163,27 @@ pub const SOCKOPTS: &[(u32, u32, &str)] =
 /// The only ioctl: reconfiguring the health monitor fd (needs no privilege).
 pub const IOCTLS: &[(u32, &str)] = &[(XFS_IOC_HEALTH_MONITOR, "XFS_IOC_HEALTH_MONITOR")];
 
+/// Each metrics call, its fd arguments equal to the fds opened for it.
+fn metrics_rules(fds: MetricsFds) -> Result<Vec<(i64, Vec<SeccompRule>)>, seccompiler::BackendError> {
+    let eq = |index, value: u32| {
+        SeccompCondition::new(index, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, u64::from(value))
+    };
+    let dir = u32::try_from(fds.dir).unwrap_or(u32::MAX);
+    let open = METRICS_OPEN_FLAGS
+        .iter()
+        .map(|(flags, _)| SeccompRule::new(vec![eq(0, dir)?, eq(2, *flags)?]))
+        .collect::<Result<_, _>>()?;
+    let mut rules = vec![
+        (libc::SYS_openat, open),
+        (libc::SYS_renameat, vec![SeccompRule::new(vec![eq(0, dir)?, eq(2, dir)?])?]),
+        (libc::SYS_unlinkat, vec![SeccompRule::new(vec![eq(0, dir)?, eq(2, 0)?])?]),
+    ];
+    if let Some(fdinfo) = fds.fdinfo.and_then(|f| u32::try_from(f).ok()) {
+        rules.push((libc::SYS_pread64, vec![SeccompRule::new(vec![eq(0, fdinfo)?])?]));
+    }
+    Ok(rules)
+}
+
 fn arg_in(
     index: u8,
     values: impl Iterator<Item = u32>,
@@ -145,11 +200,15 @@ fn arg_in(
         .collect()
 }
 
-/// Loads the allow-list; anything else kills the process.
-pub fn seccomp() -> Result<(), Error> {
+/// Loads the allow-list (with the metrics calls when `metrics` is given); anything else
+/// kills the process.
+pub fn seccomp(metrics: Option<MetricsFds>) -> Result<(), Error> {
     let e = Error::SeccompCompile;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
+    if let Some(fds) = metrics {
+        rules.extend(metrics_rules(fds).map_err(e)?);
+    }
     rules.insert(libc::SYS_socket, arg_in(0, SOCKET_DOMAINS.iter().map(|(d, _)| *d)).map_err(e)?);
     rules.insert(libc::SYS_fcntl, arg_in(1, FCNTLS.iter().map(|(c, _)| *c)).map_err(e)?);
     rules.insert(libc::SYS_ioctl, arg_in(1, IOCTLS.iter().map(|(r, _)| *r)).map_err(e)?);

@@ -255,6 +255,17 @@ pub fn child_mounts(mountinfo: &str, id: u64) -> Vec<String> {
         .collect()
 }
 
+/// The source of the filesystem mounted at `path` (`/dev/sdb1`), from mountinfo: what
+/// node_exporter's filesystem collector calls `device`. The last mount at `path` wins, as
+/// it hides the ones below.
+pub fn mount_source(mountinfo: &str, path: &Path) -> Option<String> {
+    mountinfo
+        .lines()
+        .filter(|line| line.split(' ').nth(4).is_some_and(|m| Path::new(&unescape(m)) == path))
+        .filter_map(|line| line.split(" - ").nth(1)?.split(' ').nth(1).map(unescape))
+        .last()
+}
+
 /// mountinfo and fstab escape space, tab, newline and backslash as `\ooo`.
 pub(crate) fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(field.len());
@@ -468,6 +479,18 @@ mod tests {
             Err("not an XFS mount point (the mount at / is ext4)".into())
         );
         assert!(check_mount_root(MOUNTINFO, 7, Path::new("/")).is_err());
+    }
+
+    #[test]
+    fn names_the_device_mounted_last_at_a_path() {
+        let text = "\
+22 1 8:1 / / rw - ext4 /dev/sda1 rw
+30 22 7:0 / /mnt/my\\040data rw shared:5 - xfs /dev/loop0 rw
+31 30 7:1 / /mnt/my\\040data rw shared:6 - xfs /dev/mapper/over rw
+";
+        assert_eq!(mount_source(text, Path::new("/mnt/my data")).as_deref(), Some("/dev/mapper/over"));
+        assert_eq!(mount_source(text, Path::new("/")).as_deref(), Some("/dev/sda1"));
+        assert_eq!(mount_source(text, Path::new("/mnt")), None);
     }
 
     fn plan_of(

@@ -25,6 +25,7 @@ pub mod fullcheck;
 pub mod host;
 pub mod journal;
 pub mod message;
+pub mod metrics;
 pub mod names;
 pub mod scrub;
 pub mod strerror;

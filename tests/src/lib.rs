@@ -493,7 +493,18 @@ impl Monitor {
             }
             None => Command::new(binary("xfs-heal-monitor")),
         };
-        cmd.arg("--connect").arg(socket).args(args).arg(mountpoint);
+        cmd.arg("--connect").arg(socket).args(args);
+        // Metrics go to a directory of the test's (the monitor's user's), never the host's.
+        if !args.iter().any(|a| *a == "--no-metrics" || *a == "--metrics-dir") {
+            let dir = scratch.path("metrics");
+            if !dir.exists() {
+                std::fs::create_dir(&dir).expect("metrics dir");
+                let owner = uid.unwrap_or(MONITOR_UID);
+                std::os::unix::fs::chown(&dir, Some(owner), Some(owner)).expect("chown metrics dir");
+            }
+            cmd.arg("--metrics-dir").arg(dir);
+        }
+        cmd.arg(mountpoint);
         cmd.stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).expect("out"))
             .stderr(std::fs::File::create(&err).expect("err"));

@@ -14,8 +14,11 @@
 //!   PATH as a directory and print `PATH: fs 0xMAGIC dev N` or `PATH: denied: ERROR`.
 //! `xfs-heal-sandbox-probe monitor-seccomp SYSCALL_NR ARG0 ARG1 [ARG2]` — the same with the
 //!   monitor's seccomp program (ARG0 too, for socket's domain).
-//! `xfs-heal-sandbox-probe monitor-landlock PATH (dir|read|write|connect)` — the monitor's
-//!   Landlock ruleset, then open (or connect to) PATH.
+//! `xfs-heal-sandbox-probe monitor-seccomp-metrics DIR_FD FDINFO_FD SYSCALL_NR ARG0 ARG1 ARG2`
+//!   — the same, with the metrics calls pinned to those two fd numbers.
+//! `xfs-heal-sandbox-probe monitor-landlock PATH (dir|read|write|create|rename|remove|connect)
+//!   [METRICS_DIR]` — the monitor's Landlock ruleset (with METRICS_DIR as its metrics
+//!   directory), then open (or connect to, create, rename to PATH.new, remove) PATH.
 //! `xfs-heal-sandbox-probe unprivileged-unit PROGRAM ARGS...` — what the monitor's unit does
 //!   with `SystemCallFilter=~@privileged`: kill on capset, setuid, setgroups and friends,
 //!   then exec PROGRAM.
@@ -76,26 +79,44 @@ fn main() {
             }
             std::process::exit(0);
         }
-        Some("monitor-seccomp") => {
+        Some(mode @ ("monitor-seccomp" | "monitor-seccomp-metrics")) => {
+            let (metrics, args) = if mode == "monitor-seccomp" {
+                (None, &args[..])
+            } else {
+                let fd = |i: usize| args[i].parse::<i32>().expect("fd");
+                (Some(xfs_heal_monitor::metrics::MetricsFds { dir: fd(2), fdinfo: Some(fd(3)) }), &args[2..])
+            };
             let nr: i64 = args[2].parse().expect("syscall number");
             let arg0: i64 = args[3].parse().expect("arg0");
             let arg1: i64 = args[4].parse().expect("arg1");
             let arg2: i64 = args.get(5).map_or(0, |a| a.parse().expect("arg2"));
             nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
-            xfs_heal_monitor::sandbox::seccomp().expect("seccomp");
+            xfs_heal_monitor::sandbox::seccomp(metrics).expect("seccomp");
             let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1, arg2);
             println!("survived ({ret})");
         }
         Some("monitor-landlock") => {
-            let status = xfs_heal_monitor::sandbox::landlock().expect("landlock");
+            let dir = args.get(4).map(|d| std::fs::File::open(d).expect("metrics dir"));
+            let status = xfs_heal_monitor::sandbox::landlock(dir.as_ref().map(std::os::fd::AsFd::as_fd))
+                .expect("landlock");
             eprintln!("ruleset {:?}", status.ruleset);
+            let new_name = format!("{}.new", args[2]);
             let result = if args[3] == "connect" {
                 std::os::unix::net::UnixStream::connect(&args[2]).map(drop)
+            } else if args[3] == "rename" {
+                std::fs::rename(&args[2], &new_name)
+            } else if args[3] == "remove" {
+                std::fs::remove_file(&args[2])
+            } else if args[3] == "mkdir" {
+                std::fs::create_dir(&args[2])
+            } else if args[3] == "symlink" {
+                std::os::unix::fs::symlink("/etc/passwd", &args[2])
             } else {
                 let mut o = OpenOptions::new();
                 match args[3].as_str() {
                     "dir" => o.read(true).custom_flags(libc::O_DIRECTORY),
                     "read" => o.read(true),
+                    "create" => o.write(true).create_new(true),
                     _ => o.write(true).create(true),
                 };
                 o.open(&args[2]).map(drop)
