@@ -351,3 +351,144 @@ impl TextFile {
         unlinkat(self.dir.as_fd(), self.name.as_str(), UnlinkatFlags::NoRemoveDir)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Device, FileIoKind, InodeMask, MetadataObject};
+    use crate::report::EscalationCause;
+    use xfs_heal_protocol::fullcheck::ScrubStatus;
+    use xfs_heal_protocol::{uapi, InodeNumber, InodeScrub};
+
+    fn value(m: &mut Metrics, family: Family, label: Option<&str>) -> Option<f64> {
+        m.samples()
+            .into_iter()
+            .find(|s| s.family.name == family.name && s.label.as_deref() == label)
+            .map(|s| s.value)
+    }
+
+    fn dir_event(status: HealthStatus, ino: u64) -> HealthEvent {
+        let mask = InodeMask::new(uapi::XFS_BS_SICK_DIR).unwrap();
+        HealthEvent {
+            time_ns: 5_000_000_000,
+            kind: EventKind::Metadata { status, object: MetadataObject::Inode { ino, gen: 1, mask } },
+        }
+    }
+
+    fn dir_target(ino: u64) -> RepairTarget {
+        RepairTarget::Inode { ino: InodeNumber::try_from(ino).unwrap(), gen: 1, kind: InodeScrub::Directory }
+    }
+
+    #[test]
+    fn a_sick_structure_counts_until_repaired_or_healthy() {
+        let mut m = Metrics::new();
+        for ino in [130, 131, 131] {
+            m.on_event(&dir_event(HealthStatus::Sick, ino));
+        }
+        assert_eq!(value(&mut m, m::SICK_OBJECTS, Some("inode")), Some(2.0));
+        assert_eq!(value(&mut m, m::EVENTS, Some("sick")), Some(3.0));
+        assert_eq!(value(&mut m, m::LAST_PROBLEM, Some("sick")), Some(5.0));
+        let failed = Report::RepairResult { target: dir_target(130), outcome: RepairOutcome::Failed };
+        m.on_report(&failed, 7_000_000_000);
+        assert_eq!(
+            value(&mut m, m::SICK_OBJECTS, Some("inode")),
+            Some(2.0),
+            "a failed repair leaves it sick"
+        );
+        assert_eq!(value(&mut m, m::LAST_PROBLEM, Some("repair_failed")), Some(7.0));
+        let fixed = Report::RepairResult { target: dir_target(130), outcome: RepairOutcome::Repaired };
+        m.on_report(&fixed, 8_000_000_000);
+        m.on_event(&dir_event(HealthStatus::Healthy, 131));
+        assert_eq!(value(&mut m, m::SICK_OBJECTS, Some("inode")), Some(0.0));
+        assert_eq!(value(&mut m, m::REPAIRS, Some("repaired")), Some(1.0));
+        assert_eq!(value(&mut m, m::REPAIRS, Some("failed")), Some(1.0));
+        assert_eq!(value(&mut m, m::REPAIRS, Some("refused")), Some(0.0), "zeros are written too");
+        assert_eq!(value(&mut m, m::LAST_REPAIR_SUCCESS, None), Some(8.0));
+        m.on_event(&dir_event(HealthStatus::Sick, 132));
+        m.on_event(&HealthEvent { time_ns: 9, kind: EventKind::Unmount });
+        assert_eq!(
+            value(&mut m, m::SICK_OBJECTS, Some("inode")),
+            Some(0.0),
+            "nothing is sick once unmounted"
+        );
+    }
+
+    #[test]
+    fn what_online_repair_cannot_fix_raises_the_offline_flag() {
+        let mut m = Metrics::new();
+        assert_eq!(value(&mut m, m::OFFLINE_REPAIR_RECOMMENDED, None), Some(0.0));
+        let xfail = Report::RepairResult {
+            target: dir_target(130),
+            outcome: RepairOutcome::OfflineRepairRecommended,
+        };
+        m.on_report(&Report::Named { report: Box::new(xfail), path: "a/b".into() }, 1);
+        assert_eq!(value(&mut m, m::OFFLINE_REPAIR_RECOMMENDED, None), Some(1.0));
+        let mut m = Metrics::new();
+        let left = Outcome::Exited(ScrubStatus::new(ScrubStatus::ERRORS_LEFT).unwrap());
+        m.on_report(&Report::FullCheckFinished { outcome: left }, 1);
+        assert_eq!(value(&mut m, m::FULL_CHECKS, Some("errors_left")), Some(1.0));
+        assert_eq!(value(&mut m, m::OFFLINE_REPAIR_RECOMMENDED, None), Some(1.0));
+        let clean = Outcome::Exited(ScrubStatus::new(0).unwrap());
+        m.on_report(&Report::FullCheckFinished { outcome: clean }, 1);
+        assert_eq!(value(&mut m, m::FULL_CHECKS, Some("ok")), Some(1.0));
+    }
+
+    #[test]
+    fn escalations_say_what_followed_and_errors_what_failed() {
+        let mut m = Metrics::new();
+        let cause = EscalationCause::LostEvents { count: 4 };
+        m.on_report(&Report::FullCheckRequested { cause }, 1);
+        m.on_report(&Report::Escalation { cause, structures: 42 }, 1);
+        assert_eq!(value(&mut m, m::ESCALATIONS, Some("full_check")), Some(1.0));
+        assert_eq!(value(&mut m, m::ESCALATIONS, Some("sweep")), Some(1.0));
+        m.on_event(&HealthEvent { time_ns: 1, kind: EventKind::Lost { count: 4 } });
+        m.on_event(&HealthEvent {
+            time_ns: 1,
+            kind: EventKind::Media { device: Device::Log, daddr: 0, bbcount: 1 },
+        });
+        let io =
+            EventKind::FileIo { kind: FileIoKind::DirectWrite, ino: 1, gen: 0, pos: 0, len: 1, error: 5 };
+        m.on_event(&HealthEvent { time_ns: 1, kind: io });
+        m.on_event(&HealthEvent {
+            time_ns: 1,
+            kind: EventKind::Shutdown { reasons: crate::event::ShutdownReasons::new(1).unwrap() },
+        });
+        assert_eq!(value(&mut m, m::EVENTS_LOST, None), Some(4.0));
+        assert_eq!(value(&mut m, m::MEDIA_ERRORS, Some("logdev")), Some(1.0));
+        assert_eq!(value(&mut m, m::FILE_IO_ERRORS, Some("directio_write")), Some(1.0));
+        assert_eq!(value(&mut m, m::SHUTDOWN, None), Some(1.0));
+        assert_eq!(value(&mut m, m::KERNEL_EVENTS_LOST, None), None, "no fdinfo, no sample");
+        m.set_kernel_lost(Some(9));
+        assert_eq!(value(&mut m, m::KERNEL_EVENTS_LOST, None), Some(9.0));
+    }
+
+    #[test]
+    fn every_label_value_written_is_one_of_its_family_set() {
+        let mut m = Metrics::new();
+        m.on_event(&dir_event(HealthStatus::Corrupt, 130));
+        for s in m.samples() {
+            assert_eq!(s.family.label.is_some(), s.label.is_some(), "{}", s.family.name);
+        }
+    }
+
+    #[test]
+    fn writes_are_batched_and_a_heartbeat_keeps_the_file_fresh() {
+        let dir = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).unwrap();
+        let mut file = TextFile::new(dir, "x", "/x", "/dev/x", None);
+        let t0 = Instant::now();
+        assert!(file.due(false, t0), "the first write is at once");
+        file.last_write = Some(t0);
+        assert!(!file.due(true, t0 + Duration::from_millis(999)), "a change waits for the second");
+        assert!(file.due(true, t0 + MIN_INTERVAL));
+        assert!(!file.due(false, t0 + Duration::from_secs(59)), "nothing changed: no write");
+        assert!(file.due(false, t0 + HEARTBEAT));
+        let mut m = Metrics::new();
+        assert!(m.changed());
+        drop(m.samples());
+        assert!(!m.changed());
+        m.set_connected(false);
+        assert!(!m.changed(), "the same state is no change");
+        m.set_connected(true);
+        assert!(m.changed());
+    }
+}

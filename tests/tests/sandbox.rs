@@ -351,6 +351,103 @@ fn pinned_monitor_syscall_list() {
     assert_eq!(m::IOCTLS, [(0x4020_5844, "XFS_IOC_HEALTH_MONITOR")]);
     assert_eq!(m::SOCKOPTS, [(1, 17, "SOL_SOCKET/SO_PEERCRED")]);
     assert_eq!(m::LANDLOCK_ABI, ABI::V7);
+    // Issue #15: the metrics file, and nothing else.
+    let rows: Vec<(i64, &str)> = m::METRICS_ALLOWED.iter().map(|(nr, name, _)| (*nr, *name)).collect();
+    assert_eq!(
+        rows,
+        [
+            (libc::SYS_openat, "openat"),
+            (libc::SYS_renameat, "renameat"),
+            (libc::SYS_unlinkat, "unlinkat"),
+            (libc::SYS_pread64, "pread64"),
+        ]
+    );
+    assert!(m::METRICS_ALLOWED.iter().all(|(_, _, why)| !why.is_empty()));
+    let new = (libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC).unsigned_abs();
+    assert_eq!(
+        m::METRICS_OPEN_FLAGS,
+        [
+            (new, "O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC"),
+            (new | libc::O_LARGEFILE.unsigned_abs(), "O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_LARGEFILE")
+        ]
+    );
+    let granted: Vec<AccessFs> = m::metrics_dir_access().iter().collect();
+    assert_eq!(granted, [AccessFs::WriteFile, AccessFs::RemoveFile, AccessFs::MakeReg]);
+}
+
+/// The metrics calls, with the directory at fd 100 and the fdinfo at fd 101: each survives
+/// with its own fds and flags, and is killed with any other.
+#[test]
+fn the_monitors_metrics_calls_reach_only_their_fds() {
+    let probe = |nr: i64, arg0: i64, arg1: i64, arg2: i64| {
+        let out = Command::new(binary("xfs-heal-sandbox-probe"))
+            .args(["monitor-seccomp-metrics", "100", "101"])
+            .args([nr, arg0, arg1, arg2].map(|a| a.to_string()))
+            .output()
+            .expect("spawn probe");
+        (out.status.code(), out.status.signal())
+    };
+    let (lives, killed) = ((Some(0), None), (None, Some(libc::SIGSYS)));
+    let new = i64::from(libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC);
+    assert_eq!(probe(libc::SYS_openat, 100, 0, new), lives, "openat in the directory");
+    assert_eq!(probe(libc::SYS_openat, 100, 0, new | i64::from(libc::O_LARGEFILE)), lives, "musl's openat");
+    assert_eq!(probe(libc::SYS_openat, 99, 0, new), killed, "openat elsewhere");
+    assert_eq!(probe(libc::SYS_openat, 100, 0, i64::from(libc::O_RDONLY)), killed, "openat to read");
+    assert_eq!(
+        probe(libc::SYS_openat, 100, 0, i64::from(libc::O_WRONLY | libc::O_CREAT)),
+        killed,
+        "no O_EXCL"
+    );
+    assert_eq!(probe(libc::SYS_renameat, 100, 0, 100), lives, "renameat within");
+    assert_eq!(probe(libc::SYS_renameat, 100, 0, 99), killed, "renameat out");
+    assert_eq!(probe(libc::SYS_renameat, 99, 0, 100), killed, "renameat in");
+    assert_eq!(probe(libc::SYS_unlinkat, 100, 0, 0), lives, "unlinkat a file");
+    assert_eq!(probe(libc::SYS_unlinkat, 100, 0, i64::from(libc::AT_REMOVEDIR)), killed, "rmdir");
+    assert_eq!(probe(libc::SYS_unlinkat, 99, 0, 0), killed, "unlinkat elsewhere");
+    assert_eq!(probe(libc::SYS_pread64, 101, 0, 0), lives, "pread64 of the fdinfo");
+    assert_eq!(probe(libc::SYS_pread64, 100, 0, 0), killed, "pread64 of anything else");
+    assert_eq!(probe(libc::SYS_renameat2, 100, 0, 100), killed, "renameat2");
+    assert_eq!(probe(libc::SYS_mkdirat, 100, 0, 0o755), killed, "mkdirat");
+    assert_eq!(probe(libc::SYS_symlinkat, 0, 100, 0), killed, "symlinkat");
+    // Without metrics, none of them.
+    assert_eq!(monitor_probe3(libc::SYS_openat, 100, 0, new), killed, "openat without metrics");
+    assert_eq!(monitor_probe3(libc::SYS_pread64, 101, 0, 0), killed, "pread64 without metrics");
+}
+
+/// The metrics directory's Landlock rule: create, write, rename over and remove regular
+/// files there; nothing else there, and nothing anywhere else.
+#[test]
+fn the_monitor_may_only_make_write_and_remove_files_in_its_metrics_directory() {
+    let scratch = Scratch::new("mon-landlock-metrics");
+    let dir = scratch.path("textfile");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("other.prom"), b"x 1\n").unwrap();
+    std::fs::write(scratch.path("outside"), b"x").unwrap();
+    let probe = |path: &std::path::Path, how: &str| {
+        let out = Command::new(binary("xfs-heal-sandbox-probe"))
+            .args(["monitor-landlock", path.to_str().unwrap(), how, dir.to_str().unwrap()])
+            .output()
+            .expect("spawn probe");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("FullyEnforced"));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let file = dir.join("xfs-heal@x.prom");
+    assert_eq!(probe(&file, "create"), "allowed");
+    assert_eq!(probe(&file, "write"), "allowed");
+    assert_eq!(probe(&file, "rename"), "allowed");
+    assert_eq!(probe(&dir.join("xfs-heal@x.prom.new"), "remove"), "allowed");
+    for (path, how) in [
+        (dir.join("other.prom"), "read"),
+        (dir.clone(), "dir"),
+        (dir.join("sub"), "mkdir"),
+        (dir.join("link"), "symlink"),
+        (scratch.path("outside"), "read"),
+        (scratch.path("new"), "create"),
+        (scratch.path("outside"), "remove"),
+    ] {
+        assert!(probe(&path, how).starts_with("denied"), "{how} {}", path.display());
+    }
+    assert!(scratch.path("outside").exists() && !dir.join("sub").exists() && !dir.join("link").exists());
 }
 
 fn monitor_probe(nr: i64, arg0: i64, arg1: i64) -> (Option<i32>, Option<i32>) {
@@ -455,5 +552,6 @@ fn architecture_md_lists_exactly_the_syscalls_of_each_table() {
         v
     };
     assert_eq!(documented_syscalls("**The sandbox, as the kernel enforces it.**"), sorted(seccomp::ALLOWED));
-    assert_eq!(documented_syscalls("4. **Enter the sandbox**"), sorted(xfs_heal_monitor::sandbox::ALLOWED));
+    let monitor = [xfs_heal_monitor::sandbox::ALLOWED, xfs_heal_monitor::sandbox::METRICS_ALLOWED].concat();
+    assert_eq!(documented_syscalls("4. **Enter the sandbox**"), sorted(&monitor));
 }
