@@ -3,11 +3,18 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// How `status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
 
 const AFTER_LONG_HELP: &str = "\
-Exit status: that of the command run (xfs-heal-supported(8), xfs-heal-listen(8)); 2 for a \
-command line it cannot parse.
+Exit status: that of the command run (xfs-heal-status(8), xfs-heal-supported(8), \
+xfs-heal-listen(8)); 2 for a command line it cannot parse.
 
 See also: xfs-heal-repairer(8), xfs-heal-monitor(8), xfs_healer(8), systemd-socket-activate(1).";
 
@@ -24,6 +31,26 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show every protected mount on this host: health, events, repairs, last problem
+    ///
+    /// One line per mount: its health (ok, sick with the number of sick structures, offline
+    /// repair recommended, shut down, or stale when its monitor stopped writing), the events
+    /// read, repairs that succeeded and failed, the newest problem and when, and the state of
+    /// its monitor unit. Read from the metrics files the monitors write for node_exporter
+    /// (xfs-heal@INSTANCE.prom in --metrics-dir), so it shows what Prometheus sees. Needs no
+    /// privilege.
+    #[command(after_long_help = "Exit status: 0 every mount is healthy (or none is protected); 1 \
+a mount needs attention, or a metrics file is unreadable; 2 the directory cannot be read.")]
+    Status {
+        /// Where the monitors write their metrics files.
+        #[arg(long, value_name = "DIR", default_value = xfs_heal_protocol::metrics::DEFAULT_DIR)]
+        metrics_dir: PathBuf,
+
+        /// Output format: a table, or one JSON document.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+
     /// Tell whether xfs-heal can serve a filesystem (the units' ExecCondition=)
     ///
     /// Tells whether xfs-heal can serve the XFS filesystem mounted at MOUNTPOINT, without

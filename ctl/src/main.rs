@@ -3,11 +3,25 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use xfs_heal_ctl::cli::{Cli, Command};
-use xfs_heal_ctl::{listen, supported};
+use xfs_heal_ctl::cli::{Cli, Command, Format};
+use xfs_heal_ctl::{listen, status, supported};
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Status { metrics_dir, format } => match status::read(&metrics_dir, status::unit_state) {
+            Ok(found) => {
+                let text = match format {
+                    Format::Text => status::render_text(&found, std::time::SystemTime::now()),
+                    Format::Json => status::render_json(&found) + "\n",
+                };
+                print!("{text}");
+                ExitCode::from(found.exit_code())
+            }
+            Err(e) => {
+                eprintln!("xfs-heal status: {}: {e}", metrics_dir.display());
+                ExitCode::from(2)
+            }
+        },
         Command::Supported { mountpoint } => {
             let (code, verdict) = supported::check(&mountpoint);
             eprintln!("xfs-heal supported {}: {verdict}", mountpoint.display());

@@ -8,7 +8,7 @@ use crate::report::Format;
 
 /// Debian's node_exporter reads its textfile collector here; the package's tmpfiles.d entry
 /// lets the xfs-heal group create files in it (and keeps it sticky).
-pub const DEFAULT_METRICS_DIR: &str = "/var/lib/prometheus/node-exporter";
+pub const DEFAULT_METRICS_DIR: &str = xfs_heal_protocol::metrics::DEFAULT_DIR;
 
 const LONG_ABOUT: &str = "\
 Watch an XFS filesystem's health events and have sick metadata repaired online.

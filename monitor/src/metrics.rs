@@ -28,7 +28,7 @@ const MAX_SICK: usize = 16_384;
 /// write a second, not one per event.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Unchanged, the file is still rewritten this often: its age tells a dead monitor.
-pub const HEARTBEAT: Duration = Duration::from_secs(60);
+pub const HEARTBEAT: Duration = Duration::from_secs(m::HEARTBEAT_SECS);
 
 /// One mount's counts and states.
 #[derive(Debug, Clone, Default)]

@@ -12,6 +12,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// Debian's node_exporter reads its textfile collector from here (its default), so the
+/// monitors write here unless told otherwise, and `xfs-heal status` reads here.
+pub const DEFAULT_DIR: &str = "/var/lib/prometheus/node-exporter";
+
+/// A running monitor rewrites its file at least this often, changed or not.
+pub const HEARTBEAT_SECS: u64 = 60;
+
+/// A file older than this was left by a monitor that stopped writing: three heartbeats.
+/// The shipped alert rules use the same age.
+pub const STALE_SECS: u64 = 3 * HEARTBEAT_SECS;
+
 /// Counter or gauge, as `# TYPE` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

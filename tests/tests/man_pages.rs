@@ -15,6 +15,7 @@ fn man_pages_document_every_option() {
         ("xfs-heal-monitor", vec![]),
         ("xfs-heal-repairer", vec![]),
         ("xfs-heal", vec![]),
+        ("xfs-heal-status", vec!["status"]),
         ("xfs-heal-supported", vec!["supported"]),
         ("xfs-heal-listen", vec!["listen"]),
     ];

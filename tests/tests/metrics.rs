@@ -205,6 +205,35 @@ fn a_repair_reaches_prometheus_through_node_exporter() {
         assert!(!line.contains(&dir_ino.to_string()), "{line}");
     }
 
+    // `xfs-heal status` reads the same file: the same numbers, for the operator.
+    let status = Command::new(binary("xfs-heal"))
+        .args(["status", "--metrics-dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert_eq!(status.status.code(), Some(1), "a sick mount needs attention: {table}");
+    let row = table.lines().find(|l| l.starts_with(&mountpoint)).unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = row.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    let events = value(&body, &series("xfs_heal_events_total", ",type=\"running\"")).unwrap() + 4.0;
+    assert_eq!(
+        cells[..5],
+        [mountpoint.as_str(), device.as_str(), "sick (1)", &events.to_string(), &format!("0/{answered}")],
+        "{table}"
+    );
+    assert!(cells[5].starts_with("repair_failed, ") && cells[6] == "unknown", "{table}");
+    let json = Command::new(binary("xfs-heal"))
+        .args(["status", "--format", "json", "--metrics-dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let mount = &json["mounts"][0];
+    assert_eq!(
+        (mount["mountpoint"].as_str(), mount["health"].as_str()),
+        (Some(mountpoint.as_str()), Some("sick"))
+    );
+    assert_eq!(mount["repairs_failed"].as_u64(), Some(u64::try_from(answered).unwrap()));
+    assert_eq!(mount["sick_objects"].as_u64(), Some(1));
+
     // promtool lints what Prometheus would ingest: nothing to say.
     let mut check = Command::new("promtool")
         .args(["check", "metrics"])
