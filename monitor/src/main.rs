@@ -243,6 +243,9 @@ fn open_metrics(
     use nix::fcntl::{open, OFlag};
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let dir = open(dir, flags, nix::sys::stat::Mode::empty())?;
+    // The file is for node_exporter to read, whatever umask the monitor was given (its unit
+    // says 0077): it makes no other file.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let fdinfo = std::fs::File::open(format!("/proc/self/fdinfo/{}", health.as_raw_fd())).ok();
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let device = host::mount_source(&mountinfo, mountpoint).unwrap_or_default();

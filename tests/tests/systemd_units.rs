@@ -137,6 +137,12 @@ fn sysusers_and_tmpfiles_create_the_user_and_the_socket_directory() {
     let meta = std::fs::metadata(root.join("run/xfs-heal")).unwrap();
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777, 0o755);
     assert!(Path::new(&root.join("run/xfs-heal")).is_dir());
+    // node_exporter's textfile directory: sticky. Its ACL names the xfs-heal group, which
+    // tmpfiles resolves in the host's database, not --root's: the VM's package scenario (U0)
+    // checks the ACL on a real install, and U1 that the monitor writes there.
+    let textfile = root.join("var/lib/prometheus/node-exporter");
+    let meta = std::fs::metadata(&textfile).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777, 0o1755);
 }
 
 /// Every command the units and drop-ins run, with its prefix. Systemd runs two kinds with

@@ -82,10 +82,13 @@ files=$(for f in /usr/libexec/xfs-heal/xfs-heal-repairer /usr/libexec/xfs-heal/x
     /usr/lib/sysusers.d/xfs-heal.conf /usr/lib/tmpfiles.d/xfs-heal.conf \
     /usr/share/man/man8/xfs-heal-repairer.8.gz /usr/share/man/man8/xfs-heal-monitor.8.gz \
     /usr/sbin/xfs-heal /usr/share/man/man8/xfs-heal.8.gz /usr/share/man/man8/xfs-heal-listen.8.gz \
-    /usr/share/man/man8/xfs-heal-supported.8.gz; do
+    /usr/share/man/man8/xfs-heal-supported.8.gz /usr/share/man/man8/xfs-heal-status.8.gz \
+    /usr/share/xfs-heal/prometheus/xfs-heal.rules.yml; do
     [ -e "$f" ] || echo "missing:$f"; done)
 user=$(getent passwd xfs-heal | cut -d: -f1,7)
 rundir=$(stat -c '%U %a' /run/xfs-heal 2>&1)
+# node_exporter's textfile directory: sticky, with the xfs-heal group's ACL (ls's "+").
+textfile=$(ls -ld /var/lib/prometheus/node-exporter 2>&1 | cut -d' ' -f1)
 units=$(systemctl list-unit-files 'xfs-heal*' --no-legend | awk '{print $1}' | tr '\n' ' ')
 # Verified by the systemd that runs them: not a word about our units or the drop-in
 # (xfsprogs' own units draw warnings from systemd 262; those are not ours to judge).
@@ -98,13 +101,13 @@ cat /tmp/verify.txt
 verify=$(grep 'xfs-heal' /tmp/verify.txt | grep -v ': Unit mnt-data.mount not found.$' | head -n 5)
 t1=$(now)
 say "systemd-analyze verify: ${verify:-silent}"
-say "dpkg -i: $dpkg_rc; $installed; user $user; /run/xfs-heal $rundir; unit files: $units ${files:-all files present}"
+say "dpkg -i: $dpkg_rc; $installed; user $user; /run/xfs-heal $rundir; textfile dir $textfile; unit files: $units ${files:-all files present}"
 if [ $dpkg_rc = 0 ] && [ "$installed" = "install ok installed 0.1.0-1" ] && [ -z "$files" ] && [ -z "$verify" ] \
-   && [ "$user" = "xfs-heal:/usr/sbin/nologin" ] && [ "$rundir" = "root 755" ] \
+   && [ "$user" = "xfs-heal:/usr/sbin/nologin" ] && [ "$rundir" = "root 755" ] && [ "$textfile" = "drwxrwxr-t+" ] \
    && echo "$units" | grep -q 'xfs-heal-monitor@.service' && echo "$units" | grep -q 'xfs-heal-repairer@.socket'; then
-    result U0 xfs-heal PASS "$(elapsed "$t0" "$t1")" "installed by dpkg: binaries, units, sysusers/tmpfiles applied by postinst, man pages; systemd-analyze verify silent"
+    result U0 xfs-heal PASS "$(elapsed "$t0" "$t1")" "installed by dpkg: binaries, units, alert rules, sysusers/tmpfiles applied by postinst (the textfile directory sticky, with the group's ACL), man pages; systemd-analyze verify silent"
 else
-    result U0 xfs-heal FAIL - "verify '$verify', dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', units '$units' $files"
+    result U0 xfs-heal FAIL - "verify '$verify', dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', textfile dir '$textfile', units '$units' $files"
 fi
 # A run of U8, U9 or U10 alone (XFS_HEAL_VM_SCENARIOS=U8, ...): the package is installed;
 # nothing else.
@@ -155,21 +158,36 @@ healer_now=$(systemctl is-active xfs_healer@mnt-data.service)
 rep_same=no; [ "$(mainpid xfs-heal-repairer@mnt-data.service)" = "$rep_pid" ] && rep_same=yes
 healer_starts=$(journalctl --no-pager -o cat -u xfs_healer@mnt-data.service --after-cursor "$cursor" | grep -c '^Starting')
 say "xfs_healer@mnt-data restarted as xfs_healer_start would: now $healer_now, started $healer_starts times; our repairer untouched: $rep_same"
+# Issue #15: the repair is in the metrics file node_exporter reads, and in xfs-heal status,
+# which reads the same file (written at most a second after the change).
+prom=/var/lib/prometheus/node-exporter/xfs-heal@mnt-data.prom
+i=0; while [ $i -lt 50 ] && ! grep -q '^xfs_heal_repairs_total{mountpoint="/mnt/data",.*outcome="repaired"} 1$' $prom 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+prom_repaired=$(grep -c '^xfs_heal_repairs_total{mountpoint="/mnt/data",.*outcome="repaired"} 1$' $prom 2>/dev/null)
+prom_mode=$(stat -c '%U %a' $prom 2>&1)
+status_row=$(xfs-heal status | grep '^/mnt/data ')
+status_json=$(xfs-heal status --format json | tr -d ' \n')
+xfs-heal status
 umount /mnt/data; um=$?
 sleep 2
+prom_after=present; [ -e $prom ] || prom_after=removed
 states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
 echo "$journal" | grep -v "cannot be resolved" | tail -n 12
 say "repairer caps $rep_caps, monitor caps $mon_caps; status: $status; after umount: $states"
 say "journal entries for ino $ino: monitor repair_result/repaired $mon_fields, repairer audit/issued/repaired $rep_fields, sick at warning or above $sick_prio"
+say "metrics: repaired in $prom: $prom_repaired ($prom_mode), after umount: $prom_after; status: $status_row"
+metrics_ok=no
+case "$status_row" in
+    "/mnt/data "*" ok "*" 1/0 "*" active") case "$status_json" in *'"repairs_ok":1,"repairs_failed":0'*) [ "$prom_repaired" = 1 ] && [ "$prom_after" = removed ] && [ "$prom_mode" = "xfs-heal 644" ] && metrics_ok=yes ;; esac ;;
+esac
 if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000/0000000000200000/0000000000200000" ] \
    && [ "$mon_caps" = "0000000000000000/0000000000000000/0000000000000000" ] && [ "$audit" -ge 1 ] && [ "$monitor_line" -ge 1 ] \
    && [ $um = 0 ] && [ "$states" = "inactive inactive inactive " ] \
    && [ "$mon_fields" -ge 1 ] && [ "$rep_fields" -ge 1 ] && [ "$sick_prio" -ge 1 ] \
-   && [ "$healer_now" = inactive ] && [ "$healer_starts" = 0 ] && [ $rep_same = yes ]; then
-    result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units, with structured fields; repairer CAP_SYS_ADMIN only, monitor none; xfs_healer@ skipped for this mount; umount stopped all three units"
+   && [ "$healer_now" = inactive ] && [ "$healer_starts" = 0 ] && [ $rep_same = yes ] && [ $metrics_ok = yes ]; then
+    result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units, with structured fields; repairer CAP_SYS_ADMIN only, monitor none; xfs_healer@ skipped for this mount; the repair in the .prom file and in xfs-heal status; umount stopped all three units and removed the .prom file"
 else
     diagnose
-    result U1 xfs-heal FAIL - "activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, xfs_healer@ $healer_now (started $healer_starts), repairer untouched $rep_same, umount $um, after: $states"
+    result U1 xfs-heal FAIL - "metrics $metrics_ok ($prom_repaired, $prom_mode, $prom_after, '$status_row'), activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, xfs_healer@ $healer_now (started $healer_starts), repairer untouched $rep_same, umount $um, after: $states"
 fi
 
 scenario U2 "systemd: repairer killed with events queued, the fd store gives it back; repairer stopped, the pair stops and starts clean"
