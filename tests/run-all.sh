@@ -17,7 +17,9 @@ fi
 # findmnt. systemd: systemd-socket-activate for the activation test. dpkg-dev:
 # dpkg-shlibdeps, which cargo-deb uses to fill in the package's dependencies. strace: the
 # repairer tests count the repair ioctls the kernel actually saw. musl-tools: musl-gcc, for
-# the C files of the static (musl) build's dependencies.
+# the C files of the static (musl) build's dependencies. prometheus-node-exporter and
+# prometheus (for promtool): the metrics are scraped through the real node_exporter, and the
+# alert rules checked and tested by promtool.
 need=()
 command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
@@ -26,6 +28,8 @@ command -v blkid >/dev/null 2>&1 || need+=(util-linux)
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
 command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
 command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
+command -v prometheus-node-exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq

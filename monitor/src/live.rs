@@ -216,7 +216,7 @@ impl<W: Write> Live<W> {
         // otherwise it goes stale, as a dead monitor's would.
         if let (Some(file), Some(_)) = (&self.textfile, ended) {
             let line = match file.remove() {
-                Ok(()) => format!("metrics: removed {}", file.name()),
+                Ok(()) => format!("metrics: removed {} (written {} times)", file.name(), file.writes()),
                 Err(e) => format!("metrics: cannot remove {}: {e}", file.name()),
             };
             self.output.say(&Report::Status(line));

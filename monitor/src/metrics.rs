@@ -256,6 +256,8 @@ pub struct TextFile {
     /// lost-event counter, read again at each write.
     fdinfo: Option<File>,
     last_write: Option<Instant>,
+    /// Files written so far: the cost of the metrics, in the closing line.
+    writes: u64,
     /// The last write failed (said once, until one succeeds).
     failing: bool,
 }
@@ -270,6 +272,7 @@ impl TextFile {
             device: device.to_owned(),
             fdinfo,
             last_write: None,
+            writes: 0,
             failing: false,
         }
     }
@@ -277,6 +280,11 @@ impl TextFile {
     /// The file's name in its directory.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// How many times the file was written.
+    pub fn writes(&self) -> u64 {
+        self.writes
     }
 
     /// The directory, for the Landlock rule.
@@ -310,7 +318,9 @@ impl TextFile {
         }
         let text = m::render(&self.mountpoint, &self.device, &metrics.samples());
         self.last_write = Some(now);
-        match (self.replace(&text), self.failing) {
+        let replaced = self.replace(&text);
+        self.writes += u64::from(replaced.is_ok());
+        match (replaced, self.failing) {
             (Ok(()), false) | (Err(_), true) => None,
             (Ok(()), true) => {
                 self.failing = false;

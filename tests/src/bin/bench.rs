@@ -32,8 +32,15 @@ fn wait_with_peak_rss(mut child: std::process::Child) -> (std::process::ExitStat
 }
 
 /// Runs the monitor against a repairer serving `events`; returns (seconds, peak RSS KiB of
-/// the monitor, peak RSS KiB of the repairer).
-fn run_monitor(scratch: &Scratch, fs: &XfsMount, events: &[u8], args: &[&str]) -> (f64, i64, u64) {
+/// the monitor, peak RSS KiB of the repairer). Metrics are off unless `args` has
+/// `--metrics-dir`; the monitor's output goes to `out` (or nowhere).
+fn run_monitor(
+    scratch: &Scratch,
+    fs: &XfsMount,
+    events: &[u8],
+    args: &[&str],
+    out: Option<&std::path::Path>,
+) -> (f64, i64, u64) {
     let path = scratch.path("stream.v0");
     std::fs::write(&path, events).expect("events");
     let sub = Scratch::new("bench-run");
@@ -45,12 +52,15 @@ fn run_monitor(scratch: &Scratch, fs: &XfsMount, events: &[u8], args: &[&str]) -
     );
     let start = Instant::now();
     let mut child = Command::new(binary("xfs-heal-monitor"));
+    let metrics: &[&str] = if args.contains(&"--metrics-dir") { &[] } else { &["--no-metrics"] };
+    let stdout = out.map_or_else(Stdio::null, |p| std::fs::File::create(p).expect("output").into());
     child
         .arg("--connect")
         .arg(&repairer.socket)
         .args(args)
+        .args(metrics)
         .arg(&fs.mountpoint)
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::null());
     // As its unit runs it (the user it would switch to when started as root).
     {
@@ -176,19 +186,41 @@ fn main() {
         },
     };
     let bytes = v0(&(0..1_000_000u64).map(|i| sick(i, 128 + i)).collect::<Vec<_>>());
+    // Each with the metrics file off and on (issue #15: writing it must cost nothing
+    // measurable, and be one write a second, not one per event).
+    let textfile = scratch.path("textfile");
+    std::fs::create_dir_all(&textfile).expect("textfile dir");
+    std::os::unix::fs::chown(&textfile, Some(MONITOR_UID), Some(MONITOR_UID)).expect("chown");
+    let out = scratch.path("monitor.out");
     for (what, args) in
-        [("text reports", &["--no-autofsck"][..]), ("--quiet", &["--no-autofsck", "--quiet"][..])]
+        [("text reports", vec!["--no-autofsck"]), ("--quiet", vec!["--no-autofsck", "--quiet"])]
     {
-        let (secs, kib, _) = run_monitor(&scratch, &fs, &bytes, args);
-        println!(
-            "monitor, repairs off, {what}: 1000000 events in {secs:.3} s = {:.0} events/s (whole run, connect included); peak RSS {kib} KiB",
-            1e6 / secs
-        );
+        for metrics in [false, true] {
+            let mut args = args.clone();
+            if metrics {
+                args.extend(["--metrics-dir", textfile.to_str().unwrap()]);
+            }
+            // Text reports to /dev/null, as before; the quiet runs' few lines to a file.
+            let capture = (what == "--quiet").then_some(out.as_path());
+            let (secs, kib, _) = run_monitor(&scratch, &fs, &bytes, &args, capture);
+            let writes = std::fs::read_to_string(&out)
+                .ok()
+                .filter(|_| capture.is_some() && metrics)
+                .and_then(|t| {
+                    t.lines().find_map(|l| Some(l.split("(written ").nth(1)?.split(' ').next()?.to_owned()))
+                })
+                .map_or(String::new(), |n| format!("; metrics file written {n} times"));
+            println!(
+                "monitor, repairs off, {what}, metrics {}: 1000000 events in {secs:.3} s = {:.0} events/s (whole run, connect included); peak RSS {kib} KiB{writes}",
+                if metrics { "on" } else { "off" },
+                1e6 / secs
+            );
+        }
     }
 
     // A storm with repairs on: 100,000 identical sick records.
     let storm = v0(&(0..100_000u64).map(|i| sick(i, 131)).collect::<Vec<_>>());
-    let (secs, monitor_kib, repairer_kib) = run_monitor(&scratch, &fs, &storm, &["--repair"]);
+    let (secs, monitor_kib, repairer_kib) = run_monitor(&scratch, &fs, &storm, &["--repair"], None);
     println!(
         "storm of 100000 identical sick records, repairs on: {secs:.3} s; peak RSS monitor {monitor_kib} KiB, repairer {repairer_kib} KiB"
     );
@@ -196,7 +228,7 @@ fn main() {
     // A million distinct sick inodes, repairs on (they fail where the kernel has no online
     // repair): the engine tracks at most 16,384 targets at once, so memory stays flat.
     let distinct = v0(&(0..1_000_000u64).map(|i| sick(i, 1_000 + i)).collect::<Vec<_>>());
-    let (secs, monitor_kib, _) = run_monitor(&scratch, &fs, &distinct, &["--repair"]);
+    let (secs, monitor_kib, _) = run_monitor(&scratch, &fs, &distinct, &["--repair"], None);
     println!("1000000 distinct sick inodes, repairs on: {secs:.1} s; peak RSS monitor {monitor_kib} KiB");
 
     // The same million through --replay, which drives the same engine (dry run).
