@@ -261,9 +261,9 @@ pub fn child_mounts(mountinfo: &str, id: u64) -> Vec<String> {
 pub fn mount_source(mountinfo: &str, path: &Path) -> Option<String> {
     mountinfo
         .lines()
+        .rev()
         .filter(|line| line.split(' ').nth(4).is_some_and(|m| Path::new(&unescape(m)) == path))
-        .filter_map(|line| line.split(" - ").nth(1)?.split(' ').nth(1).map(unescape))
-        .last()
+        .find_map(|line| line.split(" - ").nth(1)?.split(' ').nth(1).map(unescape))
 }
 
 /// mountinfo and fstab escape space, tab, newline and backslash as `\ooo`.
