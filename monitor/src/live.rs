@@ -39,7 +39,7 @@ pub struct Output<W: Write> {
 impl<W: Write> Output<W> {
     pub fn say(&mut self, report: &Report) {
         if let Some(metrics) = self.metrics.as_mut() {
-            metrics.on_report(report, now_ns());
+            metrics.on_report(report, now_ns);
         }
         if self.quiet && report.is_routine() {
             return;

@@ -4,7 +4,7 @@
 //! changed and once a minute regardless, through a temporary name and a rename, so the
 //! collector never reads half a file and a stale file means a dead monitor.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -14,33 +14,130 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, renameat, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{unlinkat, UnlinkatFlags};
-use xfs_heal_protocol::fullcheck::Outcome;
+use xfs_heal_protocol::fullcheck::{Outcome, ScrubStatus};
 use xfs_heal_protocol::metrics::{self as m, values, Family, Sample};
-use xfs_heal_protocol::{RepairOutcome, RepairTarget};
+use xfs_heal_protocol::{RepairOutcome, RepairTarget, Scope};
 
-use crate::event::{EventKind, HealthEvent, HealthStatus};
-use crate::policy;
+use crate::domains;
+use crate::event::{Device, EventKind, FileIoKind, HealthEvent, HealthStatus, MetadataObject};
 use crate::report::Report;
 
-/// Most sick structures tracked one by one for `xfs_heal_sick_objects`, as the engine.
-const MAX_SICK: usize = 16_384;
+/// Most sick objects (an inode, an AG, an rtgroup, the filesystem) tracked one by one for
+/// `xfs_heal_sick_objects`; past it, new ones are not counted (the engine escalates long
+/// before: a full check looks at everything anyway).
+const MAX_SICK: usize = 4_096;
 /// A changed state waits at most this long for the next write, so a storm of events is one
 /// write a second, not one per event.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Unchanged, the file is still rewritten this often: its age tells a dead monitor.
 pub const HEARTBEAT: Duration = Duration::from_secs(m::HEARTBEAT_SECS);
 
-/// One mount's counts and states.
+/// The kinds of `xfs_heal_last_problem_timestamp_seconds`, in `values::PROBLEMS` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    Sick,
+    Shutdown,
+    MediaError,
+    FileIoError,
+    Lost,
+    RepairFailed,
+    OfflineRepair,
+}
+
+/// Where each event, outcome and error lands in its family's counters: positions in the
+/// `values` tables, which name them (the tests check every position against its name).
+const fn event_index(kind: &EventKind) -> usize {
+    match kind {
+        EventKind::Running => 0,
+        EventKind::Lost { .. } => 1,
+        EventKind::Unmount => 2,
+        EventKind::Shutdown { .. } => 3,
+        EventKind::Metadata { status: HealthStatus::Sick, .. } => 4,
+        EventKind::Metadata { status: HealthStatus::Corrupt, .. } => 5,
+        EventKind::Metadata { status: HealthStatus::Healthy, .. } => 6,
+        EventKind::Media { .. } => 7,
+        EventKind::FileIo { .. } => 8,
+    }
+}
+
+const fn outcome_index(outcome: &RepairOutcome) -> usize {
+    match outcome {
+        RepairOutcome::Repaired => 0,
+        RepairOutcome::NoRepairNeeded => 1,
+        RepairOutcome::OfflineRepairRecommended => 2,
+        RepairOutcome::Failed => 3,
+        RepairOutcome::KernelError(_) => 4,
+        RepairOutcome::Refused(_) => 5,
+    }
+}
+
+const fn volume_index(device: Device) -> usize {
+    match device {
+        Device::Data => 0,
+        Device::Rt => 1,
+        Device::Log => 2,
+    }
+}
+
+const fn file_io_index(kind: FileIoKind) -> usize {
+    match kind {
+        FileIoKind::BufferedRead => 0,
+        FileIoKind::BufferedWrite => 1,
+        FileIoKind::DirectRead => 2,
+        FileIoKind::DirectWrite => 3,
+        FileIoKind::DataLost => 4,
+    }
+}
+
+/// A sick object: its domain, number (AG, rtgroup or inode; 0 for the filesystem) and, for
+/// an inode, its generation.
+type ObjectKey = (Scope, u64, u32);
+
+fn object_key(object: &MetadataObject) -> (ObjectKey, u32) {
+    match *object {
+        MetadataObject::Fs { mask } => ((Scope::Fs, 0, 0), mask.bits()),
+        MetadataObject::Ag { agno, mask } => ((Scope::Ag, agno.into(), 0), mask.bits()),
+        MetadataObject::RtGroup { rgno, mask } => ((Scope::RtGroup, rgno.into(), 0), mask.bits()),
+        MetadataObject::Inode { ino, gen, mask } => ((Scope::Inode, ino, gen), mask.bits()),
+    }
+}
+
+/// The object a repair target belongs to, and the sick bits its repair mends.
+fn target_key(target: &RepairTarget) -> (ObjectKey, u32) {
+    fn bits<K: PartialEq + Copy>(rows: &[domains::Row<K>], kind: K) -> u32 {
+        rows.iter().filter(|r| r.fix == domains::Fix::Scrub(kind)).fold(0, |m, r| m | r.bit)
+    }
+    match *target {
+        RepairTarget::Fs { kind } => ((Scope::Fs, 0, 0), bits(domains::FS, kind)),
+        RepairTarget::Ag { agno, kind } => ((Scope::Ag, agno.get().into(), 0), bits(domains::AG, kind)),
+        RepairTarget::RtGroup { rgno, kind } => {
+            ((Scope::RtGroup, rgno.get().into(), 0), bits(domains::RTGROUP, kind))
+        }
+        RepairTarget::Inode { ino, gen, kind } => {
+            ((Scope::Inode, ino.get(), gen), bits(domains::INODE, kind))
+        }
+    }
+}
+
+/// One mount's counts and states. Counting an event is a few array increments and, for a
+/// metadata event, one map update: the monitor's throughput is not the metrics' to spend.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    /// (family, the value of its own label, or "") to count.
-    counts: BTreeMap<(&'static str, &'static str), u64>,
-    sick: BTreeSet<RepairTarget>,
+    events: [u64; values::EVENT_TYPES.len()],
+    repairs: [u64; values::REPAIR_OUTCOMES.len()],
+    escalations: [u64; values::ESCALATION_ACTIONS.len()],
+    full_checks: [u64; values::FULL_CHECK_OUTCOMES.len()],
+    media_errors: [u64; values::MEDIA_DEVICES.len()],
+    file_io_errors: [u64; values::FILE_IO_KINDS.len()],
+    events_lost: u64,
+    invalid_records: u64,
+    /// Sick bits per object, from the events; cleared by a HEALTHY report or a repair.
+    sick: BTreeMap<ObjectKey, u32>,
     shutdown: bool,
     offline_repair: bool,
     connected: bool,
     last_repair_ok_ns: Option<u64>,
-    last_problem_ns: BTreeMap<&'static str, u64>,
+    last_problem_ns: [Option<u64>; values::PROBLEMS.len()],
     kernel_lost: Option<u64>,
     changed: bool,
 }
@@ -50,87 +147,85 @@ impl Metrics {
         Self { changed: true, ..Self::default() }
     }
 
-    fn count(&mut self, family: Family, label: &'static str, by: u64) {
-        *self.counts.entry((family.name, label)).or_default() += by;
-        self.changed = true;
-    }
-
-    fn problem(&mut self, kind: &'static str, at_ns: u64) {
-        let last = self.last_problem_ns.entry(kind).or_default();
-        *last = (*last).max(at_ns);
-        self.changed = true;
+    fn problem(&mut self, kind: Problem, at_ns: u64) {
+        let last = &mut self.last_problem_ns[kind as usize];
+        *last = Some(last.map_or(at_ns, |l| l.max(at_ns)));
     }
 
     /// A decoded event, as the kernel sent it (before the engine absorbs repeats).
     pub fn on_event(&mut self, event: &HealthEvent) {
         let at = event.time_ns;
-        let kind = match event.kind {
-            EventKind::Running => "running",
+        self.changed = true;
+        self.events[event_index(&event.kind)] += 1;
+        match event.kind {
+            EventKind::Running => {}
             EventKind::Lost { count } => {
-                self.count(m::EVENTS_LOST, "", count);
-                self.problem("lost", at);
-                "lost"
+                self.events_lost += count;
+                self.problem(Problem::Lost, at);
             }
-            EventKind::Unmount => {
-                self.sick.clear();
-                "unmount"
-            }
+            EventKind::Unmount => self.sick.clear(),
             EventKind::Shutdown { .. } => {
                 self.shutdown = true;
-                self.problem("shutdown", at);
-                "shutdown"
+                self.problem(Problem::Shutdown, at);
             }
-            EventKind::Metadata { status, .. } => {
-                let targets = policy::targets_of(event);
-                if status == HealthStatus::Healthy {
-                    for t in &targets {
-                        self.sick.remove(t);
-                    }
-                } else {
-                    let room = MAX_SICK.saturating_sub(self.sick.len());
-                    self.sick.extend(targets.into_iter().take(room));
-                    self.problem("sick", at);
+            EventKind::Metadata { status: HealthStatus::Healthy, object } => {
+                let (key, bits) = object_key(&object);
+                self.clear_sick(key, bits);
+            }
+            EventKind::Metadata { object, .. } => {
+                let (key, bits) = object_key(&object);
+                if self.sick.len() < MAX_SICK || self.sick.contains_key(&key) {
+                    *self.sick.entry(key).or_default() |= bits;
                 }
-                status.as_str()
+                self.problem(Problem::Sick, at);
             }
             EventKind::Media { device, .. } => {
-                self.count(m::MEDIA_ERRORS, device.as_str(), 1);
-                self.problem("media_error", at);
-                "media_error"
+                self.media_errors[volume_index(device)] += 1;
+                self.problem(Problem::MediaError, at);
             }
             EventKind::FileIo { kind, .. } => {
-                self.count(m::FILE_IO_ERRORS, kind.as_str(), 1);
-                self.problem("file_io_error", at);
-                "file_io_error"
+                self.file_io_errors[file_io_index(kind)] += 1;
+                self.problem(Problem::FileIoError, at);
             }
-        };
-        self.count(m::EVENTS, kind, 1);
+        }
+    }
+
+    fn clear_sick(&mut self, key: ObjectKey, bits: u32) {
+        if let Some(left) = self.sick.get_mut(&key) {
+            *left &= !bits;
+            if *left == 0 {
+                self.sick.remove(&key);
+            }
+        }
     }
 
     /// A record that failed validation.
     pub fn on_invalid_record(&mut self) {
-        self.count(m::INVALID_RECORDS, "", 1);
+        self.invalid_records += 1;
+        self.changed = true;
     }
 
-    /// A report on its way out: repairs, escalations, full checks. `now_ns` is Unix time.
-    pub fn on_report(&mut self, report: &Report, now_ns: u64) {
+    /// A report on its way out: repairs, escalations, full checks. `now_ns` gives Unix time,
+    /// asked only for the reports that record one.
+    pub fn on_report(&mut self, report: &Report, now_ns: impl FnOnce() -> u64) {
         match report {
-            Report::Named { report, .. } => self.on_report(report, now_ns),
+            Report::Named { report, .. } => return self.on_report(report, now_ns),
             Report::RepairResult { target, outcome } => {
-                self.count(m::REPAIRS, outcome.name(), 1);
+                self.repairs[outcome_index(outcome)] += 1;
                 match outcome {
                     RepairOutcome::Repaired | RepairOutcome::NoRepairNeeded => {
-                        self.sick.remove(target);
+                        let (key, bits) = target_key(target);
+                        self.clear_sick(key, bits);
                         if *outcome == RepairOutcome::Repaired {
-                            self.last_repair_ok_ns = Some(now_ns);
+                            self.last_repair_ok_ns = Some(now_ns());
                         }
                     }
                     RepairOutcome::OfflineRepairRecommended => {
                         self.offline_repair = true;
-                        self.problem("offline_repair", now_ns);
+                        self.problem(Problem::OfflineRepair, now_ns());
                     }
                     RepairOutcome::Failed | RepairOutcome::KernelError(_) => {
-                        self.problem("repair_failed", now_ns);
+                        self.problem(Problem::RepairFailed, now_ns());
                     }
                     RepairOutcome::Refused(_) => {}
                 }
@@ -138,28 +233,26 @@ impl Metrics {
             // Damage the kernel must not be asked to repair: only xfs_repair mends it.
             Report::RepairForbidden { .. } => {
                 self.offline_repair = true;
-                self.problem("offline_repair", now_ns);
-                self.changed = true;
+                self.problem(Problem::OfflineRepair, now_ns());
             }
-            Report::RepairAbandoned { .. } => self.problem("repair_failed", now_ns),
-            Report::FullCheckRequested { .. } => self.count(m::ESCALATIONS, "full_check", 1),
-            Report::Escalation { .. } => self.count(m::ESCALATIONS, "sweep", 1),
+            Report::RepairAbandoned { .. } => self.problem(Problem::RepairFailed, now_ns()),
+            Report::FullCheckRequested { .. } => self.escalations[0] += 1,
+            Report::Escalation { .. } => self.escalations[1] += 1,
             Report::FullCheckFinished { outcome } => {
-                let label = match outcome {
-                    Outcome::Exited(s) if s.is_clean() => "ok",
-                    Outcome::Exited(s)
-                        if s.get() == xfs_heal_protocol::fullcheck::ScrubStatus::ERRORS_LEFT =>
-                    {
+                let index = match outcome {
+                    Outcome::Exited(s) if s.is_clean() => 0,
+                    Outcome::Exited(s) if s.get() == ScrubStatus::ERRORS_LEFT => {
                         self.offline_repair = true;
-                        self.problem("offline_repair", now_ns);
-                        "errors_left"
+                        self.problem(Problem::OfflineRepair, now_ns());
+                        1
                     }
-                    _ => "failed",
+                    _ => 2,
                 };
-                self.count(m::FULL_CHECKS, label, 1);
+                self.full_checks[index] += 1;
             }
-            _ => {}
+            _ => return,
         }
+        self.changed = true;
     }
 
     pub fn set_connected(&mut self, connected: bool) {
@@ -179,6 +272,7 @@ impl Metrics {
 
     /// Every sample, counters of the closed label sets at zero included (so a first
     /// increase is seen as one), and marks them written.
+    #[allow(clippy::cast_precision_loss)]
     pub fn samples(&mut self) -> Vec<Sample> {
         self.changed = false;
         let flag = |on: bool| if on { 1.0 } else { 0.0 };
@@ -187,48 +281,43 @@ impl Metrics {
             label: label.map(str::to_owned),
             value,
         };
-        let counted = |family: Family, label: &'static str| {
-            #[allow(clippy::cast_precision_loss)]
-            let n = self.counts.get(&(family.name, label)).copied().unwrap_or(0) as f64;
-            n
-        };
         let secs = |ns: u64| Duration::from_nanos(ns).as_secs_f64();
         let mut out = vec![
             one(m::UP, None, 1.0),
             one(m::BUILD_INFO, Some(env!("CARGO_PKG_VERSION")), 1.0),
             one(m::REPAIRER_CONNECTED, None, flag(self.connected)),
+            one(m::EVENTS_LOST, None, self.events_lost as f64),
+            one(m::INVALID_RECORDS, None, self.invalid_records as f64),
         ];
-        let labelled: [(Family, &[&'static str]); 6] = [
-            (m::EVENTS, values::EVENT_TYPES),
-            (m::REPAIRS, values::REPAIR_OUTCOMES),
-            (m::ESCALATIONS, values::ESCALATION_ACTIONS),
-            (m::FULL_CHECKS, values::FULL_CHECK_OUTCOMES),
-            (m::MEDIA_ERRORS, values::MEDIA_DEVICES),
-            (m::FILE_IO_ERRORS, values::FILE_IO_KINDS),
-        ];
-        for family in [m::EVENTS_LOST, m::INVALID_RECORDS] {
-            out.push(one(family, None, counted(family, "")));
-        }
         if let Some(lost) = self.kernel_lost {
-            #[allow(clippy::cast_precision_loss)]
             out.push(one(m::KERNEL_EVENTS_LOST, None, lost as f64));
         }
-        for (family, labels) in labelled {
-            out.extend(labels.iter().map(|l| one(family, Some(l), counted(family, l))));
+        let labelled: [(Family, &[&str], &[u64]); 6] = [
+            (m::EVENTS, values::EVENT_TYPES, &self.events),
+            (m::REPAIRS, values::REPAIR_OUTCOMES, &self.repairs),
+            (m::ESCALATIONS, values::ESCALATION_ACTIONS, &self.escalations),
+            (m::FULL_CHECKS, values::FULL_CHECK_OUTCOMES, &self.full_checks),
+            (m::MEDIA_ERRORS, values::MEDIA_DEVICES, &self.media_errors),
+            (m::FILE_IO_ERRORS, values::FILE_IO_KINDS, &self.file_io_errors),
+        ];
+        for (family, labels, counts) in labelled {
+            out.extend(labels.iter().zip(counts).map(|(l, n)| one(family, Some(l), *n as f64)));
         }
-        for domain in values::DOMAINS {
-            let n = self.sick.iter().filter(|t| t.scope().key() == *domain).count();
-            #[allow(clippy::cast_precision_loss)]
-            out.push(one(m::SICK_OBJECTS, Some(domain), n as f64));
+        for (domain, scope) in
+            values::DOMAINS.iter().zip([Scope::Fs, Scope::Ag, Scope::RtGroup, Scope::Inode])
+        {
+            let n: u32 =
+                self.sick.iter().filter(|((s, _, _), _)| *s == scope).map(|(_, b)| b.count_ones()).sum();
+            out.push(one(m::SICK_OBJECTS, Some(domain), f64::from(n)));
         }
         out.push(one(m::OFFLINE_REPAIR_RECOMMENDED, None, flag(self.offline_repair)));
         out.push(one(m::SHUTDOWN, None, flag(self.shutdown)));
         if let Some(ns) = self.last_repair_ok_ns {
             out.push(one(m::LAST_REPAIR_SUCCESS, None, secs(ns)));
         }
-        for kind in values::PROBLEMS {
-            if let Some(ns) = self.last_problem_ns.get(kind) {
-                out.push(one(m::LAST_PROBLEM, Some(kind), secs(*ns)));
+        for (kind, at) in values::PROBLEMS.iter().zip(self.last_problem_ns) {
+            if let Some(ns) = at {
+                out.push(one(m::LAST_PROBLEM, Some(kind), secs(ns)));
             }
         }
         out
@@ -399,7 +488,7 @@ mod tests {
         assert_eq!(value(&mut m, m::EVENTS, Some("sick")), Some(3.0));
         assert_eq!(value(&mut m, m::LAST_PROBLEM, Some("sick")), Some(5.0));
         let failed = Report::RepairResult { target: dir_target(130), outcome: RepairOutcome::Failed };
-        m.on_report(&failed, 7_000_000_000);
+        m.on_report(&failed, || 7_000_000_000);
         assert_eq!(
             value(&mut m, m::SICK_OBJECTS, Some("inode")),
             Some(2.0),
@@ -407,7 +496,7 @@ mod tests {
         );
         assert_eq!(value(&mut m, m::LAST_PROBLEM, Some("repair_failed")), Some(7.0));
         let fixed = Report::RepairResult { target: dir_target(130), outcome: RepairOutcome::Repaired };
-        m.on_report(&fixed, 8_000_000_000);
+        m.on_report(&fixed, || 8_000_000_000);
         m.on_event(&dir_event(HealthStatus::Healthy, 131));
         assert_eq!(value(&mut m, m::SICK_OBJECTS, Some("inode")), Some(0.0));
         assert_eq!(value(&mut m, m::REPAIRS, Some("repaired")), Some(1.0));
@@ -431,15 +520,15 @@ mod tests {
             target: dir_target(130),
             outcome: RepairOutcome::OfflineRepairRecommended,
         };
-        m.on_report(&Report::Named { report: Box::new(xfail), path: "a/b".into() }, 1);
+        m.on_report(&Report::Named { report: Box::new(xfail), path: "a/b".into() }, || 1);
         assert_eq!(value(&mut m, m::OFFLINE_REPAIR_RECOMMENDED, None), Some(1.0));
         let mut m = Metrics::new();
         let left = Outcome::Exited(ScrubStatus::new(ScrubStatus::ERRORS_LEFT).unwrap());
-        m.on_report(&Report::FullCheckFinished { outcome: left }, 1);
+        m.on_report(&Report::FullCheckFinished { outcome: left }, || 1);
         assert_eq!(value(&mut m, m::FULL_CHECKS, Some("errors_left")), Some(1.0));
         assert_eq!(value(&mut m, m::OFFLINE_REPAIR_RECOMMENDED, None), Some(1.0));
         let clean = Outcome::Exited(ScrubStatus::new(0).unwrap());
-        m.on_report(&Report::FullCheckFinished { outcome: clean }, 1);
+        m.on_report(&Report::FullCheckFinished { outcome: clean }, || 1);
         assert_eq!(value(&mut m, m::FULL_CHECKS, Some("ok")), Some(1.0));
     }
 
@@ -447,8 +536,8 @@ mod tests {
     fn escalations_say_what_followed_and_errors_what_failed() {
         let mut m = Metrics::new();
         let cause = EscalationCause::LostEvents { count: 4 };
-        m.on_report(&Report::FullCheckRequested { cause }, 1);
-        m.on_report(&Report::Escalation { cause, structures: 42 }, 1);
+        m.on_report(&Report::FullCheckRequested { cause }, || 1);
+        m.on_report(&Report::Escalation { cause, structures: 42 }, || 1);
         assert_eq!(value(&mut m, m::ESCALATIONS, Some("full_check")), Some(1.0));
         assert_eq!(value(&mut m, m::ESCALATIONS, Some("sweep")), Some(1.0));
         m.on_event(&HealthEvent { time_ns: 1, kind: EventKind::Lost { count: 4 } });
@@ -470,6 +559,81 @@ mod tests {
         assert_eq!(value(&mut m, m::KERNEL_EVENTS_LOST, None), None, "no fdinfo, no sample");
         m.set_kernel_lost(Some(9));
         assert_eq!(value(&mut m, m::KERNEL_EVENTS_LOST, None), Some(9.0));
+    }
+
+    #[test]
+    fn every_counter_position_is_its_name_in_the_values_tables() {
+        let mask = InodeMask::new(uapi::XFS_BS_SICK_DIR).unwrap();
+        let object = MetadataObject::Inode { ino: 1, gen: 1, mask };
+        let kinds = [
+            (EventKind::Running, "running"),
+            (EventKind::Lost { count: 1 }, "lost"),
+            (EventKind::Unmount, "unmount"),
+            (EventKind::Shutdown { reasons: crate::event::ShutdownReasons::new(1).unwrap() }, "shutdown"),
+            (EventKind::Metadata { status: HealthStatus::Sick, object }, "sick"),
+            (EventKind::Metadata { status: HealthStatus::Corrupt, object }, "corrupt"),
+            (EventKind::Metadata { status: HealthStatus::Healthy, object }, "healthy"),
+            (EventKind::Media { device: Device::Rt, daddr: 0, bbcount: 1 }, "media_error"),
+            (
+                EventKind::FileIo { kind: FileIoKind::DataLost, ino: 1, gen: 0, pos: 0, len: 1, error: 0 },
+                "file_io_error",
+            ),
+        ];
+        for (kind, name) in kinds {
+            assert_eq!(values::EVENT_TYPES[event_index(&kind)], name);
+        }
+        for d in [Device::Data, Device::Rt, Device::Log] {
+            assert_eq!(values::MEDIA_DEVICES[volume_index(d)], d.as_str());
+        }
+        for k in [
+            FileIoKind::BufferedRead,
+            FileIoKind::BufferedWrite,
+            FileIoKind::DirectRead,
+            FileIoKind::DirectWrite,
+            FileIoKind::DataLost,
+        ] {
+            assert_eq!(values::FILE_IO_KINDS[file_io_index(k)], k.as_str());
+        }
+        let outcomes = [
+            RepairOutcome::Repaired,
+            RepairOutcome::NoRepairNeeded,
+            RepairOutcome::OfflineRepairRecommended,
+            RepairOutcome::Failed,
+            RepairOutcome::KernelError(xfs_heal_protocol::Errno::EIO),
+            RepairOutcome::Refused(xfs_heal_protocol::Refusal::StaleFilesystem),
+        ];
+        for o in outcomes {
+            assert_eq!(values::REPAIR_OUTCOMES[outcome_index(&o)], o.name());
+        }
+        let problems = [
+            (Problem::Sick, "sick"),
+            (Problem::Shutdown, "shutdown"),
+            (Problem::MediaError, "media_error"),
+            (Problem::FileIoError, "file_io_error"),
+            (Problem::Lost, "lost"),
+            (Problem::RepairFailed, "repair_failed"),
+            (Problem::OfflineRepair, "offline_repair"),
+        ];
+        for (p, name) in problems {
+            assert_eq!(values::PROBLEMS[p as usize], name);
+        }
+        assert_eq!(values::ESCALATION_ACTIONS, ["full_check", "sweep"]);
+        assert_eq!(values::FULL_CHECK_OUTCOMES, ["ok", "errors_left", "failed"]);
+        assert_eq!(values::DOMAINS, ["fs", "ag", "rtgroup", "inode"]);
+    }
+
+    #[test]
+    fn past_the_cap_new_sick_objects_are_not_tracked() {
+        let mut m = Metrics::new();
+        for ino in 0..(MAX_SICK as u64 + 10) {
+            m.on_event(&dir_event(HealthStatus::Sick, 1000 + ino));
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let cap = MAX_SICK as f64;
+        assert_eq!(value(&mut m, m::SICK_OBJECTS, Some("inode")), Some(cap));
+        // A tracked one can still gain bits and heal.
+        m.on_event(&dir_event(HealthStatus::Healthy, 1000));
+        assert_eq!(value(&mut m, m::SICK_OBJECTS, Some("inode")), Some(cap - 1.0));
     }
 
     #[test]
