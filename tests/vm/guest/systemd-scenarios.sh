@@ -164,6 +164,8 @@ prom=/var/lib/prometheus/node-exporter/xfs-heal@mnt-data.prom
 i=0; while [ $i -lt 50 ] && ! grep -q '^xfs_heal_repairs_total{mountpoint="/mnt/data",.*outcome="repaired"} 1$' $prom 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 prom_repaired=$(grep -c '^xfs_heal_repairs_total{mountpoint="/mnt/data",.*outcome="repaired"} 1$' $prom 2>/dev/null)
 prom_mode=$(stat -c '%U %a' $prom 2>&1)
+# The kernel's own lost counter, read from the health fd's fdinfo inside the sandbox.
+prom_klost=$(grep -c '^xfs_heal_kernel_events_lost_total{mountpoint="/mnt/data",device="[^"]*"} 0$' $prom 2>/dev/null)
 status_row=$(xfs-heal status | grep '^/mnt/data ')
 status_json=$(xfs-heal status --format json | tr -d ' \n')
 xfs-heal status
@@ -174,10 +176,10 @@ states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor
 echo "$journal" | grep -v "cannot be resolved" | tail -n 12
 say "repairer caps $rep_caps, monitor caps $mon_caps; status: $status; after umount: $states"
 say "journal entries for ino $ino: monitor repair_result/repaired $mon_fields, repairer audit/issued/repaired $rep_fields, sick at warning or above $sick_prio"
-say "metrics: repaired in $prom: $prom_repaired ($prom_mode), after umount: $prom_after; status: $status_row"
+say "metrics: repaired in $prom: $prom_repaired ($prom_mode), kernel lost counter $prom_klost, after umount: $prom_after; status: $status_row"
 metrics_ok=no
 case "$status_row" in
-    "/mnt/data "*" ok "*" 1/0 "*" active") case "$status_json" in *'"repairs_ok":1,"repairs_failed":0'*) [ "$prom_repaired" = 1 ] && [ "$prom_after" = removed ] && [ "$prom_mode" = "xfs-heal 644" ] && metrics_ok=yes ;; esac ;;
+    "/mnt/data "*" ok "*" 1/0 "*" active") case "$status_json" in *'"repairs_ok":1,"repairs_failed":0'*) [ "$prom_repaired" = 1 ] && [ "$prom_klost" = 1 ] && [ "$prom_after" = removed ] && [ "$prom_mode" = "xfs-heal 644" ] && metrics_ok=yes ;; esac ;;
 esac
 if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000/0000000000200000/0000000000200000" ] \
    && [ "$mon_caps" = "0000000000000000/0000000000000000/0000000000000000" ] && [ "$audit" -ge 1 ] && [ "$monitor_line" -ge 1 ] \
@@ -187,7 +189,7 @@ if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000
     result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units, with structured fields; repairer CAP_SYS_ADMIN only, monitor none; xfs_healer@ skipped for this mount; the repair in the .prom file and in xfs-heal status; umount stopped all three units and removed the .prom file"
 else
     diagnose
-    result U1 xfs-heal FAIL - "metrics $metrics_ok ($prom_repaired, $prom_mode, $prom_after, '$status_row'), activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, xfs_healer@ $healer_now (started $healer_starts), repairer untouched $rep_same, umount $um, after: $states"
+    result U1 xfs-heal FAIL - "metrics $metrics_ok ($prom_repaired, $prom_mode, klost $prom_klost, $prom_after, '$status_row'), activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, xfs_healer@ $healer_now (started $healer_starts), repairer untouched $rep_same, umount $um, after: $states"
 fi
 
 scenario U2 "systemd: repairer killed with events queued, the fd store gives it back; repairer stopped, the pair stops and starts clean"
