@@ -161,8 +161,9 @@ say "xfs_healer@mnt-data restarted as xfs_healer_start would: now $healer_now, s
 # Issue #15: the repair is in the metrics file node_exporter reads, and in xfs-heal status,
 # which reads the same file (written at most a second after the change).
 prom=/var/lib/prometheus/node-exporter/xfs-heal@mnt-data.prom
-i=0; while [ $i -lt 50 ] && ! grep -q '^xfs_heal_repairs_total{mountpoint="/mnt/data",.*outcome="repaired"} 1$' $prom 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-prom_repaired=$(grep -c '^xfs_heal_repairs_total{mountpoint="/mnt/data",.*outcome="repaired"} 1$' $prom 2>/dev/null)
+repaired_re='^xfs_heal_repairs_total{mountpoint="/mnt/data",.*outcome="repaired"} [1-9][0-9]*$'
+i=0; while [ $i -lt 50 ] && ! grep -q "$repaired_re" $prom 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+prom_repaired=$(grep -c "$repaired_re" $prom 2>/dev/null)
 prom_mode=$(stat -c '%U %a' $prom 2>&1)
 # The kernel's own lost counter, read from the health fd's fdinfo inside the sandbox.
 prom_klost=$(grep -c '^xfs_heal_kernel_events_lost_total{mountpoint="/mnt/data",device="[^"]*"} 0$' $prom 2>/dev/null)
@@ -178,9 +179,11 @@ say "repairer caps $rep_caps, monitor caps $mon_caps; status: $status; after umo
 say "journal entries for ino $ino: monitor repair_result/repaired $mon_fields, repairer audit/issued/repaired $rep_fields, sick at warning or above $sick_prio"
 say "metrics: repaired in $prom: $prom_repaired ($prom_mode), kernel lost counter $prom_klost, after umount: $prom_after; status: $status_row"
 metrics_ok=no
-case "$status_row" in
-    "/mnt/data "*" ok "*" 1/0 "*" active") case "$status_json" in *'"repairs_ok":1,"repairs_failed":0'*) [ "$prom_repaired" = 1 ] && [ "$prom_klost" = 1 ] && [ "$prom_after" = removed ] && [ "$prom_mode" = "xfs-heal 644" ] && metrics_ok=yes ;; esac ;;
-esac
+if echo "$status_row" | grep -Eq '^/mnt/data +/dev/[a-z0-9]+ +ok +[0-9]+ +[1-9][0-9]*/0 +.* active$' \
+   && echo "$status_json" | grep -Eq '"repairs_ok":[1-9][0-9]*,"repairs_failed":0' \
+   && [ "$prom_repaired" = 1 ] && [ "$prom_klost" = 1 ] && [ "$prom_after" = removed ] && [ "$prom_mode" = "xfs-heal 644" ]; then
+    metrics_ok=yes
+fi
 if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000/0000000000200000/0000000000200000" ] \
    && [ "$mon_caps" = "0000000000000000/0000000000000000/0000000000000000" ] && [ "$audit" -ge 1 ] && [ "$monitor_line" -ge 1 ] \
    && [ $um = 0 ] && [ "$states" = "inactive inactive inactive " ] \
