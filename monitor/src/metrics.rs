@@ -637,6 +637,84 @@ mod tests {
     }
 
     #[test]
+    fn one_healed_structure_leaves_the_others_of_its_object_sick() {
+        let mut m = Metrics::new();
+        let both = InodeMask::new(uapi::XFS_BS_SICK_DIR | uapi::XFS_BS_SICK_XATTR).unwrap();
+        let object = MetadataObject::Inode { ino: 140, gen: 1, mask: both };
+        m.on_event(&HealthEvent {
+            time_ns: 1,
+            kind: EventKind::Metadata { status: HealthStatus::Sick, object },
+        });
+        assert_eq!(value(&mut m, m::SICK_OBJECTS, Some("inode")), Some(2.0));
+        m.on_event(&dir_event(HealthStatus::Healthy, 140));
+        assert_eq!(value(&mut m, m::SICK_OBJECTS, Some("inode")), Some(1.0), "the xattr fork is still sick");
+    }
+
+    #[test]
+    fn invalid_records_forbidden_and_abandoned_repairs_are_kept() {
+        let mut m = Metrics::new();
+        m.on_invalid_record();
+        m.on_invalid_record();
+        assert_eq!(value(&mut m, m::INVALID_RECORDS, None), Some(2.0));
+        m.on_report(
+            &Report::RepairAbandoned { target: dir_target(1), attempts: 3, window_secs: 600 },
+            || 3_000_000_000,
+        );
+        assert_eq!(value(&mut m, m::LAST_PROBLEM, Some("repair_failed")), Some(3.0));
+        assert_eq!(value(&mut m, m::OFFLINE_REPAIR_RECOMMENDED, None), Some(0.0));
+        let defect = xfs_heal_protocol::defects::DEFECTS[0].id;
+        m.on_report(&Report::RepairForbidden { target: dir_target(1), defect }, || 4_000_000_000);
+        assert_eq!(value(&mut m, m::OFFLINE_REPAIR_RECOMMENDED, None), Some(1.0));
+        assert_eq!(value(&mut m, m::LAST_PROBLEM, Some("offline_repair")), Some(4.0));
+        // A full check that could not run is a failure, not damage left behind.
+        let broken = Outcome::Exited(ScrubStatus::new(ScrubStatus::OPERATIONAL).unwrap());
+        let mut m = Metrics::new();
+        m.on_report(&Report::FullCheckFinished { outcome: broken }, || 1);
+        assert_eq!(value(&mut m, m::FULL_CHECKS, Some("failed")), Some(1.0));
+        assert_eq!(value(&mut m, m::OFFLINE_REPAIR_RECOMMENDED, None), Some(0.0));
+    }
+
+    #[test]
+    fn a_new_kernel_lost_count_is_a_change_the_same_one_is_not() {
+        let mut m = Metrics::new();
+        m.set_kernel_lost(Some(3));
+        drop(m.samples());
+        m.set_kernel_lost(Some(3));
+        assert!(!m.changed());
+        m.set_kernel_lost(Some(4));
+        assert!(m.changed());
+    }
+
+    #[test]
+    fn the_file_is_written_under_its_name_counted_and_removed() {
+        let dir = std::env::temp_dir().join(format!("xfs-heal-textfile-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let fd = nix::fcntl::open(&dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .unwrap();
+        let mut file = TextFile::new(fd, "mnt-x", "/mnt/x", "/dev/x", None);
+        assert_eq!(file.name(), "xfs-heal@mnt-x.prom");
+        // A temporary name a dead monitor left is cleared away.
+        std::fs::write(dir.join(".xfs-heal@mnt-x.prom.tmp"), b"half").unwrap();
+        let mut m = Metrics::new();
+        assert_eq!(file.write(&mut m, Instant::now()), None);
+        assert_eq!(file.writes(), 1);
+        let text = std::fs::read_to_string(dir.join("xfs-heal@mnt-x.prom")).unwrap();
+        assert!(text.contains("xfs_heal_up{mountpoint=\"/mnt/x\",device=\"/dev/x\"} 1\n"), "{text}");
+        assert!(!dir.join(".xfs-heal@mnt-x.prom.tmp").exists());
+        file.remove().unwrap();
+        assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
+        // A directory gone: said once, then quiet until a write succeeds again.
+        std::fs::remove_dir(&dir).unwrap();
+        assert!(file
+            .write(&mut m, Instant::now())
+            .unwrap()
+            .starts_with("metrics: cannot write xfs-heal@mnt-x.prom: "));
+        assert_eq!(file.write(&mut m, Instant::now()), None);
+        assert_eq!(file.writes(), 1);
+    }
+
+    #[test]
     fn every_label_value_written_is_one_of_its_family_set() {
         let mut m = Metrics::new();
         m.on_event(&dir_event(HealthStatus::Corrupt, 130));
