@@ -117,7 +117,10 @@ fn read_file(path: &Path, now: SystemTime) -> Result<(Vec<ReadSample>, u64), Str
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => "a symbolic link: not followed".to_owned(),
+            _ => e.to_string(),
+        })?;
     let meta = file.metadata().map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err("not a regular file".into());
@@ -331,6 +334,58 @@ mod tests {
         assert_eq!(json["mounts"][0]["health"], "ok");
         assert_eq!(json["mounts"][0]["repairs_failed"], 6);
         assert_eq!(json["mounts"][0]["last_problem"]["kind"], "repair_failed");
+    }
+
+    #[test]
+    fn reads_regular_files_only_within_the_bound_and_judges_their_age() {
+        let dir = std::env::temp_dir().join(format!("xfs-heal-status-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let good = render("/mnt/a", "/dev/a", &[s(m::UP, None, 1.0)]);
+        std::fs::write(dir.join("xfs-heal@mnt-a.prom"), &good).unwrap();
+        std::fs::write(dir.join("other.prom"), "node_thing 1\n").unwrap();
+        std::os::unix::fs::symlink(dir.join("xfs-heal@mnt-a.prom"), dir.join("xfs-heal@link.prom")).unwrap();
+        nix::unistd::mkfifo(&dir.join("xfs-heal@fifo.prom"), nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .unwrap();
+        let big = "#".repeat(usize::try_from(MAX_FILE_BYTES).unwrap()) + "\n";
+        std::fs::write(dir.join("xfs-heal@big.prom"), big).unwrap();
+        std::fs::write(dir.join("xfs-heal@edge.prom"), "#".repeat(usize::try_from(MAX_FILE_BYTES).unwrap()))
+            .unwrap();
+        std::fs::write(dir.join("xfs-heal@old.prom"), &good).unwrap();
+        let old = std::fs::File::options().write(true).open(dir.join("xfs-heal@old.prom")).unwrap();
+        old.set_modified(SystemTime::now() - std::time::Duration::from_secs(m::STALE_SECS + 5)).unwrap();
+        let status = read(&dir, |unit| format!("state of {unit}")).unwrap();
+        let mounts: Vec<_> =
+            status.mounts.iter().map(|s| (s.mountpoint.as_str(), s.health, s.unit.as_str())).collect();
+        assert_eq!(
+            mounts,
+            [
+                ("/mnt/a", Health::Ok, "state of xfs-heal-monitor@mnt-a.service"),
+                ("/mnt/a", Health::Stale, "state of xfs-heal-monitor@old.service"),
+            ]
+        );
+        let why: Vec<(String, &str)> = status
+            .unreadable
+            .iter()
+            .map(|u| (u.file.file_name().unwrap().to_string_lossy().into_owned(), u.why.as_str()))
+            .collect();
+        assert_eq!(why.len(), 4, "{why:?}");
+        assert!(why[0].0 == "xfs-heal@big.prom" && why[0].1.starts_with("larger than"), "{why:?}");
+        assert!(why[1].0 == "xfs-heal@edge.prom" && why[1].1 == "no xfs_heal_up sample", "{why:?}");
+        assert!(why[2].0 == "xfs-heal@fifo.prom" && why[2].1 == "not a regular file", "{why:?}");
+        assert!(why[3].0 == "xfs-heal@link.prom" && why[3].1 == "a symbolic link: not followed", "{why:?}");
+        assert_eq!(status.exit_code(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        assert_eq!(ago(100.0, 219.0), "119s ago");
+        assert_eq!(ago(100.0, 220.0), "2m ago");
+        assert_eq!(ago(0.0, 7199.0), "119m ago");
+        assert_eq!(ago(0.0, 7200.0), "2h ago");
+        assert_eq!(ago(0.0, 172_800.0), "2d ago");
+        assert_eq!(ago(10.0, 5.0), "0s ago", "a clock behind the file");
     }
 
     #[test]
