@@ -302,6 +302,12 @@ mod tests {
         assert_eq!(summarise(&file(&down), m::STALE_SECS + 1).unwrap().health, Health::Stale);
         assert_eq!(summarise(&file(&down), m::STALE_SECS).unwrap().health, Health::ShutDown);
         assert!(summarise(&file(&[s(m::SHUTDOWN, None, 1.0)]), 0).is_none(), "no up sample");
+        let one = |health| Status {
+            mounts: vec![MountStatus { health, ..summarise(&file(&base), 0).unwrap() }],
+            unreadable: vec![],
+        };
+        assert_eq!(one(Health::Ok).exit_code(), 0);
+        assert_eq!(one(Health::Sick).exit_code(), 1, "a mount that needs attention, every file read");
     }
 
     #[test]

@@ -702,6 +702,17 @@ mod tests {
         let text = std::fs::read_to_string(dir.join("xfs-heal@mnt-x.prom")).unwrap();
         assert!(text.contains("xfs_heal_up{mountpoint=\"/mnt/x\",device=\"/dev/x\"} 1\n"), "{text}");
         assert!(!dir.join(".xfs-heal@mnt-x.prom.tmp").exists());
+        // Again, with no temporary name left: created afresh, and counted.
+        assert_eq!(file.write(&mut m, Instant::now()), None);
+        assert_eq!(file.writes(), 2);
+        // A link planted at the temporary name is never written through (O_EXCL): it is
+        // removed and a file made in its place.
+        let victim = std::env::temp_dir().join(format!("xfs-heal-textfile-victim-{}", std::process::id()));
+        std::fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(".xfs-heal@mnt-x.prom.tmp")).unwrap();
+        assert_eq!(file.write(&mut m, Instant::now()), None);
+        assert!(std::fs::read(&victim).unwrap() == b"precious", "written through the link");
+        std::fs::remove_file(&victim).unwrap();
         file.remove().unwrap();
         assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
         // A directory gone: said once, then quiet until a write succeeds again.
@@ -711,7 +722,7 @@ mod tests {
             .unwrap()
             .starts_with("metrics: cannot write xfs-heal@mnt-x.prom: "));
         assert_eq!(file.write(&mut m, Instant::now()), None);
-        assert_eq!(file.writes(), 1);
+        assert_eq!(file.writes(), 3);
     }
 
     #[test]
