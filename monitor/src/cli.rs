@@ -72,9 +72,10 @@ pub struct Cli {
     #[arg(long)]
     pub quiet: bool,
 
-    /// Repairs in flight at once, for independent structures only (different inodes,
-    /// different groups; a whole-filesystem structure always runs alone) [default: the
-    /// number of CPUs this process may run on].
+    /// Repairs run at once, for independent structures only (different inodes, different
+    /// groups; a whole-filesystem structure always runs alone); as many more wait at the
+    /// repairer, so its workers never wait for the monitor. Give the repairer the same
+    /// --parallel [default: the number of CPUs this process may run on].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallel: Option<u16>,
 

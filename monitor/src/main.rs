@@ -182,7 +182,12 @@ fn main() -> ExitCode {
 
     // 5. Read, decode, report, repair; 6. end on EOF or UNMOUNT.
     let tuning =
-        Tuning { repair, sweep_on_lost: !cli.everything, max_in_flight: parallel, ..Tuning::default() };
+        // Twice --parallel: one repair running on each of the repairer's workers and one
+        // waiting behind it in the socket, so a worker that finishes starts the next at once
+        // instead of waiting for this process's turn on a CPU the repairs keep busy. The
+        // repairer still runs at most its workers' count; every request sent is independent
+        // of the others (`must_wait_for`), whichever runs first.
+        Tuning { repair, sweep_on_lost: !cli.everything, max_in_flight: parallel.saturating_mul(2), ..Tuning::default() };
     let mut engine = Engine::new(tuning, hello.geometry).with_guards(hello.guards);
     if full_check.is_some() {
         engine = engine.with_full_check();
