@@ -410,7 +410,9 @@ fi
 # resolve. The same for xfs-heal, xfs_healer (one worker) and xfs_healer --foreground (a
 # worker per CPU), XFS_HEAL_VM_PERF_RUNS times each (3). Passes for xfs-heal when all 100
 # come back with one directory repair call each and xfs_repair -n is clean; the times and
-# the memory are reported, not judged (TCG times are noisy).
+# the memory are reported, not judged (TCG times are noisy), with where the CPU went: the
+# daemons' user and system seconds (a repair's kernel work is its caller's system time) and
+# how busy the guest's CPUs were.
 N13=100 F13=150
 perf_image() {
     mkfs_img s13base; mount_img s13base
@@ -424,6 +426,11 @@ perf_image() {
     while [ $i -le $N13 ]; do set -- "$@" -c "path /d$i" -c 'dblock 8388608' -c 'fuzz -d lhdr.info.hdr.magic ones'; i=$((i + 1)); done
     xfs_db -x "$@" /tmp/s13base.img >/dev/null 2>&1
 }
+# cpu_ticks PID...: "USER SYSTEM" clock ticks so far, summed over the processes (all threads).
+# A repair ioctl's kernel work is system time of the thread that made it.
+cpu_ticks() { for _p in "$@"; do awk '{ print $14, $15 }' /proc/$_p/stat; done | awk '{ u += $1; s += $2 } END { print u + 0, s + 0 }'; }
+# idle_total: the guest's idle (with iowait) and total CPU ticks so far, all CPUs.
+idle_total() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 rss_kib() { for _p in "$@"; do awk '/^VmRSS:/ { print $2 }' /proc/$_p/status; done | awk '{ s += $1 } END { print s + 0 }'; }
 # names_left NAME I...: the directories among I... whose probe name does not resolve yet.
 names_left() {
@@ -452,6 +459,7 @@ perf_run() { # LABEL RUN
     esac || { PERF_FAIL="$PERF_FAIL $label#$run: did not start"; show_logs $name; cleanup $name; return; }
     sleep 1
     idle=$(rss_kib $pids)
+    cpu0=$(cpu_ticks $pids) all0=$(idle_total)
     t0=$(now)
     left=$(names_left $name $(seq 1 $N13))
     first=$(echo $left | wc -w)
@@ -463,6 +471,11 @@ perf_run() { # LABEL RUN
         curve="$curve $(elapsed "$t0" "$(now)"):$(echo $left | wc -w)"
     done
     t1=$(now); secs=$(elapsed "$t0" "$t1")
+    # Where the time went: the daemons' user and system seconds, and how busy the guest was.
+    set -- $cpu0 $(cpu_ticks $pids) $all0 $(idle_total)
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" -v a="$*" 'BEGIN { split(a, v, " "); t = v[8] - v[6]
+        printf "%.2f %.2f %d", (v[3] - v[1]) / hz, (v[4] - v[2]) / hz, t ? 100 * (1 - (v[7] - v[5]) / t) : 0 }')
+    set -- $cpu; user=$1 system=$2 busy=$3
     echo "CURVE|$label|$run|$curve"
     d=xfs-heal; case $label in xfs_healer*) d=xfs_healer ;; esac
     settle "$(daemon_log $name $d)"
@@ -476,8 +489,8 @@ perf_run() { # LABEL RUN
     done
     unmount_and_exit $name $d; exits=$EXITS
     repair_clean /tmp/$name.img && clean=yes || clean=no
-    echo "PERF|$label|$run|$secs|$calls|$all|$idle|$after|$first|$whole|$clean|$exits" | tee -a /tmp/perf.lines
-    say "13 $label run $run: $whole/$N13 whole after ${secs}s ($first broken at the start, $(echo $left | wc -w) never came back); $calls directory repair calls ($all calls in all); RSS idle $idle KiB, after $after KiB; xfs_repair -n clean: $clean; $exits"
+    echo "PERF|$label|$run|$secs|$calls|$all|$idle|$after|$first|$whole|$clean|$exits|$user|$system|$busy" | tee -a /tmp/perf.lines
+    say "13 $label run $run: $whole/$N13 whole after ${secs}s ($first broken at the start, $(echo $left | wc -w) never came back); $calls directory repair calls ($all calls in all); RSS idle $idle KiB, after $after KiB; daemon CPU ${user} s user, ${system} s system, guest CPUs ${busy}% busy; xfs_repair -n clean: $clean; $exits"
     if [ $d = xfs-heal ] && ! { [ -z "$left" ] && [ $first = $N13 ] && [ $whole = $N13 ] && [ "$calls" = $N13 ] && [ $clean = yes ] && [ "$exits" = ok ]; }; then
         PERF_FAIL="$PERF_FAIL $label#$run"; show_logs $name
     fi
@@ -494,10 +507,11 @@ if selected 13; then
         r=$((r + 1))
     done
     rm -f /tmp/s13base.img
-    # min/median/max per daemon: field 4 the time, 5 the directory calls, 7 and 8 the RSS.
+    # min/median/max per daemon: field 4 the time, 5 the directory calls, 7 and 8 the RSS,
+    # 13 and 14 the daemon's user and system CPU seconds, 15 the guest's busy percentage.
     spread() { grep "^PERF|$1|" /tmp/perf.lines | cut -d'|' -f$2 | tr '\n' ' ' | median3; }
     for label in $labels; do
-        say "13 $label over $runs runs (min/median/max): $(spread $label 4) s until all read back; $(spread $label 5) directory repair calls ($(spread $label 6) in all); RSS idle $(spread $label 7) KiB, after $(spread $label 8) KiB"
+        say "13 $label over $runs runs (min/median/max): $(spread $label 4) s until all read back; $(spread $label 5) directory repair calls ($(spread $label 6) in all); RSS idle $(spread $label 7) KiB, after $(spread $label 8) KiB; daemon CPU $(spread $label 13) s user, $(spread $label 14) s system; guest CPUs $(spread $label 15)% busy"
     done
     summary="s until all 100 read back, min/median/max of $runs: xfs-heal $(spread xfs-heal 4), xfs_healer $(spread xfs_healer 4), --foreground $(spread xfs_healer-fg 4)"
     if [ -z "$PERF_FAIL" ]; then
