@@ -81,12 +81,31 @@ fn value(body: &str, series: &str) -> Option<f64> {
     body.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// A directory the monitor's user owns, as the package's tmpfiles.d entry lets it write.
-fn textfile_dir(scratch: &Scratch) -> std::path::PathBuf {
-    let dir = scratch.path("textfile");
-    std::fs::create_dir(&dir).unwrap();
-    std::os::unix::fs::chown(&dir, Some(MONITOR_UID), Some(MONITOR_UID)).unwrap();
-    dir
+/// What both tests start from: a loop-mounted XFS, a metrics directory the monitor's user
+/// owns (as the package's tmpfiles.d entry makes it), and a repairer whose events come from
+/// a FIFO the test writes. Bound in this order, the repairer goes first and the scratch
+/// directory last.
+struct Served {
+    scratch: Scratch,
+    fs: XfsMount,
+    dir: std::path::PathBuf,
+    writer: std::fs::File,
+    repairer: Repairer,
+}
+
+impl Served {
+    fn start(name: &str) -> Self {
+        let scratch = Scratch::new(name);
+        let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+        let dir = scratch.path("textfile");
+        std::fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(MONITOR_UID), Some(MONITOR_UID)).unwrap();
+        let fifo = scratch.path("events.fifo");
+        let writer = xfs_heal_tests::fifo(&fifo, false);
+        let args = ["--events-from", fifo.to_str().unwrap()];
+        let repairer = Repairer::start_with_uid(&scratch, &fs.mountpoint, MONITOR_UID, &args);
+        Self { scratch, fs, dir, writer, repairer }
+    }
 }
 
 #[test]
@@ -94,13 +113,7 @@ fn a_repair_reaches_prometheus_through_node_exporter() {
     if !require_root() {
         return;
     }
-    let scratch = Scratch::new("metrics");
-    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
-    let dir = textfile_dir(&scratch);
-    let fifo = scratch.path("events.fifo");
-    let mut writer = xfs_heal_tests::fifo(&fifo, false);
-    let args = ["--events-from", fifo.to_str().unwrap()];
-    let repairer = Repairer::start_with_uid(&scratch, &fs.mountpoint, MONITOR_UID, &args);
+    let Served { scratch, fs, dir, mut writer, repairer } = Served::start("metrics");
     let mut m = Monitor::start(
         &scratch,
         &repairer.socket,
@@ -268,13 +281,7 @@ fn a_storm_of_events_is_written_at_most_once_a_second() {
     if !require_root() {
         return;
     }
-    let scratch = Scratch::new("metrics-storm");
-    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
-    let dir = textfile_dir(&scratch);
-    let fifo = scratch.path("events.fifo");
-    let mut writer = xfs_heal_tests::fifo(&fifo, false);
-    let args = ["--events-from", fifo.to_str().unwrap()];
-    let repairer = Repairer::start_with_uid(&scratch, &fs.mountpoint, MONITOR_UID, &args);
+    let Served { scratch, fs, dir, mut writer, repairer } = Served::start("metrics-storm");
     let trace = scratch.path("renames.strace");
     let strace = ["strace", "-f", "-qq", "-e", "trace=renameat,renameat2", "-o", trace.to_str().unwrap()];
     let mut m = Monitor::start_wrapped(
