@@ -318,3 +318,48 @@ fn a_storm_of_events_is_written_at_most_once_a_second() {
     let most = usize::try_from(storm.as_secs()).unwrap() + 4;
     assert!((2..=most).contains(&renames), "{renames} writes for {sent} events in {storm:.1?}");
 }
+
+/// systemd stops the monitor (SIGTERM) as soon as its mount leaves the mount table, which
+/// can be before the kernel queues the unmount record. A stop followed by the unmount record
+/// is a clean end: the file goes. A stop with the filesystem still mounted leaves it, to go
+/// stale as a dead monitor's would; either way the exit is clean and says why.
+#[test]
+fn a_stop_removes_the_file_only_if_the_filesystem_unmounts() {
+    if !require_root() {
+        return;
+    }
+    for unmount in [true, false] {
+        let Served { scratch, fs, dir, mut writer, repairer } = Served::start("metrics-stop");
+        let mut m = Monitor::start(
+            &scratch,
+            &repairer.socket,
+            &fs.mountpoint,
+            &["--no-autofsck", "--metrics-dir", dir.to_str().unwrap()],
+        );
+        writer.write_all(&v0(&[ev(EventKind::Running, now_ns())])).unwrap();
+        m.wait_for("monitoring started", 20);
+        let file = dir.join(format!("xfs-heal@{}.prom", client_instance(&fs.mountpoint)));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !file.exists() {
+            assert!(Instant::now() < deadline, "no {}", file.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(m.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        m.wait_for("SIGTERM: stopping once the events end", 20);
+        if unmount {
+            writer.write_all(&v0(&[ev(EventKind::Unmount, now_ns())])).unwrap();
+        }
+        let status = m.wait_exit(60);
+        let out = m.output();
+        assert!(status.success(), "{status}: {out}{}", m.stderr());
+        if unmount {
+            assert!(!file.exists(), "left behind after the unmount: {out}");
+            assert_eq!(m.count("metrics: removed"), 1, "{out}");
+        } else {
+            assert!(file.exists(), "removed while still mounted: {out}");
+            assert_eq!(m.count("the filesystem did not unmount, so the metrics file stays"), 1, "{out}");
+        }
+        drop(writer);
+    }
+}
