@@ -35,12 +35,8 @@ most once a second while things change and once a minute regardless, and removed
 filesystem is unmounted. `xfs-heal status` reads the same files.";
 
 const AFTER_LONG_HELP: &str = "\
-SIGTERM or SIGINT: the monitor waits up to 3 seconds for the filesystem's unmount \
-(systemd stops it as the mount goes, before the kernel reports the unmount) and exits; \
-the metrics file stays unless the unmount came.
-
-Exit status: 0 when the filesystem is unmounted, the event source ends, a stop signal \
-came, or its autofsck property says to do nothing; 1 when the repairer cannot be reached or the sandbox cannot \
+Exit status: 0 when the filesystem is unmounted, the event source ends, or its autofsck \
+property says to do nothing; 1 when the repairer cannot be reached or the sandbox cannot \
 be entered; 2 for a usage error, or a replay that met invalid or truncated input.
 
 Enable for a mount:  systemctl enable --now xfs-heal-monitor@$(systemd-escape -p /MOUNTPOINT).service

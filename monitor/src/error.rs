@@ -25,8 +25,6 @@ pub enum Error {
     NonBlocking(#[source] nix::Error),
     #[error("step 3 (--everything): cannot reconfigure the health monitor: {0}")]
     Everything(#[source] std::io::Error),
-    #[error("step 4 (stop signals): cannot take SIGTERM and SIGINT as events: {0}")]
-    StopSignals(#[source] nix::Error),
     #[error("step 4 (landlock): {0}")]
     Landlock(#[source] landlock::RulesetError),
     #[error("step 4 (seccomp): compiling the allow-list: {0}")]

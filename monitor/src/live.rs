@@ -10,8 +10,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
 use xfs_heal_protocol::names::Naming;
 use xfs_heal_protocol::{EventSource, Hello, MonitorToRepairer, RepairerToMonitor};
 
@@ -82,22 +80,6 @@ const READ_BURST: usize = 1 << 20;
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// With a file as the event source, how long to finish queued repairs after its end.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
-/// After SIGTERM, how long to wait for the events to end. systemd stops the monitor as soon
-/// as the mount leaves the mount table (the unit is bound to it), but the kernel queues the
-/// unmount record only later, once the filesystem has written back what it held; the
-/// record is what tells a stop at unmount (the metrics file goes) from any other stop (it
-/// stays, and goes stale as a dead monitor's would).
-pub const STOP_GRACE: Duration = Duration::from_secs(3);
-
-/// SIGTERM and SIGINT, blocked and read from a signalfd: a stop is an event the loop sees
-/// between two others, never an interruption in the middle of one.
-pub fn stop_signals() -> nix::Result<SignalFd> {
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGTERM);
-    mask.add(Signal::SIGINT);
-    mask.thread_block()?;
-    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-}
 
 /// Everything the loop owns.
 #[derive(Debug)]
@@ -117,18 +99,15 @@ pub struct Live<W: Write> {
     pub names: Namer,
     /// Where the metrics go, if anywhere.
     pub textfile: Option<TextFile>,
-    /// SIGTERM and SIGINT (`stop_signals`).
-    pub stop: Option<SignalFd>,
 }
 
 impl<W: Write> Live<W> {
     /// Runs until the events end (EOF or UNMOUNT) and, for a file source, queued repairs
-    /// are answered; or, after a stop signal, until the events end or `STOP_GRACE` passes.
+    /// are answered.
     pub fn run(mut self) -> W {
         let mut decoder = V0Decoder::new();
         let mut buf = vec![0u8; 64 * 1024];
         let mut ended: Option<Instant> = None;
-        let mut stopping: Option<Instant> = None;
         let mut reconnect_at: Option<Instant> = None;
         let mut backoff = Duration::from_millis(100);
         let drain = self.hello.event_source == EventSource::File;
@@ -151,7 +130,7 @@ impl<W: Write> Live<W> {
             self.write_metrics();
             let _ = self.output.out.flush();
             if let Some(at) = ended {
-                if stopping.is_some() || !drain || !(self.engine.busy() || self.names.waiting()) {
+                if !drain || !(self.engine.busy() || self.names.waiting()) {
                     break;
                 }
                 if at.elapsed() > DRAIN_LIMIT {
@@ -161,22 +140,10 @@ impl<W: Write> Live<W> {
                 }
             }
 
-            if stopping.is_some_and(|at| at.elapsed() >= STOP_GRACE) {
-                self.output.say(&Report::Status(
-                    "stopping: the filesystem did not unmount, so the metrics file stays".into(),
-                ));
-                break;
-            }
-
             let timeout = reconnect_at
-                .map_or(Duration::from_secs(1), |at| at.saturating_duration_since(Instant::now()))
-                .min(stopping.map_or(Duration::MAX, |at| STOP_GRACE.saturating_sub(at.elapsed())));
-            let (health_ready, conn_ready, notices_ready, stop_ready) = {
-                let mut fds = Vec::with_capacity(4);
-                if let Some(s) = &self.stop {
-                    fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
-                }
-                let signals = fds.len();
+                .map_or(Duration::from_secs(1), |at| at.saturating_duration_since(Instant::now()));
+            let (health_ready, conn_ready, notices_ready) = {
+                let mut fds = Vec::with_capacity(3);
                 if let Some(t) = &self.full_check {
                     fds.push(PollFd::new(t.notices_fd(), PollFlags::POLLIN));
                 }
@@ -196,25 +163,11 @@ impl<W: Write> Live<W> {
                     }
                 }
                 let ready = |p: &PollFd| p.revents().is_some_and(|r| !r.is_empty());
-                let stop = signals == 1 && fds.first().is_some_and(ready);
-                let notices = first > signals && fds.get(signals).is_some_and(ready);
+                let notices = first == 1 && fds.first().is_some_and(ready);
                 let health = ended.is_none() && fds.get(first).is_some_and(ready);
                 let conn = self.conn.is_some() && fds.last().is_some_and(ready);
-                (health, conn, notices, stop)
+                (health, conn, notices)
             };
-
-            if stop_ready {
-                let signal = self.stop.as_ref().and_then(|s| s.read_signal().ok().flatten());
-                if let (Some(info), None) = (signal, stopping) {
-                    let name = Signal::try_from(i32::try_from(info.ssi_signo).unwrap_or(0))
-                        .map_or("a stop signal", Signal::as_str);
-                    self.output.say(&Report::Status(format!(
-                        "{name}: stopping once the events end (an unmount), or in {}s",
-                        STOP_GRACE.as_secs()
-                    )));
-                    stopping = Some(Instant::now());
-                }
-            }
 
             if notices_ready {
                 self.read_notices();

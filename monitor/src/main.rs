@@ -170,12 +170,7 @@ fn main() -> ExitCode {
     };
     let metrics_fds = textfile.as_ref().map(TextFile::fds);
 
-    // 4. SIGTERM and SIGINT become events the loop reads (a signalfd), so a stop ends as
-    //    cleanly as an unmount can; then enter the sandbox before reading the first event.
-    let stop = match live::stop_signals() {
-        Ok(fd) => fd,
-        Err(e) => return fail(Error::StopSignals(e)),
-    };
+    // 4. Enter the sandbox before reading the first event.
     match sandbox::landlock(textfile.as_ref().map(TextFile::dir)) {
         Ok(s) if s.ruleset == RulesetStatus::FullyEnforced => {}
         Ok(s) => output.say(&Report::Status(format!("landlock: {:?}; relying on seccomp", s.ruleset))),
@@ -210,7 +205,6 @@ fn main() -> ExitCode {
         full_check,
         names,
         textfile,
-        stop: Some(stop),
     };
     drop(live.run());
     ExitCode::SUCCESS

@@ -171,9 +171,7 @@ status_row=$(xfs-heal status | grep '^/mnt/data ')
 status_json=$(xfs-heal status --format json | tr -d ' \n')
 xfs-heal status
 umount /mnt/data; um=$?
-# systemd stops the monitor when the mount leaves the table; the monitor waits (up to its
-# stop grace) for the kernel's unmount record, which alone removes the file.
-i=0; while [ $i -lt 100 ] && [ -e $prom ]; do sleep 0.1; i=$((i + 1)); done
+sleep 2
 prom_after=present; [ -e $prom ] || prom_after=removed
 states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
 echo "$journal" | grep -v "cannot be resolved" | tail -n 12
