@@ -8,7 +8,7 @@ use xfs_heal_ctl::{listen, status, supported};
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Status { metrics_dir, format } => match status::read(&metrics_dir, status::unit_state) {
+        Command::Status { metrics_dir, format } => match status::read(&metrics_dir, status::unit_states) {
             Ok(found) => {
                 let text = match format {
                     Format::Text => status::render_text(&found, std::time::SystemTime::now()),

@@ -1,18 +1,25 @@
 //! `xfs-heal status`: one line per protected mount, read from the same metrics files
 //! node_exporter serves to Prometheus, so the operator and the fleet see the same numbers.
 //! The files are written by the monitors, not trusted: each is read within a size bound,
-//! only if it is a regular file, and whatever it says is shown without terminal controls.
+//! only if it is a regular file, every value it holds is shown through the one escaper
+//! (`protocol::escape`), every cell of the table is bounded, and every sum saturates, so no
+//! file can drive the terminal, forge a row, hide another mount's state or stop the command.
 
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use xfs_heal_protocol::escape::Escaped;
 use xfs_heal_protocol::metrics::{self as m, ReadSample};
 
 /// More than this is not a file a monitor wrote.
 const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The widest a cell of the text table gets, in characters; longer ones end in "...".
+pub const MAX_CELL_CHARS: usize = 64;
 
 /// How a mount is, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,7 +48,7 @@ impl Health {
 /// The newest problem a file records.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
-    pub kind: String,
+    pub kind: Escaped,
     /// Unix seconds.
     pub time: f64,
 }
@@ -49,8 +56,8 @@ pub struct Problem {
 /// One mount, as its file says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MountStatus {
-    pub mountpoint: String,
-    pub device: String,
+    pub mountpoint: Escaped,
+    pub device: Escaped,
     pub health: Health,
     pub sick_objects: u64,
     pub events: u64,
@@ -58,16 +65,16 @@ pub struct MountStatus {
     pub repairs_failed: u64,
     pub last_problem: Option<Problem>,
     /// `systemctl is-active` of the mount's monitor unit, or "unknown" without systemd.
-    pub unit: String,
-    pub file: PathBuf,
+    pub unit: Escaped,
+    pub file: Escaped,
     pub age_seconds: u64,
 }
 
 /// A file that could not be read, or said nothing a monitor says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Unreadable {
-    pub file: PathBuf,
-    pub why: String,
+    pub file: Escaped,
+    pub why: Escaped,
 }
 
 /// Everything `status` found.
@@ -84,8 +91,9 @@ impl Status {
     }
 }
 
-/// Reads every metrics file in `dir`; `unit_state` answers for a monitor unit's name.
-pub fn read(dir: &Path, unit_state: impl Fn(&str) -> String) -> std::io::Result<Status> {
+/// Reads every metrics file in `dir`; `unit_states` answers for all the monitor units'
+/// names at once, in order.
+pub fn read(dir: &Path, unit_states: impl FnOnce(&[String]) -> Vec<String>) -> std::io::Result<Status> {
     let mut names: Vec<String> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| m::is_file_name(n))
@@ -93,19 +101,24 @@ pub fn read(dir: &Path, unit_state: impl Fn(&str) -> String) -> std::io::Result<
     names.sort();
     let now = SystemTime::now();
     let mut status = Status::default();
+    let mut units = Vec::new();
     for name in names {
-        let file = dir.join(&name);
-        match read_file(&file, now) {
-            Ok((samples, age_seconds)) => match summarise(&samples, age_seconds) {
-                Some(mut s) => {
-                    let instance = name.trim_start_matches("xfs-heal@").trim_end_matches(".prom");
-                    s.unit = unit_state(&format!("xfs-heal-monitor@{instance}.service"));
-                    s.file = file;
-                    status.mounts.push(s);
-                }
-                None => status.unreadable.push(Unreadable { file, why: "no xfs_heal_up sample".into() }),
-            },
-            Err(why) => status.unreadable.push(Unreadable { file, why }),
+        let path = dir.join(&name);
+        let file = Escaped::new(path.as_os_str().as_bytes());
+        match read_file(&path, now).and_then(|(samples, age)| summarise(&samples, age)) {
+            Ok(mut s) => {
+                let instance = name.trim_start_matches("xfs-heal@").trim_end_matches(".prom");
+                units.push(format!("xfs-heal-monitor@{instance}.service"));
+                s.file = file;
+                status.mounts.push(s);
+            }
+            Err(why) => status.unreadable.push(Unreadable { file, why: Escaped::of(&why) }),
+        }
+    }
+    if !units.is_empty() {
+        let states = unit_states(&units);
+        for (i, s) in status.mounts.iter_mut().enumerate() {
+            s.unit = Escaped::of(states.get(i).map_or("unknown", String::as_str));
         }
     }
     Ok(status)
@@ -134,17 +147,23 @@ fn read_file(path: &Path, now: SystemTime) -> Result<(Vec<ReadSample>, u64), Str
     Ok((m::parse(&text).map_err(|e| e.to_string())?, age))
 }
 
-/// The mount's line, from its samples; none without `xfs_heal_up`.
-pub fn summarise(samples: &[ReadSample], age_seconds: u64) -> Option<MountStatus> {
-    let up = samples.iter().find(|s| s.name == m::UP.name)?;
-    let label = |s: &ReadSample, name: &str| s.labels.get(name).cloned().unwrap_or_default();
-    // The samples of `family` whose own label is one of `values` (all of them, if none).
+/// The mount's line, from its samples: refused without `xfs_heal_up`, or with a value no
+/// monitor writes (negative, infinite or not a number), which could only hide a count.
+pub fn summarise(samples: &[ReadSample], age_seconds: u64) -> Result<MountStatus, String> {
+    let up = samples.iter().find(|s| s.name == m::UP.name).ok_or("no xfs_heal_up sample")?;
+    if let Some(bad) = samples.iter().find(|s| !(s.value.is_finite() && s.value >= 0.0)) {
+        return Err(format!("{} has a value no monitor writes: {}", bad.name, bad.value));
+    }
+    let label = |s: &ReadSample, name: &str| Escaped::of(s.labels.get(name).map_or("", String::as_str));
+    // The samples of `family` whose own label is one of `values` (all of them, if none),
+    // added up without overflow.
     let sum = |family: m::Family, values: &[&str]| -> u64 {
         let own = |s: &ReadSample| family.label.and_then(|l| s.labels.get(l)).cloned().unwrap_or_default();
         let of = samples.iter().filter(|s| s.name == family.name);
         let picked = of.filter(|s| values.is_empty() || values.contains(&own(s).as_str()));
+        // Finite and not negative (checked above); `as` saturates past u64::MAX.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let n = picked.map(|s| s.value.max(0.0) as u64).sum();
+        let n = picked.fold(0u64, |n, s| n.saturating_add(s.value as u64));
         n
     };
     let flag = |family: m::Family| sum(family, &[]) > 0;
@@ -165,7 +184,7 @@ pub fn summarise(samples: &[ReadSample], age_seconds: u64) -> Option<MountStatus
         .filter(|s| s.name == m::LAST_PROBLEM.name)
         .max_by(|a, b| a.value.total_cmp(&b.value))
         .map(|s| Problem { kind: label(s, "kind"), time: s.value });
-    Some(MountStatus {
+    Ok(MountStatus {
         mountpoint: label(up, "mountpoint"),
         device: label(up, "device"),
         health,
@@ -174,15 +193,21 @@ pub fn summarise(samples: &[ReadSample], age_seconds: u64) -> Option<MountStatus
         repairs_ok: sum(m::REPAIRS, &["repaired", "no_repair_needed"]),
         repairs_failed: sum(m::REPAIRS, &["failed", "kernel_error", "offline_repair_recommended"]),
         last_problem,
-        unit: String::new(),
-        file: PathBuf::new(),
+        unit: Escaped::default(),
+        file: Escaped::default(),
         age_seconds,
     })
 }
 
-/// What a terminal shows of a value from a file: no control characters.
-fn shown(value: &str) -> String {
-    value.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+/// A cell of the text table, at most [`MAX_CELL_CHARS`] characters: what came from a file
+/// is [`Escaped`] already, the rest is our own words.
+fn cell(value: &str) -> String {
+    if value.chars().count() <= MAX_CELL_CHARS {
+        return value.to_owned();
+    }
+    let mut short: String = value.chars().take(MAX_CELL_CHARS - 3).collect();
+    short.push_str("...");
+    short
 }
 
 /// "3m ago", from Unix seconds.
@@ -215,19 +240,20 @@ pub fn render_text(status: &Status, now: SystemTime) -> String {
             Health::Stale => format!("stale ({}m old)", s.age_seconds / 60),
             h => h.as_str().to_owned(),
         };
-        let problem = s
-            .last_problem
-            .as_ref()
-            .map_or("-".into(), |p| format!("{}, {}", shown(&p.kind), ago(p.time, now)));
-        rows.push([
-            shown(&s.mountpoint),
-            shown(&s.device),
-            health,
-            s.events.to_string(),
-            format!("{}/{}", s.repairs_ok, s.repairs_failed),
-            problem,
-            shown(&s.unit),
-        ]);
+        let problem =
+            s.last_problem.as_ref().map_or("-".into(), |p| format!("{}, {}", p.kind, ago(p.time, now)));
+        rows.push(
+            [
+                s.mountpoint.as_str(),
+                s.device.as_str(),
+                &health,
+                &s.events.to_string(),
+                &format!("{}/{}", s.repairs_ok, s.repairs_failed),
+                &problem,
+                s.unit.as_str(),
+            ]
+            .map(cell),
+        );
     }
     let mut widths = [0usize; 7];
     for row in &rows {
@@ -247,7 +273,7 @@ pub fn render_text(status: &Status, now: SystemTime) -> String {
         );
     }
     for u in &status.unreadable {
-        out.push_str(&format!("unreadable: {}: {}\n", shown(&u.file.display().to_string()), shown(&u.why)));
+        out.push_str(&format!("unreadable: {}: {}\n", cell(u.file.as_str()), cell(u.why.as_str())));
     }
     out
 }
@@ -257,22 +283,20 @@ pub fn render_json(status: &Status) -> String {
     serde_json::to_string_pretty(status).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-/// What systemd says of `unit`: `systemctl is-active`'s word, or "unknown" where systemd is
-/// not running (or not installed).
-pub fn unit_state(unit: &str) -> String {
-    let out = std::process::Command::new("systemctl").args(["is-active", unit]).output();
-    match out {
-        Ok(out) => {
-            let word = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            let known = ["active", "inactive", "failed", "activating", "deactivating", "reloading"];
-            if known.contains(&word.as_str()) {
-                word
-            } else {
-                "unknown".into()
-            }
-        }
-        Err(_) => "unknown".into(),
+/// What systemd says of each unit: `systemctl is-active`'s word, asked once for all of
+/// them (one line each, in order), or "unknown" where systemd is not running (or not
+/// installed) or its answer does not line up.
+pub fn unit_states(units: &[String]) -> Vec<String> {
+    let known = ["active", "inactive", "failed", "activating", "deactivating", "reloading"];
+    let out = std::process::Command::new("systemctl").arg("is-active").arg("--").args(units).output();
+    let words: Vec<String> = match out {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).lines().map(|w| w.trim().to_owned()).collect(),
+        Err(_) => vec![],
+    };
+    if words.len() != units.len() {
+        return vec!["unknown".into(); units.len()];
     }
+    words.into_iter().map(|w| if known.contains(&w.as_str()) { w } else { "unknown".into() }).collect()
 }
 
 #[cfg(test)]
@@ -301,7 +325,7 @@ mod tests {
         assert_eq!(summarise(&file(&down), 0).unwrap().health, Health::ShutDown);
         assert_eq!(summarise(&file(&down), m::STALE_SECS + 1).unwrap().health, Health::Stale);
         assert_eq!(summarise(&file(&down), m::STALE_SECS).unwrap().health, Health::ShutDown);
-        assert!(summarise(&file(&[s(m::SHUTDOWN, None, 1.0)]), 0).is_none(), "no up sample");
+        assert!(summarise(&file(&[s(m::SHUTDOWN, None, 1.0)]), 0).is_err(), "no up sample");
         let one = |health| Status {
             mounts: vec![MountStatus { health, ..summarise(&file(&base), 0).unwrap() }],
             unreadable: vec![],
@@ -326,9 +350,10 @@ mod tests {
         ]);
         let st = summarise(&samples, 0).unwrap();
         assert_eq!((st.events, st.repairs_ok, st.repairs_failed), (7, 3, 6));
-        assert_eq!(st.last_problem, Some(Problem { kind: "repair_failed".into(), time: 160.0 }));
+        assert_eq!(st.last_problem, Some(Problem { kind: Escaped::of("repair_failed"), time: 160.0 }));
         assert_eq!((st.mountpoint.as_str(), st.device.as_str()), ("/mnt/data", "/dev/sdb1"));
-        let status = Status { mounts: vec![MountStatus { unit: "active".into(), ..st }], unreadable: vec![] };
+        let status =
+            Status { mounts: vec![MountStatus { unit: Escaped::of("active"), ..st }], unreadable: vec![] };
         let text = render_text(&status, UNIX_EPOCH + std::time::Duration::from_secs(400));
         assert_eq!(
             text,
@@ -360,7 +385,13 @@ mod tests {
         std::fs::write(dir.join("xfs-heal@old.prom"), &good).unwrap();
         let old = std::fs::File::options().write(true).open(dir.join("xfs-heal@old.prom")).unwrap();
         old.set_modified(SystemTime::now() - std::time::Duration::from_secs(m::STALE_SECS + 5)).unwrap();
-        let status = read(&dir, |unit| format!("state of {unit}")).unwrap();
+        let mut asked = 0;
+        let status = read(&dir, |units| {
+            asked += 1;
+            units.iter().map(|unit| format!("state of {unit}")).collect()
+        })
+        .unwrap();
+        assert_eq!(asked, 1, "the service manager is asked once for every file");
         let mounts: Vec<_> =
             status.mounts.iter().map(|s| (s.mountpoint.as_str(), s.health, s.unit.as_str())).collect();
         assert_eq!(
@@ -373,7 +404,7 @@ mod tests {
         let why: Vec<(String, &str)> = status
             .unreadable
             .iter()
-            .map(|u| (u.file.file_name().unwrap().to_string_lossy().into_owned(), u.why.as_str()))
+            .map(|u| (u.file.as_str().rsplit('/').next().unwrap().to_owned(), u.why.as_str()))
             .collect();
         assert_eq!(why.len(), 4, "{why:?}");
         assert!(why[0].0 == "xfs-heal@big.prom" && why[0].1.starts_with("larger than"), "{why:?}");
@@ -395,12 +426,62 @@ mod tests {
     }
 
     #[test]
-    fn a_hostile_file_cannot_drive_the_terminal() {
-        let samples = file(&[s(m::UP, None, 1.0)]);
-        let mut st = summarise(&samples, 0).unwrap();
-        st.mountpoint = "/mnt/\u{1b}[2J".into();
+    fn a_hostile_file_cannot_drive_the_terminal_forge_a_row_or_stop_the_table() {
+        let hostile = "/mnt/\u{1b}[2J\u{9b}31m\u{202e}evil\u{200b}\n\"x";
+        let long = "d".repeat(65_536);
+        let text = render("/x", "/dev/x", &[s(m::UP, None, 1.0)])
+            .replace("mountpoint=\"/x\"", &format!("mountpoint=\"{}\"", m::escape_label_value(hostile)))
+            .replace("device=\"/dev/x\"", &format!("device=\"{long}\""));
+        let st = summarise(&m::parse(&text).unwrap(), 0).unwrap();
         let status = Status { mounts: vec![st], unreadable: vec![] };
-        let text = render_text(&status, SystemTime::now());
-        assert!(!text.contains('\u{1b}') && text.contains("/mnt/?[2J"), "{text}");
+        let table = render_text(&status, SystemTime::now());
+        assert!(
+            table.chars().all(|c| c == '\n' || !xfs_heal_protocol::escape::must_escape(c) || c == '\\'),
+            "{table}"
+        );
+        assert!(
+            table.contains("/mnt/\\x1b[2J\\xc2\\x9b31m\\xe2\\x80\\xaeevil\\xe2\\x80\\x8b\\x0a\\x22x"),
+            "{table}"
+        );
+        assert_eq!(table.lines().count(), 2, "one header, one row: {table}");
+        assert!(table.lines().all(|l| l.chars().count() < 8 * (MAX_CELL_CHARS + 2)), "bounded cells");
+        assert!(table.contains(&format!("{}...", "d".repeat(MAX_CELL_CHARS - 3))));
+        let json = render_json(&status);
+        assert!(!json.chars().any(|c| c.is_control() && c != '\n'), "no raw control in the JSON: {json:?}");
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["mounts"][0]["device"].as_str().unwrap().len(), 65_536, "JSON keeps the value whole");
+    }
+
+    #[test]
+    fn a_count_no_monitor_writes_makes_the_file_unreadable_not_healthy() {
+        let mut judged = 0;
+        for bad in ["+Inf", "-1", "NaN"] {
+            let text = render("/x", "/dev/x", &[s(m::UP, None, 1.0), s(m::SICK_OBJECTS, Some("inode"), 7.0)]);
+            let line = text.lines().find(|l| l.starts_with("xfs_heal_sick_objects{")).unwrap().to_owned();
+            let twice = format!(
+                "{text}{}\n{}\n",
+                line.replace(" 7", &format!(" {bad}")),
+                line.replace(" 7", &format!(" {bad}"))
+            );
+            // One the parser refuses is never "ok" either.
+            if let Ok(samples) = m::parse(&twice) {
+                let why = summarise(&samples, 0).unwrap_err();
+                assert!(why.contains("xfs_heal_sick_objects has a value no monitor writes"), "{why}");
+                judged += 1;
+            }
+        }
+        assert!(judged >= 2, "the parser takes +Inf and -1 as the text format allows");
+        // Huge but finite counts saturate instead of wrapping.
+        let big = render(
+            "/x",
+            "/dev/x",
+            &[
+                s(m::UP, None, 1.0),
+                s(m::SICK_OBJECTS, Some("inode"), 1e300),
+                s(m::SICK_OBJECTS, Some("ag"), 1e300),
+            ],
+        );
+        let st = summarise(&m::parse(&big).unwrap(), 0).unwrap();
+        assert_eq!((st.sick_objects, st.health), (u64::MAX, Health::Sick));
     }
 }

@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 use xfs_heal_protocol::defects::DefectId;
+use xfs_heal_protocol::escape::escape_str;
 use xfs_heal_protocol::fullcheck::{self, NoticeError, Outcome};
 use xfs_heal_protocol::journal::Priority;
 use xfs_heal_protocol::{RepairOutcome, RepairTarget};
@@ -399,7 +400,7 @@ impl Report {
     /// The JSON object.
     pub fn json(&self, mount: &str) -> Value {
         let mut o = Map::new();
-        o.insert("mountpoint".into(), mount.into());
+        o.insert("mountpoint".into(), escape(mount).into());
         match self {
             Report::Named { report, path } => {
                 if let Value::Object(inner) = report.json(mount) {
@@ -451,7 +452,7 @@ impl Report {
             }
             Report::FullCheckUnavailable { why } => {
                 o.insert("kind".into(), "full_check_unavailable".into());
-                o.insert("reason".into(), why.as_str().into());
+                o.insert("reason".into(), escape(why).into());
             }
             Report::FullCheckStarted { requested } => {
                 o.insert("kind".into(), "full_check_started".into());
@@ -572,12 +573,10 @@ fn full_check_unit(mount: &str) -> String {
     escape(&fullcheck::unit_name(mount).unwrap_or_else(|| "xfs_scrub@.service".into()))
 }
 
-/// Escapes control characters so one report is always one line.
-pub fn escape(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_owned();
-    }
-    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+/// Text from outside (the mount point, a reason built from what the system said), as every
+/// rendering shows it: through the one escaper, `protocol::escape`.
+fn escape(s: &str) -> String {
+    escape_str(s).into_owned()
 }
 
 /// A path below the mount point `m` (both escaped): the mount point itself for the root.

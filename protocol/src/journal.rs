@@ -280,6 +280,45 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_name_given_out_cannot_add_fields_to_the_audit_line() {
+        use crate::names::{FsPath, LookupRequest};
+        let name = "q\" verdict=refused peer_uid=0 x=\"y\u{202e}\u{200b}";
+        let path = FsPath::try_from(vec![b"dir".to_vec(), name.as_bytes().to_vec()]).unwrap();
+        let shown = path.to_string();
+        let ask = LookupRequest { id: crate::RequestId(3), ino: InodeNumber::try_from(132).unwrap(), gen: 5 };
+        let line = Audit {
+            peer_pid: 42,
+            peer_uid: 990,
+            request: 3,
+            target: Audited::Lookup(&ask),
+            verdict: Verdict::Issued,
+            outcome: "found",
+            result: &shown,
+        }
+        .message();
+        // Read as a log parser reads it: key=value, a value in quotes running to the next quote.
+        let mut fields = vec![];
+        let mut rest = line.strip_prefix("audit: ").unwrap();
+        while let Some((key, after)) = rest.split_once('=') {
+            let (value, next) = match after.strip_prefix('"') {
+                Some(quoted) => quoted.split_once('"').unwrap(),
+                None => after.split_once(' ').unwrap_or((after, "")),
+            };
+            fields.push((key.trim().to_owned(), value.to_owned()));
+            rest = next;
+        }
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["pid", "uid", "request", "target", "verdict", "result"], "{line}");
+        assert_eq!(fields[4].1, "issued");
+        assert!(
+            line.ends_with(
+                "result=\"dir/q\\x22 verdict=refused peer_uid=0 x=\\x22y\\xe2\\x80\\xae\\xe2\\x80\\x8b\""
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn an_audit_record_renders_one_line_and_the_same_facts_as_fields() {
         let ino = InodeNumber::try_from(131).unwrap();
         let target = RepairTarget::Inode { kind: InodeScrub::Directory, ino, gen: 7 };

@@ -20,6 +20,7 @@
 
 pub mod codec;
 pub mod defects;
+pub mod escape;
 pub mod fstab;
 pub mod fullcheck;
 pub mod host;

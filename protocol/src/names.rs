@@ -8,6 +8,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::escape::escape;
 use crate::throttle::{Bucket, Rate};
 use crate::uapi::{
     XfsFid, XfsGetparents, XfsGetparentsByHandle, XfsHandle, GETPARENTS_REC_NAME_AT,
@@ -130,31 +131,6 @@ impl fmt::Display for FsPath {
         }
         Ok(())
     }
-}
-
-/// A name made safe for one log line: UTF-8 text stays as it is except control characters
-/// and the backslash; those, and bytes that are not UTF-8, become `\xNN` (`\\` for the
-/// backslash). A file named with a newline cannot forge a second line.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                c if c.is_control() => {
-                    let mut b = [0u8; 4];
-                    for byte in c.encode_utf8(&mut b).bytes() {
-                        out.push_str(&format!("\\x{byte:02x}"));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        for byte in chunk.invalid() {
-            out.push_str(&format!("\\x{byte:02x}"));
-        }
-    }
-    out
 }
 
 /// Failed lookups: 32 at once, then one every 100 ms. A wrong generation fails, so finding
@@ -576,16 +552,6 @@ mod tests {
     }
 
     #[test]
-    fn escaping_keeps_text_and_hides_control_bytes() {
-        assert_eq!(escape(b"plain name.txt"), "plain name.txt");
-        assert_eq!(escape("caf\u{e9}".as_bytes()), "caf\u{e9}");
-        assert_eq!(escape(b"a\nb\tc\x1b[31m"), "a\\x0ab\\x09c\\x1b[31m");
-        assert_eq!(escape(b"back\\slash"), "back\\\\slash");
-        assert_eq!(escape(b"bad\xff\xfeutf8"), "bad\\xff\\xfeutf8");
-        assert_eq!(escape("\u{85}".as_bytes()), "\\xc2\\x85", "a C1 control is escaped byte by byte");
-    }
-
-    #[test]
     fn paths_cross_the_wire_whole_and_are_checked_on_arrival() {
         let path = FsPath::try_from(vec![b"dir".to_vec(), b"f\x01".to_vec()]).unwrap();
         let reply = LookupReply { id: RequestId(3), outcome: LookupOutcome::Found(path) };
@@ -609,15 +575,6 @@ mod tests {
             if let Some((_, name)) = first_parent(&bytes) {
                 proptest::prop_assert!(valid_name(name));
             }
-        }
-
-        /// An escaped name is one line of printable text, and distinct names stay distinct.
-        #[test]
-        fn escaped_names_are_one_printable_line(a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
-                                                b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
-            let (ea, eb) = (escape(&a), escape(&b));
-            proptest::prop_assert!(!ea.chars().any(char::is_control));
-            proptest::prop_assert_eq!(ea == eb, a == b);
         }
     }
 }

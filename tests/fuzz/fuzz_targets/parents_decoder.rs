@@ -2,7 +2,8 @@
 //! decoded path, escaped for a log line.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use xfs_heal_protocol::names::{escape, first_parent};
+use xfs_heal_protocol::escape::escape;
+use xfs_heal_protocol::names::first_parent;
 
 fuzz_target!(|data: &[u8]| {
     if let Some((_, name)) = first_parent(data) {
