@@ -202,10 +202,15 @@ pub fn summarise(samples: &[ReadSample], age_seconds: u64) -> Result<MountStatus
 /// A cell of the text table, at most [`MAX_CELL_CHARS`] characters: what came from a file
 /// is [`Escaped`] already, the rest is our own words.
 fn cell(value: &str) -> String {
-    if value.chars().count() <= MAX_CELL_CHARS {
+    bounded(value, MAX_CELL_CHARS)
+}
+
+/// `value`, or its first `most - 3` characters and "...".
+fn bounded(value: &str, most: usize) -> String {
+    if value.chars().count() <= most {
         return value.to_owned();
     }
-    let mut short: String = value.chars().take(MAX_CELL_CHARS - 3).collect();
+    let mut short: String = value.chars().take(most - 3).collect();
     short.push_str("...");
     short
 }
@@ -273,7 +278,7 @@ pub fn render_text(status: &Status, now: SystemTime) -> String {
         );
     }
     for u in &status.unreadable {
-        out.push_str(&format!("unreadable: {}: {}\n", cell(u.file.as_str()), cell(u.why.as_str())));
+        out.push_str(&format!("unreadable: {}: {}\n", bounded(u.file.as_str(), 4 * MAX_CELL_CHARS), cell(u.why.as_str())));
     }
     out
 }

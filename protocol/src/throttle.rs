@@ -24,6 +24,15 @@ pub const REQUESTS: Rate = Rate { burst: 64, every_ns: 10 * MS };
 pub const WHOLE_FS_REQUESTS: Rate = Rate { burst: 8, every_ns: 2_000 * MS };
 /// Lines naming one refused connection each: ten a minute, the rest counted.
 pub const REFUSAL_LINES: Rate = Rate { burst: 10, every_ns: 6_000 * MS };
+/// Lines about the served peer's connections (connected, replaced, disconnected): twenty at
+/// once, so a restart or two is told in full, then ten a minute, the rest counted.
+pub const CONNECTION_LINES: Rate = Rate { burst: 20, every_ns: 6_000 * MS };
+/// Connections of the served peer greeted (a `Hello` and a health fd each): sixteen at once,
+/// then four a second. One over it is closed at once, with no Hello and no fd sent, and
+/// counted. A monitor reconnects with a backoff from 100 ms and never comes close; a connect
+/// loop costs the repairer an accept and a close, writes no line of its own and leaves no fd
+/// in flight. Refused peers draw nothing from it, so they cannot lock the monitor out.
+pub const ADMISSIONS: Rate = Rate { burst: 16, every_ns: 250 * MS };
 /// How long after the first held-back item its summary line is written.
 pub const SUMMARY_AFTER_NS: u64 = 60_000 * MS;
 
@@ -187,48 +196,95 @@ impl Gate {
     }
 }
 
-/// Every limit of the repairer's serving loop, on one clock.
+/// The log lines a peer's connections cause, each kind with its own limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// A connection refused (wrong uid, no credentials).
+    Refusal,
+    /// The served peer connected, was replaced, disconnected, or could not be greeted.
+    Connection,
+}
+
+/// Every limit of the repairer's serving loop, on one clock. Together they bound every line a
+/// peer can make the repairer write ([`Limits::max_lines_in`]); audit lines, one per request,
+/// are bounded by the request limit, so nothing a peer does can crowd them out of a journal
+/// whose rate limit is above that bound.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub gate: Gate,
+    admissions: Bucket,
     refusal_lines: Bucket,
     refusals_unlogged: Tally,
+    connection_lines: Bucket,
+    connections_unlogged: Tally,
 }
 
 impl Limits {
     pub const fn new(now_ns: u64) -> Self {
         Self {
             gate: Gate::new(now_ns),
+            admissions: Bucket::full(ADMISSIONS, now_ns),
             refusal_lines: Bucket::full(REFUSAL_LINES, now_ns),
             refusals_unlogged: Tally { count: 0, first_ns: None },
+            connection_lines: Bucket::full(CONNECTION_LINES, now_ns),
+            connections_unlogged: Tally { count: 0, first_ns: None },
         }
     }
 
-    /// Whether a refused connection gets a line of its own now; if not, it is counted.
-    pub fn refusal_line(&mut self, now_ns: u64) -> bool {
-        let ok = self.refusal_lines.take(now_ns).is_ok();
+    /// The most lines of every kind the repairer writes in `secs` seconds: every burst, then
+    /// each rate, plus one summary of each kind per minute begun, and one audit line per
+    /// request the request limit admits (a lookup is a request). A journal whose rate limit is
+    /// above this never drops an audit line on our account.
+    pub const fn max_lines_in(secs: u64) -> u64 {
+        let ns = secs * 1_000 * MS;
+        let minutes = secs.div_ceil(60);
+        let audit = REQUESTS.burst as u64 + ns / REQUESTS.every_ns;
+        let refusals = REFUSAL_LINES.burst as u64 + ns / REFUSAL_LINES.every_ns;
+        let connections = CONNECTION_LINES.burst as u64 + ns / CONNECTION_LINES.every_ns;
+        audit + refusals + connections + 3 * minutes
+    }
+
+    /// Whether a connection of the served peer is greeted now (taking a token), or closed.
+    pub fn admit(&mut self, now_ns: u64) -> bool {
+        self.admissions.take(now_ns).is_ok()
+    }
+
+    /// Whether a line of `kind` is written now; if not, it is counted for the summary.
+    pub fn line(&mut self, kind: Line, now_ns: u64) -> bool {
+        let (bucket, unlogged) = match kind {
+            Line::Refusal => (&mut self.refusal_lines, &mut self.refusals_unlogged),
+            Line::Connection => (&mut self.connection_lines, &mut self.connections_unlogged),
+        };
+        let ok = bucket.take(now_ns).is_ok();
         if !ok {
-            self.refusals_unlogged.add(now_ns);
+            unlogged.add(now_ns);
         }
         ok
     }
 
-    /// The summaries due now (all of them with `force`): refusals not logged one by one,
-    /// and requests held back.
-    pub fn summaries(&mut self, now_ns: u64, force: bool) -> (Option<u64>, Option<u64>) {
-        (self.refusals_unlogged.take_due(now_ns, force), self.gate.tally.take_due(now_ns, force))
+    /// The summaries due now (all of them with `force`): refusals and connection lines not
+    /// written one by one, and requests held back.
+    pub fn summaries(&mut self, now_ns: u64, force: bool) -> [Option<u64>; 3] {
+        [
+            self.refusals_unlogged.take_due(now_ns, force),
+            self.connections_unlogged.take_due(now_ns, force),
+            self.gate.tally.take_due(now_ns, force),
+        ]
     }
 
     /// [`Limits::summaries`] as the repairer's log lines.
     pub fn summary_lines(&mut self, now_ns: u64, force: bool) -> Vec<String> {
-        let (refused, held) = self.summaries(now_ns, force);
+        let [refused, connections, held] = self.summaries(now_ns, force);
         let refused = refused.map(|n| {
             format!("refused {n} more connections in the last minute without a line each (rate limit)")
+        });
+        let connections = connections.map(|n| {
+            format!("{n} more connection lines (connected, replaced, disconnected) in the last minute were counted, not written (rate limit)")
         });
         let held = held.map(|n| {
             format!("rate limit: {n} repair requests were held back in the last minute before being served")
         });
-        refused.into_iter().chain(held).collect()
+        refused.into_iter().chain(connections).chain(held).collect()
     }
 
     /// How long the loop may sleep in poll(2), in whole milliseconds rounded up so that it
@@ -241,10 +297,15 @@ impl Limits {
 
     /// The earliest moment the loop must act without input: a held request, a summary.
     pub fn deadline(&self) -> Option<u64> {
-        [self.gate.held_until(), self.refusals_unlogged.due_at(), self.gate.tally.due_at()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.gate.held_until(),
+            self.refusals_unlogged.due_at(),
+            self.connections_unlogged.due_at(),
+            self.gate.tally.due_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -385,7 +446,7 @@ mod tests {
     fn the_loop_limits_log_ten_refusals_a_minute_and_say_when_to_wake() {
         let mut l = Limits::new(0);
         assert_eq!(l.deadline(), None);
-        let lines = (0..25).filter(|_| l.refusal_line(S)).count();
+        let lines = (0..25).filter(|_| l.line(Line::Refusal, S)).count();
         assert_eq!(lines, 10);
         assert_eq!(l.deadline(), Some(S + SUMMARY_AFTER_NS));
         // The sleep rounds up to whole milliseconds and takes the earlier deadline.
@@ -395,13 +456,52 @@ mod tests {
         assert_eq!(l.sleep_ms(S + SUMMARY_AFTER_NS + 5, Some(S)), Some(0), "past due: no sleep");
         assert_eq!(Limits::new(0).sleep_ms(S, None), None);
         assert_eq!(Limits::new(0).sleep_ms(S, Some(S + 3_000_000)), Some(3));
-        assert_eq!(l.summaries(S, false), (None, None));
+        assert_eq!(l.summaries(S, false), [None, None, None]);
         assert_eq!(
             l.summary_lines(S + SUMMARY_AFTER_NS, false),
             ["refused 15 more connections in the last minute without a line each (rate limit)"]
         );
         assert_eq!(l.deadline(), None);
-        assert!(l.refusal_line(S + SUMMARY_AFTER_NS), "a minute later, lines again");
+        assert!(l.line(Line::Refusal, S + SUMMARY_AFTER_NS), "a minute later, lines again");
+    }
+
+    #[test]
+    fn connection_lines_have_their_own_limit_and_summary() {
+        let mut l = Limits::new(0);
+        let written = (0..1_000).filter(|_| l.line(Line::Connection, S)).count();
+        assert_eq!(written, usize::try_from(CONNECTION_LINES.burst).unwrap());
+        // Refusals are not charged for what connections spent.
+        assert!(l.line(Line::Refusal, S));
+        // Ten a minute after the burst.
+        let later = (1..=60).filter(|i| l.line(Line::Connection, S + i * S)).count();
+        assert_eq!(later, 10);
+        assert_eq!(
+            l.summary_lines(S + SUMMARY_AFTER_NS, false),
+            ["1030 more connection lines (connected, replaced, disconnected) in the last minute were counted, not written (rate limit)"]
+        );
+    }
+
+    #[test]
+    fn admissions_give_their_burst_then_four_a_second() {
+        let mut l = Limits::new(0);
+        let greeted = (0..1_000).filter(|_| l.admit(S)).count();
+        assert_eq!(greeted, usize::try_from(ADMISSIONS.burst).unwrap());
+        assert!(!l.admit(S + ADMISSIONS.every_ns - 1));
+        assert!(l.admit(S + ADMISSIONS.every_ns), "and refills at its rate");
+        // A connect loop for ten seconds (one every 100 us, from a full bucket) is greeted
+        // the burst, then once every 250 ms: 39 more before the ten seconds are up.
+        let mut l = Limits::new(0);
+        let greeted = (0..100_000u64).filter(|i| l.admit(S + i * 100_000)).count();
+        assert_eq!(greeted, usize::try_from(ADMISSIONS.burst).unwrap() + 39);
+        assert_eq!(l.deadline(), None, "closing over the limit needs no wake-up");
+    }
+
+    #[test]
+    fn every_line_a_peer_causes_stays_under_journalds_default_rate_limit() {
+        // journald drops a unit's lines over 10,000 in 30 s by default; the repairer's unit
+        // sets that limit explicitly (LogRateLimitBurst=), and this is what it must exceed.
+        assert_eq!(Limits::max_lines_in(30), 64 + 3_000 + 10 + 5 + 20 + 5 + 3);
+        assert!(Limits::max_lines_in(30) < 10_000);
     }
 
     #[test]

@@ -49,10 +49,7 @@ pub fn open_checked(path: &Path, watch_moves: bool) -> Result<(OwnedFd, Option<M
     let isolate = |step, e: nix::Error| Error::Isolate { step, source: e.into() };
     let not_root = |detail| Error::NotMountRoot { path: path.to_owned(), detail };
     let none = None::<&str>;
-    let watch = match watch_moves {
-        true => Some(watch_for_move(path)?),
-        false => None,
-    };
+    let watch = if watch_moves { Some(watch_for_move(path)?) } else { None };
     unshare(CloneFlags::CLONE_NEWNS).map_err(|e| isolate("unshare(CLONE_NEWNS)", e))?;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).map_err(|e| isolate("slave", e))?;
     let fd = open_dir(path).map_err(open_err)?;

@@ -13,7 +13,7 @@ use xfs_heal_protocol::defects::DefectSet;
 use xfs_heal_protocol::host::{self, Served};
 use xfs_heal_protocol::journal::{Audit, Audited, Verdict};
 use xfs_heal_protocol::names::{LookupReply, LookupRequest, Lookups};
-use xfs_heal_protocol::throttle::Limits;
+use xfs_heal_protocol::throttle::{Limits, Line};
 use xfs_heal_protocol::{
     Geometry, MonitorToRepairer, Refusal, RepairReply, RepairRequest, RepairerToMonitor,
 };
@@ -27,6 +27,16 @@ use crate::workers::{Job, Workers};
 /// A peer that sends part of a frame and then nothing for this long (5 s) is dropped: it
 /// would otherwise hold the one connection slot.
 pub const STALL_NS: u64 = 5_000_000_000;
+
+/// A line about a peer's connection, written if its kind's limit allows and counted for the
+/// summary if not (`protocol::throttle::Line`): nothing a peer does writes lines unbounded.
+macro_rules! limited {
+    ($st:ident, $kind:ident, $($arg:tt)*) => {
+        if $st.limits.line(Line::$kind, $st.now_ns()) {
+            log!($($arg)*)
+        }
+    };
+}
 
 /// One connected, authenticated monitor.
 struct Connection {
@@ -130,7 +140,7 @@ impl Server {
             if let Err(reason) = served {
                 st.limits.gate.drop_held();
                 let pid = st.conn.take().map_or(0, |c| c.peer.pid());
-                log!("monitor pid {pid} disconnected: {reason}");
+                limited!(st, Connection, "monitor pid {pid} disconnected: {reason}");
                 if let Err(why) = self.mount.reopen_verified(self.kernel_health()) {
                     self.summarise(&mut st, true);
                     log!("the filesystem is gone ({}); exiting", why.0);
@@ -164,13 +174,6 @@ impl Server {
         }
     }
 
-    /// Logs one refused connection, or counts it once over the line limit.
-    fn refused(&self, st: &mut State, message: &str) {
-        if st.limits.refusal_line(st.now_ns()) {
-            log!("{message}");
-        }
-    }
-
     /// Checks a new peer; if it is the monitor we serve, greets it with `Hello` and the
     /// health fd. A newer connection of the served peer replaces the current one: the
     /// identity checks make them equally trusted, and a peer that connected and fell silent
@@ -178,27 +181,27 @@ impl Server {
     fn admit(&self, fd: OwnedFd, st: &mut State) {
         let peer: UnixCredentials = match getsockopt(&fd, sockopt::PeerCredentials) {
             Ok(c) => c,
-            Err(e) => return self.refused(st, &format!("refused a connection: SO_PEERCRED failed: {e}")),
+            Err(e) => return limited!(st, Refusal, "refused a connection: SO_PEERCRED failed: {e}"),
         };
         let (pid, uid) = (peer.pid(), peer.uid());
         if let Err(why) = host::check_peer(pid, uid, self.monitor_uid) {
-            return self.refused(st, &why);
+            return limited!(st, Refusal, "{why}");
+        }
+        if !st.limits.admit(st.now_ns()) {
+            return limited!(st, Connection, "closed pid {pid}'s connection unanswered (admission limit)");
         }
         match sys::send_with_fd(fd.as_fd(), &self.hello, self.health.as_fd()) {
             Ok(n) if n == self.hello.len() => {
                 if let Some(old) = st.conn.take() {
                     st.limits.gate.drop_held();
-                    log!(
-                        "monitor pid {pid} replaces monitor pid {}, whose connection is closed",
-                        old.peer.pid()
-                    );
+                    limited!(st, Connection, "monitor pid {pid} replaces monitor pid {}", old.peer.pid());
                 }
-                log!("monitor pid {pid} uid {uid} connected; handed over the health fd");
+                limited!(st, Connection, "monitor pid {pid} uid {uid} connected; handed over the health fd");
                 st.admitted += 1;
                 st.conn = Some(Connection { fd, peer, frames: FrameReader::new(), serial: st.admitted });
             }
-            Ok(n) => log!("dropped monitor pid {pid}: Hello cut short after {n} bytes"),
-            Err(e) => log!("dropped monitor pid {pid}: cannot send Hello: {e}"),
+            Ok(n) => limited!(st, Connection, "dropped monitor pid {pid}: Hello cut short after {n} bytes"),
+            Err(e) => limited!(st, Connection, "dropped monitor pid {pid}: cannot send Hello: {e}"),
         }
     }
 

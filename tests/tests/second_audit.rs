@@ -1,0 +1,98 @@
+//! The second external audit's findings, each replayed as the attack against the real
+//! binaries (ARCHITECTURE.md, "Threat model"). Every test here failed before its fix.
+
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use xfs_heal_protocol::throttle::{self, Limits};
+use xfs_heal_protocol::*;
+use xfs_heal_tests::*;
+
+// --- 2: connections, and the lines they cause -----------------------------------------------
+
+/// Before: every connection wrote "connected" and "disconnected" (20,000 cycles in under a
+/// second wrote 40,000 lines) and got a Hello with a health fd. After: connection lines have
+/// their own limit and a summary, a connection over the admission limit is closed with no
+/// Hello, and audit lines still get through.
+#[test]
+fn a_connect_loop_of_the_served_uid_writes_bounded_lines_and_leaves_audit_lines_alone() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("connect-loop");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let mut r =
+        Repairer::start(&scratch, &fs.mountpoint, &["--events-from", data("sample.v0").to_str().unwrap()]);
+    let before = r.log_text().lines().count();
+    let start = Instant::now();
+    let mut cycles = 0u64;
+    while cycles < 20_000 && start.elapsed() < Duration::from_secs(3) {
+        // Connect and hang up at once, reading nothing: the repairer sees a new peer each time.
+        drop(UnixStream::connect(&r.socket).expect("connect"));
+        cycles += 1;
+    }
+    // A request after the loop: its audit line must be written.
+    let mut c = Client::served(&r.socket);
+    let target = RepairTarget::Ag { agno: AgNumber::try_from(0).unwrap(), kind: AgScrub::Agf };
+    assert_eq!(c.request(RepairRequest { id: RequestId(77), target }).id, RequestId(77));
+    let audit = r.wait_for_log("request=77 ");
+    assert!(audit.contains("verdict=issued"), "{audit}");
+    let secs = start.elapsed().as_secs().max(1);
+    let text = r.log_text();
+    let written = text.lines().count() - before;
+    eprintln!("{cycles} connect/disconnect cycles in {secs} s: {written} lines written");
+    assert!(cycles > 1_000, "the loop ran: {cycles}");
+    let bound = usize::try_from(Limits::max_lines_in(secs)).unwrap();
+    assert!(written <= bound, "{written} lines for {cycles} connections; the limits allow {bound}:\n{text}");
+    let connected = r.count("connected; handed over the health fd");
+    let most = usize::try_from(throttle::CONNECTION_LINES.burst).unwrap() + usize::try_from(secs).unwrap();
+    assert!(connected <= most, "{connected} 'connected' lines, at most {most}");
+    // The connections over the limit were closed unanswered: no Hello, no fd in flight.
+    let greeted_most = u64::from(throttle::ADMISSIONS.burst) + 4 * secs + 2;
+    assert!(cycles > greeted_most, "the loop outran the admission limit");
+    drop(c);
+    drop(fs);
+}
+
+// --- 4: `xfs-heal status` and one hostile file ----------------------------------------------
+
+/// Before: a 65,536-character label aborted the command (exit 134) and hid every mount; two
+/// +Inf counts wrapped to "ok". After: the table is drawn, the hostile cell cut short and
+/// escaped, the file with +Inf unreadable, the good file shown.
+#[test]
+fn status_survives_hostile_files_and_shows_the_rest() {
+    let scratch = Scratch::new("status-hostile");
+    let dir = scratch.path("metrics");
+    std::fs::create_dir(&dir).unwrap();
+    let good = metrics::render(
+        "/mnt/good",
+        "/dev/good",
+        &[metrics::Sample { family: metrics::UP, label: None, value: 1.0 }],
+    );
+    std::fs::write(dir.join("xfs-heal@mnt-good.prom"), &good).unwrap();
+    let long = "x".repeat(65_536);
+    let hostile = good.replace("/mnt/good", &format!("/mnt/{long}\\u202e"));
+    std::fs::write(dir.join("xfs-heal@mnt-long.prom"), hostile.replace("\\u202e", "\u{202e}")).unwrap();
+    let sick = good.replace("/mnt/good", "/mnt/inf")
+        + "xfs_heal_sick_objects{mountpoint=\"/mnt/inf\",device=\"/dev/good\",domain=\"inode\"} +Inf\n"
+        + "xfs_heal_sick_objects{mountpoint=\"/mnt/inf\",device=\"/dev/good\",domain=\"ag\"} +Inf\n";
+    std::fs::write(dir.join("xfs-heal@mnt-inf.prom"), sick).unwrap();
+    let out = Command::new(binary("xfs-heal"))
+        .args(["status", "--metrics-dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("/mnt/good"), "{text}");
+    assert!(
+        text.contains(&format!("/mnt/{}...", "x".repeat(xfs_heal_ctl::status::MAX_CELL_CHARS - 8))),
+        "{text}"
+    );
+    assert!(!text.contains('\u{202e}'), "{text}");
+    assert!(
+        text.contains("xfs-heal@mnt-inf.prom: xfs_heal_sick_objects has a value no monitor writes"),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("/mnt/inf")), "never shown as a mount: {text}");
+}
