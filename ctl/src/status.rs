@@ -278,7 +278,11 @@ pub fn render_text(status: &Status, now: SystemTime) -> String {
         );
     }
     for u in &status.unreadable {
-        out.push_str(&format!("unreadable: {}: {}\n", bounded(u.file.as_str(), 4 * MAX_CELL_CHARS), cell(u.why.as_str())));
+        out.push_str(&format!(
+            "unreadable: {}: {}\n",
+            bounded(u.file.as_str(), 4 * MAX_CELL_CHARS),
+            cell(u.why.as_str())
+        ));
     }
     out
 }
