@@ -19,7 +19,8 @@ fi
 # repairer tests count the repair ioctls the kernel actually saw. musl-tools: musl-gcc, for
 # the C files of the static (musl) build's dependencies. prometheus-node-exporter and
 # prometheus (for promtool): the metrics are scraped through the real node_exporter, and the
-# alert rules checked and tested by promtool.
+# alert rules checked and tested by promtool. acl: getfacl, to show node_exporter's directory
+# carries no ACL of ours.
 need=()
 command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
@@ -30,6 +31,7 @@ command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
 command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
 command -v prometheus-node-exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v getfacl >/dev/null 2>&1 || need+=(acl)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq

@@ -14,6 +14,7 @@ pub enum Format {
 
 const AFTER_LONG_HELP: &str = "\
 Exit status: that of the command run (xfs-heal-status(8), xfs-heal-supported(8), \
+xfs-heal-metrics-link(8), xfs-heal-metrics-unlink(8), \
 xfs-heal-listen(8)); 2 for a command line it cannot parse.
 
 See also: xfs-heal-repairer(8), xfs-heal-monitor(8), xfs_healer(8), systemd-socket-activate(1).";
@@ -37,13 +38,14 @@ pub enum Command {
     /// repair recommended, shut down, or stale when its monitor stopped writing), the events
     /// read, repairs that succeeded and failed, the newest problem and when, and the state of
     /// its monitor unit. Read from the metrics files the monitors write for node_exporter
-    /// (xfs-heal@INSTANCE.prom in --metrics-dir), so it shows what Prometheus sees. Needs no
-    /// privilege.
+    /// (xfs-heal@INSTANCE.prom, in a directory of each mount's own beneath --metrics-dir),
+    /// so it shows what Prometheus sees. Needs no privilege.
     #[command(after_long_help = "Exit status: 0 every mount is healthy (or none is protected); 1 \
 a mount needs attention, or a metrics file is unreadable; 2 the directory cannot be read.")]
     Status {
-        /// Where the monitors write their metrics files.
-        #[arg(long, value_name = "DIR", default_value = xfs_heal_protocol::metrics::DEFAULT_DIR)]
+        /// Where the monitors write their metrics files: DIR/INSTANCE/xfs-heal@INSTANCE.prom,
+        /// or DIR/xfs-heal@INSTANCE.prom for a monitor run by hand with --metrics-dir DIR.
+        #[arg(long, value_name = "DIR", default_value = xfs_heal_protocol::metrics::STATE_DIR)]
         metrics_dir: PathBuf,
 
         /// Output format: a table, or one JSON document.
@@ -64,6 +66,34 @@ XFS, a kernel without the XFS health monitor, or the autofsck property says to s
     Supported {
         /// The mount point of the XFS filesystem.
         mountpoint: PathBuf,
+    },
+
+    /// Show one mount's metrics file to node_exporter (the monitor unit's ExecStartPre=)
+    ///
+    /// Makes TEXTFILE_DIR/xfs-heal@INSTANCE.prom a symbolic link to
+    /// STATE_DIR/INSTANCE/xfs-heal@INSTANCE.prom (INSTANCE: MOUNTPOINT, systemd-escaped), the
+    /// file the mount's monitor writes in a directory of its own, replacing whatever had that name in one rename. An empty file is
+    /// made first if the monitor has not written one yet. Nothing is followed through a link.
+    /// Without TEXTFILE_DIR (no node_exporter) it does nothing. Needs root.
+    #[command(
+        after_long_help = "Exit status: 0 linked, linked already, or no textfile directory; 1 on an error (a bad instance name, a directory that cannot be opened)."
+    )]
+    MetricsLink {
+        #[command(flatten)]
+        dirs: MetricsDirs,
+    },
+
+    /// Take one mount's link away from node_exporter once its monitor ended cleanly (the
+    /// monitor unit's ExecStopPost=)
+    ///
+    /// Removes TEXTFILE_DIR/xfs-heal@INSTANCE.prom if it is our link and the monitor's file is
+    /// gone (the monitor removes it when the filesystem is unmounted). While the file is there
+    /// the link stays, so a monitor that died shows as stale (XfsHealMonitorDown). Nothing
+    /// but our own link is ever removed. Needs root.
+    #[command(after_long_help = "Exit status: 0 removed, kept, or nothing to remove; 1 on an error.")]
+    MetricsUnlink {
+        #[command(flatten)]
+        dirs: MetricsDirs,
     },
 
     /// Run a repairer by hand, the way its socket unit would start it
@@ -93,4 +123,19 @@ socket or the capture cannot be set up, or COMMAND cannot be run.")]
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+}
+
+/// The directories and the instance the metrics verbs work on.
+#[derive(Debug, clap::Args)]
+pub struct MetricsDirs {
+    /// node_exporter's textfile collector directory.
+    #[arg(long, value_name = "DIR", default_value = xfs_heal_protocol::metrics::TEXTFILE_DIR)]
+    pub textfile_dir: PathBuf,
+
+    /// Where each monitor has its directory (the unit's StateDirectory=).
+    #[arg(long, value_name = "DIR", default_value = xfs_heal_protocol::metrics::STATE_DIR)]
+    pub state_dir: PathBuf,
+
+    /// The mount point (%f): its systemd-escaped name names the files.
+    pub mountpoint: PathBuf,
 }

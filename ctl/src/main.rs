@@ -1,10 +1,11 @@
 //! xfs-heal: the operator's command (`xfs-heal --help`).
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use xfs_heal_ctl::cli::{Cli, Command, Format};
-use xfs_heal_ctl::{listen, status, supported};
+use xfs_heal_ctl::cli::{Cli, Command, Format, MetricsDirs};
+use xfs_heal_ctl::{listen, status, supported, textfile};
 
 fn main() -> ExitCode {
     match Cli::parse().command {
@@ -27,9 +28,29 @@ fn main() -> ExitCode {
             eprintln!("xfs-heal supported {}: {verdict}", mountpoint.display());
             ExitCode::from(code)
         }
+        Command::MetricsLink { dirs } => metrics(&dirs, "metrics-link", textfile::link),
+        Command::MetricsUnlink { dirs } => metrics(&dirs, "metrics-unlink", textfile::unlink),
         Command::Listen { group, events_from, socket, command } => {
             let e = listen::run(&group, events_from.as_deref(), &socket, &command);
             eprintln!("xfs-heal listen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One metrics verb, and its one line: on stdout when it did what it should, else stderr.
+fn metrics(
+    dirs: &MetricsDirs,
+    verb: &str,
+    run: fn(&Path, &Path, &Path) -> Result<textfile::Done, textfile::TextfileError>,
+) -> ExitCode {
+    match run(&dirs.textfile_dir, &dirs.state_dir, &dirs.mountpoint) {
+        Ok(done) => {
+            println!("xfs-heal {verb}: {done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xfs-heal {verb}: {e}");
             ExitCode::FAILURE
         }
     }

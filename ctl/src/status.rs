@@ -91,23 +91,33 @@ impl Status {
     }
 }
 
-/// Reads every metrics file in `dir`; `unit_states` answers for all the monitor units'
-/// names at once, in order.
+/// Reads every metrics file beneath `dir`: `dir/INSTANCE/xfs-heal@INSTANCE.prom`, as the
+/// monitor units write them, and `dir/xfs-heal@INSTANCE.prom`, as a monitor run by hand with
+/// `--metrics-dir dir` does. Directories are entered only if they are directories (not
+/// links) named as an instance, and only their own instance's file is read.
+/// `unit_states` answers for all the monitor units' names at once, in order.
 pub fn read(dir: &Path, unit_states: impl FnOnce(&[String]) -> Vec<String>) -> std::io::Result<Status> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| m::is_file_name(n))
-        .collect();
-    names.sort();
+    let mut found: Vec<(std::path::PathBuf, String)> = Vec::new();
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if m::is_file_name(&name) {
+            let instance = name.trim_start_matches("xfs-heal@").trim_end_matches(".prom").to_owned();
+            found.push((dir.join(&name), instance));
+        } else if m::is_instance(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let file = dir.join(&name).join(m::file_name(&name));
+            if std::fs::symlink_metadata(&file).is_ok() {
+                found.push((file, name));
+            }
+        }
+    }
+    found.sort();
     let now = SystemTime::now();
     let mut status = Status::default();
     let mut units = Vec::new();
-    for name in names {
-        let path = dir.join(&name);
+    for (path, instance) in found {
         let file = Escaped::new(path.as_os_str().as_bytes());
         match read_file(&path, now).and_then(|(samples, age)| summarise(&samples, age)) {
             Ok(mut s) => {
-                let instance = name.trim_start_matches("xfs-heal@").trim_end_matches(".prom");
                 units.push(format!("xfs-heal-monitor@{instance}.service"));
                 s.file = file;
                 status.mounts.push(s);
@@ -392,6 +402,16 @@ mod tests {
         std::fs::write(dir.join("xfs-heal@edge.prom"), "#".repeat(usize::try_from(MAX_FILE_BYTES).unwrap()))
             .unwrap();
         std::fs::write(dir.join("xfs-heal@old.prom"), &good).unwrap();
+        // The units' layout: a directory per instance, holding its own instance's file only.
+        std::fs::create_dir(dir.join("mnt-b")).unwrap();
+        std::fs::write(
+            dir.join("mnt-b/xfs-heal@mnt-b.prom"),
+            render("/mnt/b", "/dev/b", &[s(m::UP, None, 1.0)]),
+        )
+        .unwrap();
+        std::fs::write(dir.join("mnt-b/xfs-heal@mnt-c.prom"), &good).unwrap();
+        std::fs::create_dir(dir.join("mnt-stopped")).unwrap();
+        std::os::unix::fs::symlink(dir.join("mnt-b"), dir.join("mnt-linked")).unwrap();
         let old = std::fs::File::options().write(true).open(dir.join("xfs-heal@old.prom")).unwrap();
         old.set_modified(SystemTime::now() - std::time::Duration::from_secs(m::STALE_SECS + 5)).unwrap();
         let mut asked = 0;
@@ -406,6 +426,7 @@ mod tests {
         assert_eq!(
             mounts,
             [
+                ("/mnt/b", Health::Ok, "state of xfs-heal-monitor@mnt-b.service"),
                 ("/mnt/a", Health::Ok, "state of xfs-heal-monitor@mnt-a.service"),
                 ("/mnt/a", Health::Stale, "state of xfs-heal-monitor@old.service"),
             ]

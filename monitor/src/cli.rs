@@ -6,10 +6,6 @@ use clap::Parser;
 
 use crate::report::Format;
 
-/// Debian's node_exporter reads its textfile collector here; the package's tmpfiles.d entry
-/// lets the xfs-heal group create files in it (and keeps it sticky).
-pub const DEFAULT_METRICS_DIR: &str = xfs_heal_protocol::metrics::DEFAULT_DIR;
-
 const LONG_ABOUT: &str = "\
 Watch an XFS filesystem's health events and have sick metadata repaired online.
 
@@ -30,9 +26,10 @@ structured fields (XFS_HEAL_KIND, XFS_HEAL_INO, XFS_HEAL_OUTCOME, ...); elsewher
 plain lines on standard output.
 
 Metrics for Prometheus go to node_exporter's textfile collector: one file per mount, \
-xfs-heal@INSTANCE.prom in --metrics-dir, written through a temporary name and a rename at \
-most once a second while things change and once a minute regardless, and removed when the \
-filesystem is unmounted. `xfs-heal status` reads the same files.";
+xfs-heal@INSTANCE.prom in a directory of the mount's own (--metrics-dir), written through a \
+temporary name and a rename at most once a second while things change and once a minute \
+regardless, and removed when the filesystem is unmounted. The unit links it into \
+node_exporter's directory (`xfs-heal metrics-link`); `xfs-heal status` reads the same files.";
 
 const AFTER_LONG_HELP: &str = "\
 Exit status: 0 when the filesystem is unmounted, the event source ends, or its autofsck \
@@ -79,12 +76,13 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallel: Option<u16>,
 
-    /// node_exporter's textfile collector directory, where this monitor writes
-    /// xfs-heal@INSTANCE.prom. Opened before the sandbox closes; the monitor may create,
-    /// write, rename and remove regular files there and nowhere else. If it cannot be
-    /// opened, the monitor says so and runs without metrics.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_METRICS_DIR)]
-    pub metrics_dir: PathBuf,
+    /// The directory of this mount's own, where the monitor writes xfs-heal@INSTANCE.prom
+    /// [default: /var/lib/xfs-heal/metrics/INSTANCE, which the unit's StateDirectory= makes;
+    /// `xfs-heal metrics-link` shows it to node_exporter]. Opened before the sandbox closes;
+    /// the monitor may create, write, rename and remove regular files there and nowhere
+    /// else. If it cannot be opened, the monitor says so and runs without metrics.
+    #[arg(long, value_name = "DIR")]
+    pub metrics_dir: Option<PathBuf>,
 
     /// Write no metrics file.
     #[arg(long)]

@@ -146,23 +146,23 @@ fn main() -> ExitCode {
 
     //    The metrics directory, and the fdinfo of the health fd (the kernel's lost-event
     //    counter), are opened now: the sandbox leaves no other way to them.
+    let metrics_dir = cli.metrics_dir.clone().unwrap_or_else(|| {
+        xfs_heal_protocol::metrics::instance_dir(&client::systemd_escape_path(&mountpoint.to_string_lossy()))
+            .into()
+    });
     let textfile = if cli.no_metrics {
         None
     } else {
-        match open_metrics(&cli.metrics_dir, &mountpoint, &health) {
+        match open_metrics(&metrics_dir, &mountpoint, &health) {
             Ok(file) => {
-                output.say(&Report::Status(format!(
-                    "metrics: {} in {}",
-                    file.name(),
-                    cli.metrics_dir.display()
-                )));
+                output.say(&Report::Status(format!("metrics: {} in {}", file.name(), metrics_dir.display())));
                 output.metrics = Some(Metrics::new());
                 Some(file)
             }
             Err(e) => {
                 output.say(&Report::Status(format!(
                     "metrics: cannot open {}: {e}; running without metrics (--no-metrics silences this)",
-                    cli.metrics_dir.display()
+                    metrics_dir.display()
                 )));
                 None
             }

@@ -12,9 +12,30 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Debian's node_exporter reads its textfile collector from here (its default), so the
-/// monitors write here unless told otherwise, and `xfs-heal status` reads here.
-pub const DEFAULT_DIR: &str = "/var/lib/prometheus/node-exporter";
+/// Each monitor writes its file in a directory of its own beneath this one,
+/// [`instance_dir`]: the only place its Landlock rule and its unit let it write, so no
+/// monitor can touch another mount's file or any other name (systemd makes it, as the unit's
+/// `StateDirectory=`). `xfs-heal status` reads here.
+pub const STATE_DIR: &str = "/var/lib/xfs-heal/metrics";
+
+/// Debian's node_exporter reads its textfile collector from here (its default). Nothing of
+/// ours writes in it but root's `xfs-heal metrics-link`, which puts one symbolic link per
+/// mount there, `xfs-heal@INSTANCE.prom`, to the file in [`instance_dir`].
+pub const TEXTFILE_DIR: &str = "/var/lib/prometheus/node-exporter";
+
+/// The monitor's own directory for the mount whose systemd-escaped path is `instance`.
+pub fn instance_dir(instance: &str) -> String {
+    format!("{STATE_DIR}/{instance}")
+}
+
+/// Is `name` an instance name as `systemd-escape --path` makes them, one path component
+/// that fits a file name with our prefix and suffix? What the root verbs accept as their
+/// argument, so a hostile `%i` cannot name another place.
+pub fn is_instance(name: &str) -> bool {
+    let fits = !name.is_empty() && file_name(name).len() <= 255;
+    let chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b":_.\\-".contains(&b));
+    fits && chars && !name.starts_with('.')
+}
 
 /// A running monitor rewrites its file at least this often, changed or not.
 pub const HEARTBEAT_SECS: u64 = 60;
@@ -262,6 +283,17 @@ fn parse_labels(mut rest: &str) -> Option<(BTreeMap<String, String>, &str)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn instance_names_are_what_systemd_escape_makes_and_nothing_that_leaves_the_directory() {
+        for good in ["mnt-data", "-", "srv-a\\x2db", "mnt-caf\\xc3\\xa9", "a:b_c.d"] {
+            assert!(is_instance(good), "{good}");
+        }
+        for bad in ["", "..", ".hidden", "a/b", "../etc", "a b", "a\nb", "\u{e9}", &"x".repeat(300)] {
+            assert!(!is_instance(bad), "{bad:?}");
+        }
+        assert_eq!(instance_dir("mnt-data"), "/var/lib/xfs-heal/metrics/mnt-data");
+    }
 
     #[test]
     fn names_follow_the_naming_guide() {

@@ -18,6 +18,8 @@ fn man_pages_document_every_option() {
         ("xfs-heal-status", vec!["status"]),
         ("xfs-heal-supported", vec!["supported"]),
         ("xfs-heal-listen", vec!["listen"]),
+        ("xfs-heal-metrics-link", vec!["metrics-link"]),
+        ("xfs-heal-metrics-unlink", vec!["metrics-unlink"]),
     ];
     for (daemon, command) in pages {
         let page = std::fs::read_to_string(dir.join(format!("{daemon}.8"))).unwrap();

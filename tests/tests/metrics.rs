@@ -1,7 +1,8 @@
 //! Issue #15: the metrics a monitor writes, scraped through the real node_exporter
 //! (Debian's prometheus-node-exporter, textfile collector) over loopback and checked by the
-//! real `promtool`; the file written through a rename, at most once a second; removed at a
-//! clean end.
+//! real `promtool`; the file written through a rename, at most once a second, in the mount's
+//! own directory and shown to node_exporter by root's `xfs-heal metrics-link`; removed, link
+//! and all, at a clean end.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -81,14 +82,21 @@ fn value(body: &str, series: &str) -> Option<f64> {
     body.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// What both tests start from: a loop-mounted XFS, a metrics directory the monitor's user
-/// owns (as the package's tmpfiles.d entry makes it), and a repairer whose events come from
-/// a FIFO the test writes. Bound in this order, the repairer goes first and the scratch
-/// directory last.
+/// What both tests start from: a loop-mounted XFS; the layout the package's units make,
+/// under the scratch directory: node_exporter's textfile directory (root's, 0755, which no
+/// monitor can write) and the monitors' state directory, with this mount's own directory in
+/// it, owned by the monitor's user (the unit's `StateDirectory=`); and a repairer whose
+/// events come from a FIFO the test writes. Bound in this order, the repairer goes first and
+/// the scratch directory last.
 struct Served {
     scratch: Scratch,
     fs: XfsMount,
+    /// The mount's own metrics directory (`--metrics-dir`).
     dir: std::path::PathBuf,
+    /// What holds every mount's directory (`xfs-heal status --metrics-dir`).
+    state: std::path::PathBuf,
+    /// node_exporter's textfile directory.
+    textfile: std::path::PathBuf,
     writer: std::fs::File,
     repairer: Repairer,
 }
@@ -97,15 +105,30 @@ impl Served {
     fn start(name: &str) -> Self {
         let scratch = Scratch::new(name);
         let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
-        let dir = scratch.path("textfile");
-        std::fs::create_dir(&dir).unwrap();
+        let (state, textfile) = (scratch.path("state"), scratch.path("textfile"));
+        std::fs::create_dir(&textfile).unwrap();
+        let dir = state.join(client_instance(&fs.mountpoint));
+        std::fs::create_dir_all(&dir).unwrap();
         std::os::unix::fs::chown(&dir, Some(MONITOR_UID), Some(MONITOR_UID)).unwrap();
         let fifo = scratch.path("events.fifo");
         let writer = xfs_heal_tests::fifo(&fifo, false);
         let args = ["--events-from", fifo.to_str().unwrap()];
         let repairer = Repairer::start_with_uid(&scratch, &fs.mountpoint, MONITOR_UID, &args);
-        Self { scratch, fs, dir, writer, repairer }
+        Self { scratch, fs, dir, state, textfile, writer, repairer }
     }
+}
+
+/// `xfs-heal metrics-link` or `metrics-unlink` for the mount, as the unit runs them.
+fn link(verb: &str, textfile: &Path, state: &Path, mountpoint: &Path) -> String {
+    let out = Command::new(binary("xfs-heal"))
+        .args([verb, "--textfile-dir", textfile.to_str().unwrap()])
+        .args(["--state-dir", state.to_str().unwrap()])
+        .arg(mountpoint)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    said
 }
 
 #[test]
@@ -113,14 +136,16 @@ fn a_repair_reaches_prometheus_through_node_exporter() {
     if !require_root() {
         return;
     }
-    let Served { scratch, fs, dir, mut writer, repairer } = Served::start("metrics");
+    let Served { scratch, fs, dir, state, textfile, mut writer, repairer } = Served::start("metrics");
+    // Before the monitor starts, as the unit's ExecStartPre=.
+    assert!(link("metrics-link", &textfile, &state, &fs.mountpoint).contains("linked "));
     let mut m = Monitor::start(
         &scratch,
         &repairer.socket,
         &fs.mountpoint,
         &["--repair", "--metrics-dir", dir.to_str().unwrap()],
     );
-    let exporter = NodeExporter::start(&dir);
+    let exporter = NodeExporter::start(&textfile);
     let t = now_ns();
     let dir_ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&fs.mountpoint).unwrap());
     let sick = md(
@@ -220,7 +245,7 @@ fn a_repair_reaches_prometheus_through_node_exporter() {
 
     // `xfs-heal status` reads the same file: the same numbers, for the operator.
     let status = Command::new(binary("xfs-heal"))
-        .args(["status", "--metrics-dir", dir.to_str().unwrap()])
+        .args(["status", "--metrics-dir", state.to_str().unwrap()])
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&status.stdout).into_owned();
@@ -235,7 +260,7 @@ fn a_repair_reaches_prometheus_through_node_exporter() {
     );
     assert!(cells[5].starts_with("repair_failed, ") && cells[6] == "unknown", "{table}");
     let json = Command::new(binary("xfs-heal"))
-        .args(["status", "--format", "json", "--metrics-dir", dir.to_str().unwrap()])
+        .args(["status", "--format", "json", "--metrics-dir", state.to_str().unwrap()])
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
@@ -260,7 +285,8 @@ fn a_repair_reaches_prometheus_through_node_exporter() {
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}");
 
-    // The events end: the monitor exits cleanly and takes its file with it.
+    // The events end: the monitor exits cleanly and takes its file with it, and the unit's
+    // metrics-unlink then the link: nothing is left for node_exporter to stumble on.
     let file = dir.join(format!("xfs-heal@{}.prom", client_instance(&fs.mountpoint)));
     assert!(file.exists(), "{}", file.display());
     drop(writer);
@@ -268,6 +294,10 @@ fn a_repair_reaches_prometheus_through_node_exporter() {
     assert!(!file.exists(), "left behind: {}", file.display());
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{left:?}");
+    assert!(link("metrics-unlink", &textfile, &state, &fs.mountpoint).contains("removed "));
+    let left: Vec<_> = std::fs::read_dir(&textfile).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(value(&exporter.try_scrape().unwrap(), "node_textfile_scrape_error"), Some(0.0));
 }
 
 fn client_instance(mountpoint: &Path) -> String {
@@ -281,7 +311,7 @@ fn a_storm_of_events_is_written_at_most_once_a_second() {
     if !require_root() {
         return;
     }
-    let Served { scratch, fs, dir, mut writer, repairer } = Served::start("metrics-storm");
+    let Served { scratch, fs, dir, mut writer, repairer, .. } = Served::start("metrics-storm");
     let trace = scratch.path("renames.strace");
     let strace = ["strace", "-f", "-qq", "-e", "trace=renameat,renameat2", "-o", trace.to_str().unwrap()];
     let mut m = Monitor::start_wrapped(

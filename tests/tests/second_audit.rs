@@ -96,3 +96,66 @@ fn status_survives_hostile_files_and_shows_the_rest() {
     );
     assert!(!text.lines().any(|l| l.starts_with("/mnt/inf")), "never shown as a mount: {text}");
 }
+
+// --- 1: no monitor may touch another mount's metrics ----------------------------------------
+
+/// Runs the monitor's whole metrics sandbox for `own` (as `uid`) and one call relative to it.
+fn sandboxed(uid: u32, own: &std::path::Path, op: &str, path: &str, to: Option<&str>) -> String {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(binary("xfs-heal-sandbox-probe"));
+    cmd.args(["monitor-metrics-sandbox", own.to_str().unwrap(), op, path]).args(to);
+    let out = cmd.uid(uid).gid(uid).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(!said.is_empty(), "the probe died: {out:?}");
+    said
+}
+
+/// Before: every monitor's Landlock rule covered node_exporter's whole directory, which the
+/// xfs-heal group could write, so the monitor of a scratch filesystem could rename, remove or
+/// forge the metrics of `/`, and create any name there (`apt.prom`). After: each monitor's
+/// directory is its own, and its rule covers that one. Here the second mount's monitor, in
+/// its real sandbox and as the uid every monitor shares, tries each attack on the first's.
+#[test]
+fn a_second_instances_monitor_cannot_touch_the_first_ones_metrics_or_make_any_other_name() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("metrics-isolation");
+    let (state, textfile) = (scratch.path("state"), scratch.path("textfile"));
+    let (a, b) = (state.join("mnt-a"), state.join("mnt-b"));
+    for dir in [&a, &b] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::os::unix::fs::chown(dir, Some(MONITOR_UID), Some(MONITOR_UID)).unwrap();
+    }
+    std::fs::create_dir(&textfile).unwrap();
+    std::fs::write(a.join("xfs-heal@mnt-a.prom"), "xfs_heal_up 1\n").unwrap();
+    std::os::unix::fs::chown(a.join("xfs-heal@mnt-a.prom"), Some(MONITOR_UID), Some(MONITOR_UID)).unwrap();
+    let uid = MONITOR_UID;
+    // Its own directory: what it needs works.
+    assert_eq!(sandboxed(uid, &b, "create", ".xfs-heal@mnt-b.prom.tmp", None), "allowed");
+    assert_eq!(
+        sandboxed(uid, &b, "rename", ".xfs-heal@mnt-b.prom.tmp", Some("xfs-heal@mnt-b.prom")),
+        "allowed"
+    );
+    assert_eq!(sandboxed(uid, &b, "remove", "xfs-heal@mnt-b.prom", None), "allowed");
+    // The first mount's file: not renamed, removed, replaced or written beside.
+    let theirs = "../mnt-a/xfs-heal@mnt-a.prom";
+    for (op, path, to) in [
+        ("rename", theirs, Some("stolen.prom")),
+        ("rename", "../mnt-a/xfs-heal@mnt-a.prom", Some("../mnt-a/hidden")),
+        ("remove", theirs, None),
+        ("create", "../mnt-a/forged.prom", None),
+        ("create", "../mnt-a/.xfs-heal@mnt-a.prom.tmp", None),
+    ] {
+        let said = sandboxed(uid, &b, op, path, to);
+        assert!(said.starts_with("denied: EACCES"), "{op} {path}: {said}");
+    }
+    assert_eq!(std::fs::read(a.join("xfs-heal@mnt-a.prom")).unwrap(), b"xfs_heal_up 1\n");
+    // Any name in node_exporter's directory, even where its mode would allow it (as root).
+    for uid in [MONITOR_UID, 0] {
+        let said = sandboxed(uid, &b, "create", "../../textfile/apt.prom", None);
+        assert!(said.starts_with("denied: EACCES"), "as uid {uid}: {said}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&textfile).unwrap().collect();
+    assert!(left.is_empty());
+}

@@ -2,7 +2,6 @@
 //! cleanly, score within the exposure thresholds, and the sysusers/tmpfiles snippets create
 //! the user and the socket directory. (Running them under systemd as PID 1 needs the VM.)
 
-use std::path::Path;
 use std::process::Command;
 
 use xfs_heal_tests::*;
@@ -110,8 +109,12 @@ fn exposure_scores_beat_upstream() {
     assert!(monitor <= 1.0, "monitor exposure {monitor}");
 }
 
+/// Audit finding 3: the tmpfiles.d entry used to give the xfs-heal group write access to
+/// node_exporter's directory by ACL, and its `d` line's mode, applied again at every boot,
+/// reset the ACL mask, so every monitor lost its metrics from the second boot on. Now it
+/// makes our own directories and leaves node_exporter's alone, however often it runs.
 #[test]
-fn sysusers_and_tmpfiles_create_the_user_and_the_socket_directory() {
+fn sysusers_and_tmpfiles_create_the_user_and_our_directories_and_leave_node_exporters_alone() {
     if !require_root() {
         return;
     }
@@ -126,33 +129,51 @@ fn sysusers_and_tmpfiles_create_the_user_and_the_socket_directory() {
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
     let line = passwd.lines().find(|l| l.starts_with("xfs-heal:")).expect("xfs-heal user");
     assert!(line.ends_with(":/nonexistent:/usr/sbin/nologin"), "{line}");
-    sh(
-        "systemd-tmpfiles",
-        &[
-            "--create",
-            &format!("--root={}", root.display()),
-            conf("xfs-heal.tmpfiles.conf").to_str().unwrap(),
-        ],
-    );
-    let meta = std::fs::metadata(root.join("run/xfs-heal")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777, 0o755);
-    assert!(Path::new(&root.join("run/xfs-heal")).is_dir());
-    // node_exporter's textfile directory: sticky. Its ACL names the xfs-heal group, which
-    // tmpfiles resolves in the host's database, not --root's: the VM's package scenario (U0)
-    // checks the ACL on a real install, and U1 that the monitor writes there.
+    // node_exporter's directory as its package makes it, owned by someone else.
     let textfile = root.join("var/lib/prometheus/node-exporter");
+    std::fs::create_dir_all(&textfile).unwrap();
+    std::os::unix::fs::chown(&textfile, Some(4242), Some(4242)).unwrap();
+    std::fs::set_permissions(&textfile, std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
+    // At install, and at every boot after it.
+    for _ in 0..2 {
+        sh(
+            "systemd-tmpfiles",
+            &[
+                "--create",
+                &format!("--root={}", root.display()),
+                conf("xfs-heal.tmpfiles.conf").to_str().unwrap(),
+            ],
+        );
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for (dir, mode) in
+        [("run/xfs-heal", 0o755), ("var/lib/xfs-heal", 0o755), ("var/lib/xfs-heal/metrics", 0o755)]
+    {
+        let meta = std::fs::symlink_metadata(root.join(dir)).unwrap();
+        assert!(meta.is_dir(), "{dir}");
+        assert_eq!((meta.permissions().mode() & 0o7777, meta.uid(), meta.gid()), (mode, 0, 0), "{dir}");
+    }
     let meta = std::fs::metadata(&textfile).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777, 0o1755);
+    assert_eq!((meta.permissions().mode() & 0o7777, meta.uid(), meta.gid()), (0o750, 4242, 4242));
+    let acl = Command::new("getfacl").args(["--omit-header", "--skip-base"]).arg(&textfile).output();
+    let acl = acl.expect("getfacl (package acl)");
+    assert!(
+        acl.status.success() && acl.stdout.is_empty(),
+        "an ACL of ours: {}",
+        String::from_utf8_lossy(&acl.stdout)
+    );
 }
 
-/// Every command the units and drop-ins run, with its prefix. Systemd runs two kinds with
+/// Every command the units and drop-ins run, with its prefix. Systemd runs three kinds with
 /// privileges outside a unit's sandbox ("+"): the monitor's start condition, the repairer's
 /// read-only `xfs-heal supported` check (tested in repairer_startup.rs), so a unit on a filesystem
-/// it cannot serve is skipped, not failed; and the full check's notice hook around
-/// upstream's xfs_scrub@ (tested in full_check.rs), which writes one line into a root-only
-/// FIFO and can never fail the check ("-").
+/// it cannot serve is skipped, not failed; the metrics link around the monitor's run, which
+/// makes and removes one link of ours in node_exporter's directory, named from the mount point
+/// and following no link (tested in ctl/src/textfile.rs and metrics.rs); and the full check's
+/// notice hook around upstream's xfs_scrub@ (tested in full_check.rs), which writes one line
+/// into a root-only FIFO and can never fail the check ("-").
 #[test]
-fn only_the_start_condition_and_the_notice_hook_run_outside_the_sandbox() {
+fn only_the_start_condition_the_metrics_link_and_the_notice_hook_run_outside_the_sandbox() {
     let mut commands = Vec::new();
     for unit in UNITS.iter().chain(&DROP_INS) {
         let text = std::fs::read_to_string(repo_root().join("systemd").join(unit)).unwrap();
@@ -165,7 +186,9 @@ fn only_the_start_condition_and_the_notice_hook_run_outside_the_sandbox() {
         [
             "xfs-heal-repairer@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-repairer --resolve-names %f",
             "xfs-heal-monitor@.service: ExecCondition=+/usr/sbin/xfs-heal supported %f",
+            "xfs-heal-monitor@.service: ExecStartPre=+/usr/sbin/xfs-heal metrics-link %f",
             "xfs-heal-monitor@.service: ExecStart=/usr/libexec/xfs-heal/xfs-heal-monitor %f",
+            "xfs-heal-monitor@.service: ExecStopPost=+/usr/sbin/xfs-heal metrics-unlink %f",
             "xfs_scrub@.service.d/xfs-heal.conf: ExecStartPre=-+/usr/libexec/xfs-heal/full-check-notify started %f",
             "xfs_scrub@.service.d/xfs-heal.conf: ExecStopPost=-+/usr/libexec/xfs-heal/full-check-notify finished %f",
         ]

@@ -32,6 +32,8 @@
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 
+use nix::sys::stat::Mode;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -94,6 +96,35 @@ fn main() {
             xfs_heal_monitor::sandbox::seccomp(metrics).expect("seccomp");
             let ret = xfs_heal_tests::sys::raw_syscall(nr, arg0, arg1, arg2);
             println!("survived ({ret})");
+        }
+        Some("monitor-metrics-sandbox") => {
+            // The monitor's whole sandbox for its own metrics directory, as main.rs enters it
+            // (Landlock beneath the directory, then seccomp with the calls pinned to its fd),
+            // then one metrics call relative to that fd: what a compromised monitor can try.
+            use nix::fcntl::{open, openat, renameat, OFlag};
+            use std::os::fd::{AsFd, AsRawFd};
+            let dir =
+                open(args[2].as_str(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                    .expect("metrics dir");
+            xfs_heal_monitor::sandbox::landlock(Some(dir.as_fd())).expect("landlock");
+            let fds = xfs_heal_monitor::metrics::MetricsFds { dir: dir.as_raw_fd(), fdinfo: None };
+            xfs_heal_monitor::sandbox::seccomp(Some(fds)).expect("seccomp");
+            let (op, path) = (args[3].as_str(), args[4].as_str());
+            let result = match op {
+                "create" => {
+                    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC;
+                    openat(dir.as_fd(), path, flags, Mode::from_bits_truncate(0o644)).map(drop)
+                }
+                "rename" => renameat(dir.as_fd(), path, dir.as_fd(), args[5].as_str()),
+                "remove" => nix::unistd::unlinkat(dir.as_fd(), path, nix::unistd::UnlinkatFlags::NoRemoveDir),
+                other => panic!("op {other}"),
+            };
+            // Not println!: no allocation the sandbox might not allow.
+            let line = match result {
+                Ok(()) => "allowed\n".to_owned(),
+                Err(e) => format!("denied: {e}\n"),
+            };
+            let _ = nix::unistd::write(std::io::stdout(), line.as_bytes());
         }
         Some("monitor-landlock") => {
             let dir = args.get(4).map(|d| std::fs::File::open(d).expect("metrics dir"));
