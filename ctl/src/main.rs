@@ -1,10 +1,9 @@
 //! xfs-heal: the operator's command (`xfs-heal --help`).
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use xfs_heal_ctl::cli::{Cli, Command, Format, MetricsDirs};
+use xfs_heal_ctl::cli::{Cli, Command, Format};
 use xfs_heal_ctl::{listen, status, supported, textfile};
 
 fn main() -> ExitCode {
@@ -28,8 +27,13 @@ fn main() -> ExitCode {
             eprintln!("xfs-heal supported {}: {verdict}", mountpoint.display());
             ExitCode::from(code)
         }
-        Command::MetricsLink { dirs } => metrics(&dirs, "metrics-link", textfile::link),
-        Command::MetricsUnlink { dirs } => metrics(&dirs, "metrics-unlink", textfile::unlink),
+        Command::MetricsLink { dirs } => {
+            metrics("metrics-link", || textfile::link(&dirs.textfile_dir, &dirs.state_dir, &dirs.mountpoint))
+        }
+        Command::MetricsUnlink { dirs } => metrics("metrics-unlink", || {
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            textfile::unlink(&dirs.textfile_dir, &dirs.state_dir, &dirs.mountpoint, &mountinfo)
+        }),
         Command::Listen { group, events_from, socket, command } => {
             let e = listen::run(&group, events_from.as_deref(), &socket, &command);
             eprintln!("xfs-heal listen: {e}");
@@ -39,12 +43,8 @@ fn main() -> ExitCode {
 }
 
 /// One metrics verb, and its one line: on stdout when it did what it should, else stderr.
-fn metrics(
-    dirs: &MetricsDirs,
-    verb: &str,
-    run: fn(&Path, &Path, &Path) -> Result<textfile::Done, textfile::TextfileError>,
-) -> ExitCode {
-    match run(&dirs.textfile_dir, &dirs.state_dir, &dirs.mountpoint) {
+fn metrics(verb: &str, run: impl FnOnce() -> Result<textfile::Done, textfile::TextfileError>) -> ExitCode {
+    match run() {
         Ok(done) => {
             println!("xfs-heal {verb}: {done}");
             ExitCode::SUCCESS

@@ -45,16 +45,16 @@ pub enum Done {
     AlreadyLinked {
         link: PathBuf,
     },
-    Unlinked {
-        link: PathBuf,
+    /// After a stop: what went (the link, if ours was there; the file, if the filesystem is
+    /// no longer mounted and the monitor had not removed it).
+    Removed {
+        link: Option<PathBuf>,
+        file: Option<PathBuf>,
+        unmounted: bool,
     },
-    /// The file is still there (the monitor did not end cleanly): the link stays, so the
-    /// file goes stale and the alert says the monitor is down.
+    /// The filesystem is still mounted and the file is still there (the monitor did not end
+    /// cleanly): both stay, so the file goes stale and the alert says the monitor is down.
     Kept {
-        link: PathBuf,
-    },
-    /// Nothing of ours at the link's name.
-    NothingToUnlink {
         link: PathBuf,
     },
     NoTextfileDir {
@@ -67,13 +67,20 @@ impl std::fmt::Display for Done {
         match self {
             Self::Linked { link, target } => write!(f, "linked {} -> {}", link.display(), target.display()),
             Self::AlreadyLinked { link } => write!(f, "{} is linked already", link.display()),
-            Self::Unlinked { link } => write!(f, "removed {}: its monitor ended cleanly", link.display()),
+            Self::Removed { link, file, unmounted } => {
+                let why = if *unmounted { "the filesystem is unmounted" } else { "its monitor ended cleanly" };
+                let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+                let gone: Vec<String> = [shown(file), shown(link)].into_iter().flatten().collect();
+                match gone.is_empty() {
+                    true => write!(f, "nothing of ours left to remove ({why})"),
+                    false => write!(f, "removed {} ({why})", gone.join(" and ")),
+                }
+            }
             Self::Kept { link } => write!(
                 f,
-                "kept {}: the metrics file is still there (the monitor did not end cleanly), so it goes stale",
+                "kept {}: the filesystem is still mounted and the metrics file is still there (the monitor did not end cleanly), so it goes stale",
                 link.display()
             ),
-            Self::NothingToUnlink { link } => write!(f, "{}: no link of ours there", link.display()),
             Self::NoTextfileDir { dir } => {
                 write!(f, "{}: no such directory (node_exporter not installed?); nothing to link", dir.display())
             }
@@ -152,33 +159,69 @@ fn ensure_target(state_dir: &Path, instance: &str, name: &str) -> Result<(), Err
     }
 }
 
-/// `metrics-unlink`: removes the instance's link once its file is gone (the monitor removes
-/// it when the filesystem is unmounted); keeps it while the file is there, so a monitor that
-/// died shows as stale. Only a link of ours, to this instance's file, is ever removed.
-pub fn unlink(textfile_dir: &Path, state_dir: &Path, mountpoint: &Path) -> Result<Done, TextfileError> {
+/// `metrics-unlink`, after the monitor's stop. While the filesystem is still mounted at
+/// `mountpoint` (per `mountinfo`), the monitor's file is left as it is: a monitor that died
+/// leaves it to go stale, so the alert says the mount is unprotected; only once the monitor
+/// removed it (a clean end) does the link go. Once the filesystem is no longer mounted there,
+/// the file goes too: systemd stops the monitor as soon as the mount leaves the table, often
+/// before the kernel's unmount record reaches it, and a file left then would raise the alert
+/// about a filesystem unmounted on purpose. Only a link of ours, to this instance's file, and
+/// that file, are ever removed.
+pub fn unlink(
+    textfile_dir: &Path,
+    state_dir: &Path,
+    mountpoint: &Path,
+    mountinfo: &str,
+) -> Result<Done, TextfileError> {
     let p = paths(state_dir, mountpoint)?;
-    let Some(dir) = open_textfile_dir(textfile_dir)? else {
-        return Ok(Done::NoTextfileDir { dir: textfile_dir.to_owned() });
+    let mounted =
+        fstab::mounted(mountinfo).iter().any(|m| fstab::escape_path(m).as_ref() == Some(&p.instance));
+    let call = |step, source| TextfileError::Call { step, name: p.name.clone(), source };
+    let file = p.target.clone();
+    let file_removed = if mounted {
+        // Is the monitor's file there (not following a link at its name)?
+        let flags = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+        if fstatat(nix::fcntl::AT_FDCWD, p.target.as_path(), flags) != Err(Errno::ENOENT) {
+            return Ok(Done::Kept { link: textfile_dir.join(&p.name) });
+        }
+        false
+    } else {
+        remove_target(state_dir, &p.instance, &p.name).map_err(|e| call("remove the metrics file", e))?
     };
-    let link = textfile_dir.join(&p.name);
-    if !is_our_link(&dir, &p.name, &p.target) {
-        return Ok(Done::NothingToUnlink { link });
+    let link = match open_textfile_dir(textfile_dir)? {
+        Some(dir) if is_our_link(&dir, &p.name, &p.target) => {
+            unlinkat(dir.as_fd(), p.name.as_str(), UnlinkatFlags::NoRemoveDir)
+                .map_err(|e| call("unlink", e))?;
+            Some(textfile_dir.join(&p.name))
+        }
+        _ => None,
+    };
+    Ok(Done::Removed { link, file: file_removed.then_some(file), unmounted: !mounted })
+}
+
+/// Removes the monitor's file through its directory (opened without following a link);
+/// whether there was one.
+fn remove_target(state_dir: &Path, instance: &str, name: &str) -> Result<bool, Errno> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let own = match open(&state_dir.join(instance), flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match unlinkat(own.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
+        Ok(()) => Ok(true),
+        Err(Errno::ENOENT) => Ok(false),
+        Err(e) => Err(e),
     }
-    // Through the link's target path, not following a link at its last component: whether
-    // the monitor's file is there.
-    let flags = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
-    match fstatat(nix::fcntl::AT_FDCWD, p.target.as_path(), flags) {
-        Err(Errno::ENOENT) => {}
-        _ => return Ok(Done::Kept { link }),
-    }
-    unlinkat(dir.as_fd(), p.name.as_str(), UnlinkatFlags::NoRemoveDir)
-        .map_err(|source| TextfileError::Call { step: "unlink", name: p.name.clone(), source })?;
-    Ok(Done::Unlinked { link })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A mountinfo line with /mnt/a mounted, and one without.
+    const MOUNTED: &str = "36 25 0:32 / /mnt/a rw,relatime shared:1 - xfs /dev/loop0 rw\n";
+    const UNMOUNTED: &str = "36 25 0:32 / /mnt/b rw,relatime shared:1 - xfs /dev/loop0 rw\n";
 
     struct Dirs(PathBuf);
 
@@ -196,6 +239,18 @@ mod tests {
         fn state(&self) -> PathBuf {
             self.0.join("state")
         }
+        fn file(&self) -> PathBuf {
+            self.state().join("mnt-a/xfs-heal@mnt-a.prom")
+        }
+        fn link_path(&self) -> PathBuf {
+            self.textfile().join("xfs-heal@mnt-a.prom")
+        }
+        fn link(&self) -> Done {
+            link(&self.textfile(), &self.state(), Path::new("/mnt/a")).unwrap()
+        }
+        fn unlink(&self, mountinfo: &str) -> Done {
+            unlink(&self.textfile(), &self.state(), Path::new("/mnt/a"), mountinfo).unwrap()
+        }
     }
 
     impl Drop for Dirs {
@@ -205,70 +260,82 @@ mod tests {
     }
 
     #[test]
-    fn link_then_unlink_follows_the_file() {
+    fn link_then_unlink_follows_the_file_while_mounted() {
         let d = Dirs::new("cycle");
-        let file = d.state().join("mnt-a/xfs-heal@mnt-a.prom");
-        let link = d.textfile().join("xfs-heal@mnt-a.prom");
+        let (file, link) = (d.file(), d.link_path());
         // An older version's real file at the link's name is replaced.
         std::fs::write(&link, "old\n").unwrap();
-        assert_eq!(link_(&d), Done::Linked { link: link.clone(), target: file.clone() });
+        assert_eq!(d.link(), Done::Linked { link: link.clone(), target: file.clone() });
         assert_eq!(std::fs::read_link(&link).unwrap(), file);
         assert_eq!(std::fs::read(&file).unwrap(), b"", "an empty file until the monitor writes");
-        assert_eq!(link_(&d), Done::AlreadyLinked { link: link.clone() });
-        // The monitor's file is there: the link stays (a crash goes stale).
+        assert_eq!(d.link(), Done::AlreadyLinked { link: link.clone() });
+        // Still mounted and the monitor's file is there: both stay (a crash goes stale).
         std::fs::write(&file, "xfs_heal_up 1\n").unwrap();
-        assert_eq!(
-            unlink(&d.textfile(), &d.state(), Path::new("/mnt/a")).unwrap(),
-            Done::Kept { link: link.clone() }
-        );
+        assert_eq!(d.unlink(MOUNTED), Done::Kept { link: link.clone() });
         assert_eq!(std::fs::read(&file).unwrap(), b"xfs_heal_up 1\n", "never touched");
         // A clean end removed it: the link goes too.
         std::fs::remove_file(&file).unwrap();
         assert_eq!(
-            unlink(&d.textfile(), &d.state(), Path::new("/mnt/a")).unwrap(),
-            Done::Unlinked { link: link.clone() }
+            d.unlink(MOUNTED),
+            Done::Removed { link: Some(link.clone()), file: None, unmounted: false }
         );
         assert!(std::fs::symlink_metadata(&link).is_err());
-        assert_eq!(
-            unlink(&d.textfile(), &d.state(), Path::new("/mnt/a")).unwrap(),
-            Done::NothingToUnlink { link: link.clone() }
-        );
-    }
-
-    fn link_(d: &Dirs) -> Done {
-        link(&d.textfile(), &d.state(), Path::new("/mnt/a")).unwrap()
+        assert_eq!(d.unlink(MOUNTED), Done::Removed { link: None, file: None, unmounted: false });
     }
 
     #[test]
-    fn nothing_but_our_own_link_is_ever_removed_and_no_link_is_followed() {
+    fn once_unmounted_the_file_goes_with_the_link() {
+        let d = Dirs::new("unmounted");
+        assert!(matches!(d.link(), Done::Linked { .. }));
+        // The monitor was stopped before it read the kernel's unmount record: its file stays.
+        std::fs::write(d.file(), "xfs_heal_up 1\n").unwrap();
+        let done = d.unlink(UNMOUNTED);
+        assert_eq!(done, Done::Removed { link: Some(d.link_path()), file: Some(d.file()), unmounted: true });
+        assert!(done.to_string().contains("(the filesystem is unmounted)"), "{done}");
+        assert!(
+            std::fs::symlink_metadata(d.file()).is_err() && std::fs::symlink_metadata(d.link_path()).is_err()
+        );
+        // Without node_exporter's directory the file still goes: status reads it.
+        std::fs::write(d.file(), "xfs_heal_up 1\n").unwrap();
+        let none = d.0.join("no-node-exporter");
+        let done = unlink(&none, &d.state(), Path::new("/mnt/a"), UNMOUNTED).unwrap();
+        assert_eq!(done, Done::Removed { link: None, file: Some(d.file()), unmounted: true });
+    }
+
+    #[test]
+    fn nothing_but_our_own_link_and_file_is_ever_removed_and_no_link_is_followed() {
         let d = Dirs::new("foreign");
-        let link = d.textfile().join("xfs-heal@mnt-a.prom");
+        let link = d.link_path();
         // Someone else's file, and someone else's link, at our name: never removed.
         std::fs::write(&link, "theirs\n").unwrap();
-        assert!(matches!(
-            unlink(&d.textfile(), &d.state(), Path::new("/mnt/a")).unwrap(),
-            Done::NothingToUnlink { .. }
-        ));
+        assert_eq!(d.unlink(UNMOUNTED), Done::Removed { link: None, file: None, unmounted: true });
         assert_eq!(std::fs::read(&link).unwrap(), b"theirs\n");
         std::fs::remove_file(&link).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
-        assert!(matches!(
-            unlink(&d.textfile(), &d.state(), Path::new("/mnt/a")).unwrap(),
-            Done::NothingToUnlink { .. }
-        ));
+        assert_eq!(d.unlink(UNMOUNTED), Done::Removed { link: None, file: None, unmounted: true });
         assert!(std::fs::symlink_metadata(&link).is_ok());
-        // A link planted at the monitor's file name is not written through.
+        // A link planted at the monitor's file name is not written through, and removing it
+        // removes the link, not its target.
         std::fs::remove_file(&link).unwrap();
-        let planted = d.state().join("mnt-a/xfs-heal@mnt-a.prom");
         let victim = d.0.join("victim");
-        std::os::unix::fs::symlink(&victim, &planted).unwrap();
-        assert!(matches!(link_(&d), Done::Linked { .. }));
+        std::os::unix::fs::symlink(&victim, d.file()).unwrap();
+        assert!(matches!(d.link(), Done::Linked { .. }));
         assert!(!victim.exists(), "the planted link was not followed to create a file");
-        // An instance dir that is a link is refused.
+        std::fs::write(&victim, "kept\n").unwrap();
+        assert!(matches!(d.unlink(UNMOUNTED), Done::Removed { .. }));
+        assert_eq!(std::fs::read(&victim).unwrap(), b"kept\n");
+        // An instance directory that is a link is refused, both ways.
         std::fs::remove_dir_all(d.state().join("mnt-a")).unwrap();
         std::os::unix::fs::symlink(d.textfile(), d.state().join("mnt-a")).unwrap();
-        std::fs::remove_file(&link).unwrap();
-        assert!(super::link(&d.textfile(), &d.state(), Path::new("/mnt/a")).is_err());
+        let _ = std::fs::remove_file(&link);
+        assert!(link_err(&d));
+        std::fs::write(d.textfile().join("xfs-heal@mnt-a.prom"), "someone's\n").unwrap();
+        assert!(unlink(&d.textfile(), &d.state(), Path::new("/mnt/a"), UNMOUNTED).is_err());
+        assert_eq!(std::fs::read(d.textfile().join("xfs-heal@mnt-a.prom")).unwrap(), b"someone's\n");
+    }
+
+    fn link_err(d: &Dirs) -> bool {
+        link(&d.textfile(), &d.state(), Path::new("/mnt/a")).is_err()
     }
 
     #[test]
@@ -279,7 +346,7 @@ mod tests {
             let bad = Path::new(bad);
             let refused = |r: Result<Done, TextfileError>| matches!(r, Err(TextfileError::MountPoint(_)));
             assert!(refused(link(&d.textfile(), &d.state(), bad)), "{bad:?}");
-            assert!(refused(unlink(&d.textfile(), &d.state(), bad)), "{bad:?}");
+            assert!(refused(unlink(&d.textfile(), &d.state(), bad, UNMOUNTED)), "{bad:?}");
         }
         // A path that needs escaping names its escaped instance, and nothing else.
         std::fs::create_dir(d.state().join("mnt-a\\x2db")).unwrap();
@@ -293,10 +360,6 @@ mod tests {
         assert_eq!(
             link(&none, &d.state(), Path::new("/mnt/a")).unwrap(),
             Done::NoTextfileDir { dir: none.clone() }
-        );
-        assert_eq!(
-            unlink(&none, &d.state(), Path::new("/mnt/a")).unwrap(),
-            Done::NoTextfileDir { dir: none }
         );
     }
 }

@@ -10,8 +10,9 @@ VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${XFS_HEAL_VM_CACHE:-$VM_DIR/cache}
 KVER=7.3.4+deb13-cloud-amd64
 # The guest's packages; changing this list rebuilds the rootfs.
-GUEST_PACKAGES=xfsprogs,kmod,mount,procps,util-linux,attr,systemd,coreutils,mawk,libseccomp2
-ROOTFS_STAMP="$KVER $GUEST_PACKAGES v3"
+# prometheus-node-exporter and curl: the metrics are scraped from the real node_exporter.
+GUEST_PACKAGES=xfsprogs,kmod,mount,procps,util-linux,attr,systemd,coreutils,mawk,libseccomp2,prometheus-node-exporter,curl
+ROOTFS_STAMP="$KVER $GUEST_PACKAGES v4"
 # Debian's Release files for these suites are past Valid-Until on snapshot-pinned machines.
 NOVALID=(-o Acquire::Check-Valid-Until=false)
 

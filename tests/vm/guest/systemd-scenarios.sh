@@ -6,6 +6,8 @@ cd /opt/xfs-heal && . ./lib.sh
 if [ -e /var/lib/vmtest/resume ]; then exec /bin/sh /opt/xfs-heal/systemd-resume.sh; fi
 say "systemd $(systemctl --version | awk 'NR==1 {print $2}') is PID 1 ($(cat /proc/1/comm))"
 modprobe loop; modprobe xfs
+# node_exporter as an operator runs it: its package's unit, its default textfile directory.
+systemctl enable --now prometheus-node-exporter.service >/dev/null 2>&1
 wait_unit() { _n=200; while [ $_n -gt 0 ]; do [ "$(systemctl is-active "$1")" = active ] && return 0; sleep 0.05; _n=$((_n - 1)); done; return 1; }
 wait_entries() { _n=400; while [ $_n -gt 0 ] && [ "$(dir_entries "$1")" != 50 ]; do sleep 0.05; _n=$((_n - 1)); done; [ "$(dir_entries "$1")" = 50 ]; }
 mainpid() { systemctl show -p MainPID --value "$1"; }
@@ -83,12 +85,15 @@ files=$(for f in /usr/libexec/xfs-heal/xfs-heal-repairer /usr/libexec/xfs-heal/x
     /usr/share/man/man8/xfs-heal-repairer.8.gz /usr/share/man/man8/xfs-heal-monitor.8.gz \
     /usr/sbin/xfs-heal /usr/share/man/man8/xfs-heal.8.gz /usr/share/man/man8/xfs-heal-listen.8.gz \
     /usr/share/man/man8/xfs-heal-supported.8.gz /usr/share/man/man8/xfs-heal-status.8.gz \
+    /usr/share/man/man8/xfs-heal-metrics-link.8.gz /usr/share/man/man8/xfs-heal-metrics-unlink.8.gz \
     /usr/share/xfs-heal/prometheus/xfs-heal.rules.yml; do
     [ -e "$f" ] || echo "missing:$f"; done)
 user=$(getent passwd xfs-heal | cut -d: -f1,7)
 rundir=$(stat -c '%U %a' /run/xfs-heal 2>&1)
-# node_exporter's textfile directory: sticky, with the xfs-heal group's ACL (ls's "+").
-textfile=$(ls -ld /var/lib/prometheus/node-exporter 2>&1 | cut -d' ' -f1)
+# node_exporter's textfile directory as its package made it: no ACL of ours (ls's "+"), no
+# group write; the monitors' own directories live beneath /var/lib/xfs-heal/metrics.
+textfile=$(ls -ld /var/lib/prometheus/node-exporter 2>&1 | cut -d' ' -f1,3)
+statedir=$(stat -c '%U %a' /var/lib/xfs-heal/metrics 2>&1)
 units=$(systemctl list-unit-files 'xfs-heal*' --no-legend | awk '{print $1}' | tr '\n' ' ')
 # Verified by the systemd that runs them: not a word about our units or the drop-in
 # (xfsprogs' own units draw warnings from systemd 262; those are not ours to judge).
@@ -101,13 +106,14 @@ cat /tmp/verify.txt
 verify=$(grep 'xfs-heal' /tmp/verify.txt | grep -v ': Unit mnt-data.mount not found.$' | head -n 5)
 t1=$(now)
 say "systemd-analyze verify: ${verify:-silent}"
-say "dpkg -i: $dpkg_rc; $installed; user $user; /run/xfs-heal $rundir; textfile dir $textfile; unit files: $units ${files:-all files present}"
+say "dpkg -i: $dpkg_rc; $installed; user $user; /run/xfs-heal $rundir; textfile dir $textfile; metrics dir $statedir; unit files: $units ${files:-all files present}"
 if [ $dpkg_rc = 0 ] && [ "$installed" = "install ok installed 0.1.0-1" ] && [ -z "$files" ] && [ -z "$verify" ] \
-   && [ "$user" = "xfs-heal:/usr/sbin/nologin" ] && [ "$rundir" = "root 755" ] && [ "$textfile" = "drwxrwxr-t+" ] \
+   && [ "$user" = "xfs-heal:/usr/sbin/nologin" ] && [ "$rundir" = "root 755" ] && [ "$statedir" = "root 755" ] \
+   && echo "$textfile" | grep -Eq '^d....-.... ' \
    && echo "$units" | grep -q 'xfs-heal-monitor@.service' && echo "$units" | grep -q 'xfs-heal-repairer@.socket'; then
-    result U0 xfs-heal PASS "$(elapsed "$t0" "$t1")" "installed by dpkg: binaries, units, alert rules, sysusers/tmpfiles applied by postinst (the textfile directory sticky, with the group's ACL), man pages; systemd-analyze verify silent"
+    result U0 xfs-heal PASS "$(elapsed "$t0" "$t1")" "installed by dpkg: binaries, units, alert rules, sysusers/tmpfiles applied by postinst (our metrics directory root's; node_exporter's textfile directory left as its package made it), man pages; systemd-analyze verify silent"
 else
-    result U0 xfs-heal FAIL - "verify '$verify', dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', textfile dir '$textfile', units '$units' $files"
+    result U0 xfs-heal FAIL - "verify '$verify', dpkg $dpkg_rc, $installed, user '$user', run dir '$rundir', textfile dir '$textfile', metrics dir '$statedir', units '$units' $files"
 fi
 # A run of U8, U9 or U10 alone (XFS_HEAL_VM_SCENARIOS=U8, ...): the package is installed;
 # nothing else.
@@ -164,7 +170,10 @@ prom=/var/lib/prometheus/node-exporter/xfs-heal@mnt-data.prom
 repaired_re='^xfs_heal_repairs_total{mountpoint="/mnt/data",.*outcome="repaired"} [1-9][0-9]*$'
 i=0; while [ $i -lt 50 ] && ! grep -q "$repaired_re" $prom 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 prom_repaired=$(grep -c "$repaired_re" $prom 2>/dev/null)
-prom_mode=$(stat -c '%U %a' $prom 2>&1)
+# A link root made (metrics-link) to the file in the monitor's own directory.
+prom_mode="$(stat -c '%U' $prom 2>&1) -> $(readlink $prom 2>&1): $(stat -L -c '%U %a' $prom 2>&1)"
+# node_exporter, running as its package set it up, serves it.
+served=$(curl -s --max-time 10 http://127.0.0.1:9100/metrics | grep -c '^xfs_heal_up{device="[^"]*",mountpoint="/mnt/data"} 1$')
 # The kernel's own lost counter, read from the health fd's fdinfo inside the sandbox.
 prom_klost=$(grep -c '^xfs_heal_kernel_events_lost_total{mountpoint="/mnt/data",device="[^"]*"} 0$' $prom 2>/dev/null)
 status_row=$(xfs-heal status | grep '^/mnt/data ')
@@ -172,16 +181,18 @@ status_json=$(xfs-heal status --format json | tr -d ' \n')
 xfs-heal status
 umount /mnt/data; um=$?
 sleep 2
-prom_after=present; [ -e $prom ] || prom_after=removed
+prom_after=present; [ -e $prom ] || [ -L $prom ] || prom_after=removed
+[ -e /var/lib/xfs-heal/metrics/mnt-data/xfs-heal@mnt-data.prom ] && prom_after="$prom_after, file present"
 states=$(systemctl is-active xfs-heal-repairer@mnt-data.service xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.socket | tr '\n' ' ')
 echo "$journal" | grep -v "cannot be resolved" | tail -n 12
 say "repairer caps $rep_caps, monitor caps $mon_caps; status: $status; after umount: $states"
 say "journal entries for ino $ino: monitor repair_result/repaired $mon_fields, repairer audit/issued/repaired $rep_fields, sick at warning or above $sick_prio"
-say "metrics: repaired in $prom: $prom_repaired ($prom_mode), kernel lost counter $prom_klost, after umount: $prom_after; status: $status_row"
+say "metrics: repaired in $prom: $prom_repaired ($prom_mode), served by node_exporter: $served, kernel lost counter $prom_klost, after umount: $prom_after; status: $status_row"
 metrics_ok=no
 if echo "$status_row" | grep -Eq '^/mnt/data +/dev/[a-z0-9]+ +ok +[0-9]+ +[1-9][0-9]*/0 +.* active$' \
    && echo "$status_json" | grep -Eq '"repairs_ok":[1-9][0-9]*,"repairs_failed":0' \
-   && [ "$prom_repaired" = 1 ] && [ "$prom_klost" = 1 ] && [ "$prom_after" = removed ] && [ "$prom_mode" = "xfs-heal 644" ]; then
+   && [ "$prom_repaired" = 1 ] && [ "$prom_klost" = 1 ] && [ "$prom_after" = removed ] && [ "$served" = 1 ] \
+   && [ "$prom_mode" = "root -> /var/lib/xfs-heal/metrics/mnt-data/xfs-heal@mnt-data.prom: xfs-heal 644" ]; then
     metrics_ok=yes
 fi
 if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000/0000000000200000/0000000000200000" ] \
@@ -189,10 +200,10 @@ if [ $activated = yes ] && [ $whole = yes ] && [ "$rep_caps" = "0000000000200000
    && [ $um = 0 ] && [ "$states" = "inactive inactive inactive " ] \
    && [ "$mon_fields" -ge 1 ] && [ "$rep_fields" -ge 1 ] && [ "$sick_prio" -ge 1 ] \
    && [ "$healer_now" = inactive ] && [ "$healer_starts" = 0 ] && [ $rep_same = yes ] && [ $metrics_ok = yes ]; then
-    result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units, with structured fields; repairer CAP_SYS_ADMIN only, monitor none; xfs_healer@ skipped for this mount; the repair in the .prom file and in xfs-heal status; umount stopped all three units and removed the .prom file"
+    result U1 xfs-heal PASS - "activated by the socket; repaired; journal has both units, with structured fields; repairer CAP_SYS_ADMIN only, monitor none; xfs_healer@ skipped for this mount; the repair in the .prom file (root's link to the monitor's own directory), served by node_exporter and in xfs-heal status; umount stopped all three units and removed file and link"
 else
     diagnose
-    result U1 xfs-heal FAIL - "metrics $metrics_ok ($prom_repaired, $prom_mode, klost $prom_klost, $prom_after, '$status_row'), activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, xfs_healer@ $healer_now (started $healer_starts), repairer untouched $rep_same, umount $um, after: $states"
+    result U1 xfs-heal FAIL - "metrics $metrics_ok ($prom_repaired, $prom_mode, served $served, klost $prom_klost, $prom_after, '$status_row'), activated $activated, whole $whole, repairer caps $rep_caps, monitor caps $mon_caps, audit $audit, monitor lines $monitor_line, fields $mon_fields/$rep_fields/$sick_prio, xfs_healer@ $healer_now (started $healer_starts), repairer untouched $rep_same, umount $um, after: $states"
 fi
 
 scenario U2 "systemd: repairer killed with events queued, the fd store gives it back; repairer stopped, the pair stops and starts clean"
