@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use xfs_heal_protocol::escape::escape_str;
 use xfs_heal_protocol::fstab;
 
 const TEMPLATE: &str = "/usr/lib/systemd/system/xfs-heal-monitor@.service";
@@ -27,36 +28,36 @@ fn main() -> ExitCode {
     if !enabled(&root) {
         return ExitCode::SUCCESS;
     }
-    let fstab_text = match std::fs::read_to_string(root.join("etc/fstab")) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    // Bytes, line by line: one line that cannot be used is left out, with its number, never
+    // the whole file (every mount would then fall back to xfs_healer).
+    let fstab_bytes = match std::fs::read(root.join("etc/fstab")) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
             eprintln!("xfs-heal-generator: /etc/fstab: {e}");
             return ExitCode::FAILURE;
         }
     };
     let mounted = fstab::mounted(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+    let (entries, rejected) = fstab::xfs_entries(&fstab_bytes);
+    for r in rejected {
+        eprintln!("xfs-heal-generator: /etc/fstab line {}: left out: {}", r.line, r.why);
+    }
     let mut ok = true;
-    for entry in fstab::xfs_entries(&fstab_text) {
+    for entry in entries {
+        let shown = escape_str(&entry.mountpoint);
         if entry.excluded {
-            eprintln!("xfs-heal-generator: {}: left out ({})", entry.mountpoint, fstab::EXCLUDE_OPTION);
+            eprintln!("xfs-heal-generator: {shown}: left out ({})", fstab::EXCLUDE_OPTION);
             continue;
         }
-        let Some(instance) = fstab::escape_path(&entry.mountpoint) else {
-            eprintln!(
-                "xfs-heal-generator: {}: not a mount point systemd can name; left out",
-                entry.mountpoint
-            );
-            continue;
-        };
-        let unit = format!("xfs-heal-monitor@{instance}.service");
-        let mut wanted_by = vec![format!("{instance}.mount.wants")];
+        let unit = format!("xfs-heal-monitor@{}.service", entry.instance);
+        let mut wanted_by = vec![format!("{}.mount.wants", entry.instance)];
         if mounted.contains(&entry.mountpoint) {
             wanted_by.push(format!("{TARGET}.wants"));
         }
         for dir in wanted_by {
             if let Err(e) = link(&normal_dir.join(dir), &unit) {
-                eprintln!("xfs-heal-generator: {}: {e}", entry.mountpoint);
+                eprintln!("xfs-heal-generator: {shown} (/etc/fstab line {}): {e}", entry.line);
                 ok = false;
             }
         }
@@ -76,11 +77,19 @@ fn enabled(root: &Path) -> bool {
         .any(|d| d.path().join(TARGET).exists())
 }
 
-/// `dir/unit` -> the template, as `systemctl enable` makes it. An existing link is kept.
+/// `dir/unit` -> the template, as `systemctl enable` makes it. An existing link is kept. A
+/// directory made here for a link that then fails is removed again: nothing half-made.
 fn link(dir: &Path, unit: &str) -> std::io::Result<()> {
+    let made = !dir.exists();
     std::fs::create_dir_all(dir)?;
     match std::os::unix::fs::symlink(TEMPLATE, dir.join(unit)) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
+        Err(e) => {
+            if made {
+                let _ = std::fs::remove_dir(dir);
+            }
+            Err(e)
+        }
+        Ok(()) => Ok(()),
     }
 }

@@ -268,8 +268,12 @@ pub fn mount_source(mountinfo: &str, path: &Path) -> Option<String> {
 
 /// mountinfo and fstab escape space, tab, newline and backslash as `\ooo`.
 pub(crate) fn unescape(field: &str) -> String {
-    let mut out = Vec::with_capacity(field.len());
-    let b = field.as_bytes();
+    String::from_utf8_lossy(&unescape_bytes(field.as_bytes())).into_owned()
+}
+
+/// [`unescape`], to the bytes the field names (which need not be UTF-8).
+pub(crate) fn unescape_bytes(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         let octal = b
@@ -287,7 +291,7 @@ pub(crate) fn unescape(field: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 const S_IFMT: u32 = 0o170_000;

@@ -14,6 +14,11 @@ use xfs_heal_tests::*;
 /// Runs the generator on a root holding `fstab`, with xfs-heal.target enabled or not;
 /// returns every link it made, as "DIR/NAME -> TARGET", sorted.
 fn generate(scratch: &Scratch, fstab_text: &str, enabled: bool) -> Vec<String> {
+    generate_bytes(scratch, fstab_text.as_bytes(), enabled).0
+}
+
+/// [`generate`] from fstab's bytes; also what the generator said on stderr.
+fn generate_bytes(scratch: &Scratch, fstab_text: &[u8], enabled: bool) -> (Vec<String>, String) {
     let root = scratch.path("root");
     let wants = root.join("etc/systemd/system/multi-user.target.wants");
     std::fs::create_dir_all(&wants).unwrap();
@@ -34,6 +39,7 @@ fn generate(scratch: &Scratch, fstab_text: &str, enabled: bool) -> Vec<String> {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(!early.exists(), "nothing goes to the early directory");
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
     let mut links = Vec::new();
     for dir in std::fs::read_dir(&out_dir).unwrap().flatten() {
         for l in std::fs::read_dir(dir.path()).unwrap().flatten() {
@@ -43,7 +49,7 @@ fn generate(scratch: &Scratch, fstab_text: &str, enabled: bool) -> Vec<String> {
         }
     }
     links.sort();
-    links
+    (links, said)
 }
 
 #[test]
@@ -93,4 +99,37 @@ fn instance_names_match_systemd_escape() {
     let ours: Vec<String> =
         paths.iter().map(|p| fstab::escape_path(p).expect("absolute, normalised")).collect();
     assert_eq!(ours, theirs);
+}
+
+/// Audit finding 8. Before: one byte of fstab that was not UTF-8 made the generator write
+/// nothing, so every mount fell back to xfs_healer. After: that line alone is left out, and
+/// said; a `\000` never reaches an instance name; a mount point too long for a unit name
+/// leaves no directory behind.
+#[test]
+fn a_line_it_cannot_use_is_left_out_alone_and_said() {
+    let scratch = Scratch::new("generator-bytes");
+    let mut fstab_text = b"LABEL=data /mnt/data xfs defaults 0 2\n# caf\xe9 au lait\n".to_vec();
+    fstab_text.extend_from_slice(b"LABEL=bad /mnt/caf\xe9 xfs defaults 0 2\n");
+    fstab_text.extend_from_slice(b"LABEL=nul /mnt/a\\000b xfs defaults 0 2\n");
+    fstab_text.extend_from_slice(format!("LABEL=long /{} xfs defaults 0 2\n", "l".repeat(240)).as_bytes());
+    fstab_text.extend_from_slice(b"LABEL=srv /srv/files xfs defaults 0 2\n");
+    let (links, said) = generate_bytes(&scratch, &fstab_text, true);
+    let template = "/usr/lib/systemd/system/xfs-heal-monitor@.service";
+    assert_eq!(
+        links,
+        [
+            format!("mnt-data.mount.wants/xfs-heal-monitor@mnt-data.service -> {template}"),
+            format!("srv-files.mount.wants/xfs-heal-monitor@srv-files.service -> {template}"),
+        ]
+    );
+    for (line, why) in [(3, "not UTF-8"), (4, "NUL"), (5, "too long")] {
+        assert!(
+            said.lines().any(|l| l.contains(&format!("/etc/fstab line {line}: left out")) && l.contains(why)),
+            "line {line}: {said}"
+        );
+    }
+    // Nothing else in the output directory: no directory made for a link that could not be.
+    let dirs: Vec<_> =
+        std::fs::read_dir(scratch.path("generator")).unwrap().flatten().map(|d| d.file_name()).collect();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
 }
