@@ -101,7 +101,8 @@ XFS, a kernel without the XFS health monitor, or the autofsck property says to s
     /// Binds SOCKET, then replaces this process with COMMAND (normally /usr/libexec/xfs-heal/xfs-heal-repairer
     /// MOUNTPOINT), passing the socket as systemd does (LISTEN_FDS). SOCKET's directory must
     /// belong to root and be writable by root alone; the socket is created root's, group
-    /// GROUP, mode 0660, and an old socket there is replaced (nothing else is). Needs root.
+    /// GROUP, mode 0660, and an old socket there is replaced if nothing accepts on it any more
+    /// (nothing else is, and a live socket never). Needs root.
     #[command(after_long_help = "Exit status: COMMAND's, which replaces this process; 1 when the \
 socket or the capture cannot be set up, or COMMAND cannot be run.")]
     Listen {
@@ -112,7 +113,9 @@ socket or the capture cannot be set up, or COMMAND cannot be run.")]
         /// Also pass this file or FIFO, for the repairer to hand the monitor instead of the
         /// kernel's health monitor (for tests, and for replaying captures on kernels without
         /// one). It must be a root-owned regular file (one link) or FIFO that nobody else can
-        /// write, named without symlinks.
+        /// write, named without symlinks; a file must also be what a capture can be: not on
+        /// proc, sysfs or another pseudo filesystem, whole 64-byte health records, the first
+        /// a record the kernel defines.
         #[arg(long, value_name = "PATH")]
         events_from: Option<PathBuf>,
 

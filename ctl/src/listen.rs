@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nix::fcntl::{open, openat2, AtFlags, OFlag, OpenHow, ResolveFlag, AT_FDCWD};
-use nix::sys::stat::{fstat, fstatat, umask, Mode};
+use nix::sys::stat::{fstat, fstatat, umask, Mode, SFlag};
+use nix::sys::statfs::fstatfs;
 use nix::unistd::{fchdir, fchownat, unlinkat, Gid, Group, Uid, UnlinkatFlags};
 use xfs_heal_protocol::host::{self, EVENTS_FD_NAME};
 
@@ -99,23 +100,53 @@ pub fn bind(path: &Path, group: Gid) -> io::Result<UnixListener> {
         Err(nix::Error::ENOENT) => None,
         Err(e) => return Err(e.into()),
     };
-    if host::check_socket_slot(found).map_err(io::Error::other)? {
-        unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir)?;
-    }
-    // bind(2) takes a path: make it relative to the checked directory, then return.
+    let replace = host::check_socket_slot(found).map_err(io::Error::other)?;
+    // connect(2) and bind(2) take a path: make it relative to the checked directory, then
+    // return.
     let cwd = open(".", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
     fchdir(&dir)?;
-    let old_umask = umask(Mode::from_bits_truncate(0o117));
-    let bound = UnixListener::bind(name);
-    umask(old_umask);
+    let bound = replace_then_bind(&dir, name, replace);
     fchdir(&cwd)?;
     let listener = bound?;
     fchownat(&dir, name, Some(Uid::from_raw(0)), Some(group), AtFlags::AT_SYMLINK_NOFOLLOW)?;
     Ok(listener)
 }
 
+/// In the socket's directory (the current one): an old socket at `name` is replaced only if
+/// nothing listens on it any more, so a running repairer is never cut off from its monitor;
+/// then the new one is bound, mode 0660 from the umask.
+fn replace_then_bind(dir: &OwnedFd, name: &std::ffi::OsStr, replace: bool) -> io::Result<UnixListener> {
+    if replace {
+        use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+        let probe = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        // Non-blocking: a full backlog answers EAGAIN at once, and is as live as an accept.
+        match connect(std::os::fd::AsRawFd::as_raw_fd(&probe), &UnixAddr::new(name)?) {
+            Ok(()) | Err(nix::Error::EAGAIN | nix::Error::EINPROGRESS) => return Err(io::Error::other(
+                "a live socket: something accepts connections there (a running repairer?); not replacing it",
+            )),
+            Err(nix::Error::ECONNREFUSED | nix::Error::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::Error::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let old_umask = umask(Mode::from_bits_truncate(0o117));
+    let bound = UnixListener::bind(name);
+    umask(old_umask);
+    bound
+}
+
 /// The capture for the monitor to read: no symlink anywhere in the path, and only a
-/// root-owned file or FIFO nobody else can write (`host::check_capture`).
+/// root-owned file or FIFO nobody else can write (`host::check_capture`); a file only if it
+/// can be a capture (`host::check_capture_contents`: no file of a pseudo filesystem, whole
+/// 64-byte records, a health record first), so no root-owned secret reaches the monitor.
 pub fn open_capture(path: &Path) -> io::Result<OwnedFd> {
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
@@ -126,5 +157,14 @@ pub fn open_capture(path: &Path) -> io::Result<OwnedFd> {
     })?;
     let st = fstat(&fd)?;
     host::check_capture(st.st_mode, st.st_uid, st.st_nlink).map_err(io::Error::other)?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG {
+        let magic = fstatfs(&fd)?.filesystem_type().0;
+        let mut first = [0u8; 64];
+        let n = nix::sys::uio::pread(&fd, &mut first, 0)?;
+        let size = u64::try_from(st.st_size).unwrap_or(0);
+        #[allow(clippy::cast_sign_loss)]
+        let magic = magic as u64;
+        host::check_capture_contents(magic, size, &first[..n]).map_err(io::Error::other)?;
+    }
     Ok(fd)
 }

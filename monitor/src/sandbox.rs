@@ -21,13 +21,14 @@ use xfs_heal_protocol::uapi::XFS_IOC_HEALTH_MONITOR;
 compile_error!("the seccomp allow-list is written and tested for x86_64 only");
 
 /// Step 2: no capability survives, whoever started the monitor. As root: every capability
-/// leaves the bounding set (while CAP_SETPCAP is still held), then supplementary groups, gid
-/// and uid become `user`'s, which empties the other sets. Otherwise: whatever came along
+/// leaves the bounding set (while CAP_SETPCAP is still held), then supplementary groups
+/// (from the group database, as systemd's `User=` gives them), gid and uid become `user`'s,
+/// which empties the other sets; root's own groups never come along. Otherwise: whatever came along
 /// (file capabilities, ambient ones) is dropped. Checked afterwards; returns the user
 /// switched to, if any.
 pub fn drop_privileges(user: &str) -> Result<Option<String>, Error> {
     use caps::{CapSet, Capability};
-    use nix::unistd::{setgroups, setresgid, setresuid, Uid, User};
+    use nix::unistd::{initgroups, setresgid, setresuid, Uid, User};
     let err = Error::Capabilities;
     let root = Uid::current().is_root() || Uid::effective().is_root();
     if root || caps::has_cap(None, CapSet::Permitted, Capability::CAP_SETPCAP).map_err(err)? {
@@ -46,7 +47,9 @@ pub fn drop_privileges(user: &str) -> Result<Option<String>, Error> {
             return Err(Error::UserIsRoot(user.to_owned()));
         }
         let failed = |source| Error::SwitchUser { user: user.to_owned(), source };
-        setgroups(&[]).map_err(failed)?;
+        let name =
+            std::ffi::CString::new(target.name.as_bytes()).map_err(|_| Error::NoSuchUser(user.to_owned()))?;
+        initgroups(&name, target.gid).map_err(failed)?;
         setresgid(target.gid, target.gid, target.gid).map_err(failed)?;
         setresuid(target.uid, target.uid, target.uid).map_err(failed)?;
         Some(format!("{} (uid {}, gid {})", target.name, target.uid, target.gid))

@@ -353,6 +353,51 @@ pub fn check_capture(mode: u32, owner: u32, links: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Filesystems whose files are not data at rest: what `stat` says of them (a size of 0 or
+/// 4096) is not what reading them gives, and they hold the kernel's and processes' secrets
+/// (`/proc/PID/environ`, `/sys/...`). No capture lives on one. Their `statfs` magics.
+const PSEUDO_FILESYSTEMS: &[(u64, &str)] = &[
+    (0x9fa0, "proc"),
+    (0x6265_6572, "sysfs"),
+    (0x6462_6720, "debugfs"),
+    (0x7472_6163, "tracefs"),
+    (0x7363_6673, "securityfs"),
+    (0x6265_6570, "configfs"),
+    (0xde5e_81e4, "efivarfs"),
+    (0x6367_7270, "cgroup2"),
+    (0x0027_e0eb, "cgroup"),
+    (0xcafe_4a11, "bpf"),
+    (0x1cd1, "devpts"),
+];
+
+/// Whether a regular file's contents can be a capture of V0 health records (what `xfs-heal
+/// listen --events-from` hands the unprivileged monitor, opened as root): not on a pseudo
+/// filesystem, a whole number of 64-byte records, and a first record whose domain and type
+/// the kernel defines. A root-owned secret (`/etc/shadow`, a key) fails one of these: it
+/// must not reach the monitor because root could read it. `first` is the file's first bytes
+/// (up to 64).
+pub fn check_capture_contents(fs_magic: u64, size: u64, first: &[u8]) -> Result<(), String> {
+    if let Some((_, name)) = PSEUDO_FILESYSTEMS.iter().find(|(magic, _)| *magic == fs_magic) {
+        return Err(format!("a file on {name}, not a capture"));
+    }
+    use crate::uapi::{event_offsets as at, HEALTH_EVENT_V0_SIZE};
+    let record = HEALTH_EVENT_V0_SIZE as u64;
+    if size % record != 0 {
+        return Err(format!("{size} bytes, not a whole number of {record}-byte health records"));
+    }
+    if size == 0 {
+        return Ok(());
+    }
+    let word = |at: usize| first.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
+    let (domain, kind) = (word(at::DOMAIN), word(at::TYPE));
+    let known_domain = domain.is_some_and(|d| d <= crate::uapi::XFS_HEALTH_MONITOR_DOMAIN_FILERANGE);
+    let known_type = kind.is_some_and(|t| t <= crate::uapi::XFS_HEALTH_MONITOR_TYPE_DATALOST);
+    if !(known_domain && known_type) {
+        return Err("its first record is not a health record (unknown domain or type)".into());
+    }
+    Ok(())
+}
+
 /// fanotify's mount events (Linux 6.15): the flags of the watch a repairer can keep on the
 /// mount namespace it started in, and the records it reads (`fanotify(7)`).
 pub mod fanotify {
@@ -412,6 +457,35 @@ pub fn mount_moved(buf: &[u8], mnt_id: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_a_capture_can_be_is_handed_to_the_monitor() {
+        let running = [0u8; 64];
+        let xfs = 0x5846_5342;
+        assert_eq!(check_capture_contents(xfs, 0, &[]), Ok(()), "an empty capture");
+        assert_eq!(check_capture_contents(xfs, 576, &running), Ok(()));
+        let mut sick = [0u8; 64];
+        sick[..8].copy_from_slice(&[3, 0, 0, 0, 3, 0, 0, 0]);
+        assert_eq!(check_capture_contents(xfs, 64, &sick), Ok(()));
+        // /etc/shadow: text, and rarely a multiple of 64 bytes; either refuses it.
+        let shadow = b"root:$y$j9T$abcdefghijklmnop:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n";
+        assert!(check_capture_contents(xfs, 1088, shadow).unwrap_err().contains("not a health record"));
+        assert!(check_capture_contents(xfs, 1000, shadow).unwrap_err().contains("not a whole number"));
+        // sysfs and procfs say 4096 and 0 bytes whatever reading gives.
+        assert_eq!(
+            check_capture_contents(0x6265_6572, 4096, &running),
+            Err("a file on sysfs, not a capture".into())
+        );
+        assert_eq!(check_capture_contents(0x9fa0, 0, &[]), Err("a file on proc, not a capture".into()));
+        let mut far = [0u8; 64];
+        far[4] = 13;
+        assert!(check_capture_contents(xfs, 64, &far).is_err(), "a type the kernel does not define");
+        far[4] = 12;
+        assert!(check_capture_contents(xfs, 64, &far).is_ok(), "the last one it does");
+        far[0] = 9;
+        assert!(check_capture_contents(xfs, 64, &far).is_err(), "a domain it does not define");
+        assert!(check_capture_contents(xfs, 64, &[0, 0]).is_err(), "a short read");
+    }
 
     const MOUNTINFO: &str = "\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw

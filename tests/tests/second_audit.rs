@@ -159,3 +159,147 @@ fn a_second_instances_monitor_cannot_touch_the_first_ones_metrics_or_make_any_ot
     let left: Vec<_> = std::fs::read_dir(&textfile).unwrap().collect();
     assert!(left.is_empty());
 }
+
+// --- 9: smaller points ----------------------------------------------------------------------
+
+/// Before: `xfs-heal listen` unlinked whatever socket had its name, a running repairer's
+/// included, which then served nobody. After: a socket something still accepts on is left
+/// alone; only a dead one is replaced.
+#[test]
+fn listen_never_replaces_a_live_socket() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("live-socket");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let r =
+        Repairer::start(&scratch, &fs.mountpoint, &["--events-from", data("sample.v0").to_str().unwrap()]);
+    let out = Command::new(binary("xfs-heal"))
+        .args(["listen", "--group", "0"])
+        .arg(&r.socket)
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("a live socket: something accepts connections there"), "{err}");
+    // The running repairer is still reachable at its name.
+    let _c = Client::served(&r.socket);
+    // A dead socket (nothing listens) is still replaced, as before.
+    let dead = scratch.path("dead.sock");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    let out = Command::new(binary("xfs-heal"))
+        .args(["listen", "--group", "0"])
+        .arg(&dead)
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Before: any root-owned file nobody else could write passed as a capture, `/etc/shadow`
+/// and files of /sys and /proc included, handing root's secrets to the unprivileged monitor.
+/// After: only what a capture can be.
+#[test]
+fn events_from_takes_only_what_a_capture_can_be() {
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("capture-contents");
+    let sock = scratch.path("r.sock");
+    let text = scratch.path("secret.key");
+    std::fs::write(
+        &text,
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIPQ1sb2d0p3N4cmV0LWtleS1ub3QtYS1jYXB0dXJl\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&text, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut cases = vec![
+        (text.clone(), "not a whole number of 64-byte health records"),
+        (format!("/proc/{}/environ", std::process::id()).into(), "a file on proc, not a capture"),
+    ];
+    if std::path::Path::new("/etc/shadow").exists() {
+        cases.push(("/etc/shadow".into(), ""));
+    }
+    let sysfs = std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled");
+    if sysfs.exists() {
+        cases.push((sysfs.to_owned(), "a file on sysfs, not a capture"));
+    }
+    for (path, why) in cases {
+        let out = Command::new(binary("xfs-heal"))
+            .args(["listen", "--group", "0", "--events-from"])
+            .arg(&path)
+            .arg(&sock)
+            .args(["--", "/bin/true"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", path.display());
+        assert!(err.starts_with(&format!("xfs-heal listen: --events-from {}: ", path.display())), "{err}");
+        assert!(err.contains(why), "{}: {err}", path.display());
+    }
+    // A real capture still passes.
+    let out = Command::new(binary("xfs-heal"))
+        .args(["listen", "--group", "0", "--events-from"])
+        .arg(data("sample.v0"))
+        .arg(&sock)
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Before: the monitor started as root cleared its supplementary groups, though its help
+/// said it took `--user`'s. After: it takes exactly `--user`'s, as systemd's `User=` gives
+/// them, and none of root's.
+#[test]
+fn a_root_started_monitor_takes_its_users_groups_and_no_others() {
+    if !require_root() {
+        return;
+    }
+    let (user, group) = ("xfs-heal-t-groups", "xfs-heal-t-extra");
+    if Command::new("getent").args(["group", group]).output().is_ok_and(|o| !o.status.success()) {
+        sh("groupadd", &["--system", group]);
+    }
+    if Command::new("getent").args(["passwd", user]).output().is_ok_and(|o| !o.status.success()) {
+        sh("useradd", &["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-G", group, user]);
+    }
+    let gid_of = |name: &str| sh("getent", &["group", name]).split(':').nth(2).unwrap().trim().to_owned();
+    let uid = sh("id", &["-u", user]).trim().to_owned();
+    let primary = sh("id", &["-g", user]).trim().to_owned();
+    let extra = gid_of(group);
+    let scratch = Scratch::new("monitor-groups");
+    // It drops privileges before it connects, then keeps retrying: long enough to look.
+    let mut child = Command::new(binary("xfs-heal-monitor"))
+        .args(["--user", user, "--no-metrics", "--connect"])
+        .arg(scratch.path("nobody-listens.sock"))
+        .arg("/mnt")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    let (uids, groups) = loop {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        let uids = field(&text, "Uid:").unwrap_or_default();
+        if uids.starts_with(&format!("{uid} ")) || Instant::now() > deadline {
+            break (uids, field(&text, "Groups:").unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(uids, format!("{uid} {uid} {uid} {uid}"));
+    let mut got: Vec<&str> = groups.split_whitespace().collect();
+    got.sort_unstable();
+    let mut want = vec![primary.as_str(), extra.as_str()];
+    want.sort_unstable();
+    want.dedup();
+    assert_eq!(got, want, "Groups: {groups}");
+}

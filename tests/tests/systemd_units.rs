@@ -225,7 +225,12 @@ fn the_full_check_trigger_is_root_only_and_starts_only_xfs_scrub_of_its_mount() 
     );
     assert_eq!(
         keys(&read("xfs-heal-full-check@.path"), "Path"),
-        ["PathModified=/run/xfs-heal/%i.full-check", "Unit=xfs_scrub@%i.service"]
+        [
+            "PathModified=/run/xfs-heal/%i.full-check",
+            "Unit=xfs_scrub@%i.service",
+            "TriggerLimitIntervalSec=20min",
+            "TriggerLimitBurst=2",
+        ]
     );
     let monitor = read("xfs-heal-monitor@.service");
     assert!(keys(&monitor, "Service").contains(&"Sockets=xfs-heal-full-check@%i.socket".to_owned()));

@@ -10,6 +10,18 @@ say() { echo "[$(now)] $*"; }
 scenario() { echo "SCENARIO|$1|$2"; say "=== scenario $1: $2"; }
 # result ID DAEMON PASS|FAIL|N/A SECONDS|- NOTE
 result() { echo "RESULT|$1|$2|$3|$4|$5"; }
+# settled_down UNIT...: true when every unit's stop has finished (inactive or failed), not
+# merely begun ("deactivating": its ExecStopPost= may still run).
+settled_down() {
+    for _u in "$@"; do
+        case $(systemctl is-active "$_u") in inactive|failed) ;; *) return 1 ;; esac
+    done
+}
+# wait_settled_down UNIT...: up to 10 s for settled_down.
+wait_settled_down() {
+    _w=200; while [ $_w -gt 0 ] && ! settled_down "$@"; do sleep 0.05; _w=$((_w - 1)); done
+    settled_down "$@"
+}
 
 # wait_for FILE PATTERN SECONDS: true once FILE has a line matching PATTERN.
 wait_for() {

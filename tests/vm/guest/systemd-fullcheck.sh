@@ -171,3 +171,48 @@ for d in xfs-heal xfs_healer; do
     fi
 done
 systemctl start xfs_healer_start.service
+
+scenario U12 "systemd: a monitor that writes its full-check FIFO in a loop starts xfs_scrub@ at most twice in 20 minutes, restarts included"
+# Audit finding 7: the bound on full checks lived in the monitor alone, and the path unit
+# started xfs_scrub@ on every write. Here root writes the FIFO as a compromised monitor
+# would (its fd is that FIFO): every 3 s, so each check has ended before the next write,
+# then again after the monitor (and with it the path unit) is restarted.
+systemctl stop xfs_healer_start.service
+t0=$(now)
+n=u12; fifo=/run/xfs-heal/$(u8_inst $n).full-check; path=xfs-heal-full-check@$(u8_inst $n).path
+mkfs_img $n
+systemctl enable "xfs-heal-monitor@$(u8_inst $n).service" >/dev/null 2>&1
+mount_img $n
+u8_start xfs-heal $n
+writes=0
+u12_write() {
+    _i=0
+    while [ $_i -lt "$1" ]; do
+        printf 'check\n' > "$fifo" && writes=$((writes + 1))
+        # Whatever it started has ended (xfs_scrub@ is a oneshot: "activating" while it runs).
+        sleep 1
+        _w=0; while [ $_w -lt 60 ] && ! settled_down "xfs_scrub@$(u8_inst $n).service"; do sleep 0.5; _w=$((_w + 1)); done
+        sleep 2; _i=$((_i + 1))
+    done
+}
+u12_write 4
+runs_before=$(u8_scrub_runs $n)
+path_result=$(systemctl show -p Result --value "$path")
+systemctl restart "xfs-heal-monitor@$(u8_inst $n).service"
+wait_unit "xfs-heal-monitor@$(u8_inst $n).service"
+u12_write 3
+runs_after=$(u8_scrub_runs $n)
+path_after=$(systemctl show -p Result --value "$path")/$(systemctl is-active "$path")
+limit_lines=$(journalctl --no-pager -o cat -u "$path" | grep -c 'Trigger limit hit')
+t1=$(now)
+umount /mnt/$n
+systemctl disable "xfs-heal-monitor@$(u8_inst $n).service" >/dev/null 2>&1
+systemctl start xfs_healer_start.service
+say "u12: $writes writes; xfs_scrub@ started $runs_before times before the restart ($path: $path_result), $runs_after in all after it ($path_after); 'Trigger limit hit' $limit_lines times"
+if [ "$writes" = 7 ] && [ "$runs_before" -ge 1 ] && [ "$runs_before" -le 2 ] && [ "$runs_after" = "$runs_before" ] \
+   && [ "$path_result" = trigger-limit-hit ] && [ "$limit_lines" -ge 1 ]; then
+    result U12 xfs-heal PASS "$(elapsed "$t0" "$t1")" "7 writes of the FIFO started xfs_scrub@ $runs_after times (TriggerLimitBurst=2 per 20 min); the path unit then refuses ('trigger-limit-hit'), and a restart of the monitor does not reset the count"
+else
+    result U12 xfs-heal FAIL - "writes $writes, starts $runs_before then $runs_after, path $path_result then $path_after, limit lines $limit_lines"
+fi
+result U12 xfs_healer N/A - "xfs_healer starts xfs_scrub@ itself, as root: no unprivileged side to bound"

@@ -14,8 +14,8 @@ u9_wait_detached() {
     _n=100; while [ $_n -gt 0 ] && [ -n "$(u9_attached "$1")" ]; do sleep 0.1; _n=$((_n - 1)); done
     [ -z "$(u9_attached "$1")" ]
 }
-u9_inactive() { ! systemctl is-active -q "$1"; }
-u9_wait_inactive() { _n=200; while [ $_n -gt 0 ] && ! u9_inactive "$1"; do sleep 0.05; _n=$((_n - 1)); done; u9_inactive "$1"; }
+u9_inactive() { settled_down "$1"; }
+u9_wait_inactive() { wait_settled_down "$1"; }
 
 scenario U9 "systemd: a moved mount (mount --move): xfs-heal stops at the old place, the pair for the new place takes over, nothing pins the filesystem"
 mkdir -p /mnt/u9; mount -t tmpfs u9 /mnt/u9; mount --make-shared /mnt/u9

@@ -52,7 +52,7 @@ u11_textfile_write=$(try_write /var/lib/prometheus/node-exporter/apt.prom)
 u11_t1=$(now)
 # A later mount of a covered filesystem gets its pair again.
 umount /mnt/fa
-_n=200; while [ $_n -gt 0 ] && systemctl is-active -q xfs-heal-monitor@mnt-fa.service; do sleep 0.05; _n=$((_n - 1)); done
+wait_settled_down xfs-heal-monitor@mnt-fa.service
 after_umount=$(systemctl is-active xfs-heal-monitor@mnt-fa.service)
 mount /mnt/fa
 wait_unit xfs-heal-monitor@mnt-fa.service; wait_unit xfs-heal-repairer@mnt-fa.service
@@ -88,7 +88,9 @@ fi
 result U7 xfs_healer N/A - "xfs_healer_start covers every XFS mount (no fstab switch, no exclusion); the excluded one runs it above"
 
 scenario U11 "metrics of two mounts after a soft-reboot: both written, both served, neither reachable from the other"
-# After U7's unmounts: nothing of either mount is left behind.
+# After U7's unmounts (once their stops, ExecStopPost= included, are over): nothing of either
+# mount is left behind.
+wait_settled_down xfs-heal-monitor@mnt-fa.service xfs-heal-monitor@mnt-fb.service
 u11_left=$(ls /var/lib/xfs-heal/metrics/mnt-fa /var/lib/xfs-heal/metrics/mnt-fb /var/lib/prometheus/node-exporter 2>/dev/null | grep -c 'xfs-heal@')
 say "files $u11_files; links $u11_links; served by node_exporter $u11_served(scrape error $u11_scrape_error); textfile dir $u11_textfile"
 say "from fb's monitor's namespace as xfs-heal: own dir '$u11_own', fa's dir '$u11_other', rename fa's file '$u11_rename', node_exporter's dir '$u11_textfile_write'; after the unmounts: $u11_left files or links left"

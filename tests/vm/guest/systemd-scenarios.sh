@@ -15,13 +15,7 @@ mainpid() { systemctl show -p MainPID --value "$1"; }
 # and unmounting it again at once would start and stop the enabled pair around the real mount.
 corrupt_data_image() { corrupt_dir_image prep; mv /tmp/prep.img /tmp/data.img; }
 # Waits until the pair has stopped after an unmount, so the next mount starts it afresh.
-wait_stopped() {
-    _n=200
-    while [ $_n -gt 0 ]; do
-        systemctl is-active -q xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.service || return 0
-        sleep 0.05; _n=$((_n - 1))
-    done
-}
+wait_stopped() { wait_settled_down xfs-heal-monitor@mnt-data.service xfs-heal-repairer@mnt-data.service; }
 # daemon_unit DAEMON NAME: the unit serving /mnt/NAME, xfs-heal's monitor or xfs_healer@;
 # daemon_journal DAEMON NAME: its journal.
 daemon_unit() { if [ "$1" = xfs-heal ]; then echo "xfs-heal-monitor@mnt-$2.service"; else echo "xfs_healer@mnt-$2.service"; fi; }
@@ -229,6 +223,9 @@ kill_and_repair() {
                 # the fd store is released, so nothing holds the health fd; the operator
                 # starts the pair again, and it opens a fresh one (no EEXIST).
                 systemctl stop "${_u#stop:}"
+                # systemctl waits for the repairer's job; the monitor's (PartOf=) ends with
+                # its ExecStopPost=.
+                wait_settled_down xfs-heal-monitor@mnt-data.service
                 STOPPED="monitor $(systemctl is-active xfs-heal-monitor@mnt-data.service), store $(systemctl show -p NFileDescriptorStore --value "${_u#stop:}")"
                 systemctl start xfs-heal-monitor@mnt-data.service
                 wait_unit xfs-heal-monitor@mnt-data.service; wait_unit xfs-heal-repairer@mnt-data.service ;;
