@@ -5,7 +5,7 @@
 //! a token is due, so a flood backs up into the sender's socket buffer and the ioctl rate
 //! stays bounded. Log lines over their limit are counted and summarised instead.
 
-use crate::{MonitorToRepairer, RepairTarget, Scope};
+use crate::{Errno, MonitorToRepairer, RepairOutcome, RepairReply, RepairTarget, RequestId, Scope};
 
 /// A token bucket's shape: up to `burst` at once, then one every `every_ns`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,13 @@ pub const REQUESTS: Rate = Rate { burst: 64, every_ns: 10 * MS };
 /// Whole-filesystem scrubs (fscounters, quotacheck, nlinks, ...) walk every inode: the eight
 /// kinds a sweep asks for at once, then one every two seconds.
 pub const WHOLE_FS_REQUESTS: Rate = Rate { burst: 8, every_ns: 2_000 * MS };
+/// Inode repairs the kernel answered ENOENT or ESTALE: a generation that is not the inode's
+/// (or an inode that is not there). Such answers would make repair requests an oracle for
+/// generations, so they draw from a bucket shaped as failed name lookups draw from theirs
+/// (`names::FAILED_LOOKUPS`): 32 at once, then ten a second. A token is taken when an inode
+/// repair is admitted and given back when its answer is anything else, so the bound is
+/// exact however many workers run, and a real repair never keeps one.
+pub const INODE_MISSES: Rate = crate::names::FAILED_LOOKUPS;
 /// Lines naming one refused connection each: ten a minute, the rest counted.
 pub const REFUSAL_LINES: Rate = Rate { burst: 10, every_ns: 6_000 * MS };
 /// Lines about the served peer's connections (connected, replaced, disconnected): twenty at
@@ -36,11 +43,13 @@ pub const ADMISSIONS: Rate = Rate { burst: 16, every_ns: 250 * MS };
 /// How long after the first held-back item its summary line is written.
 pub const SUMMARY_AFTER_NS: u64 = 60_000 * MS;
 
-/// The limits a request is subject to: all requests, and whole-filesystem ones again.
+/// The limits a request is subject to: all requests; whole-filesystem ones again; inode
+/// ones against what their misses may cost.
 pub fn classes(target: &RepairTarget) -> &'static [Class] {
     match target.scope() {
         Scope::Fs => &[Class::Request, Class::WholeFs],
-        Scope::Ag | Scope::RtGroup | Scope::Inode => &[Class::Request],
+        Scope::Inode => &[Class::Request, Class::InodeMiss],
+        Scope::Ag | Scope::RtGroup => &[Class::Request],
     }
 }
 
@@ -57,6 +66,8 @@ pub fn message_classes(message: &MonitorToRepairer) -> &'static [Class] {
 pub enum Class {
     Request,
     WholeFs,
+    /// Held for an inode repair until its answer says it was not a miss ([`INODE_MISSES`]).
+    InodeMiss,
 }
 
 /// A token bucket.
@@ -105,6 +116,11 @@ impl Bucket {
         self.tokens -= 1;
         Ok(())
     }
+
+    /// Gives back a token taken for something that turned out not to cost one.
+    pub fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1).min(self.rate.burst);
+    }
 }
 
 /// The repairer's request buckets.
@@ -112,17 +128,23 @@ impl Bucket {
 pub struct RequestLimits {
     requests: Bucket,
     whole_fs: Bucket,
+    inode_misses: Bucket,
 }
 
 impl RequestLimits {
     pub const fn new(now_ns: u64) -> Self {
-        Self { requests: Bucket::full(REQUESTS, now_ns), whole_fs: Bucket::full(WHOLE_FS_REQUESTS, now_ns) }
+        Self {
+            requests: Bucket::full(REQUESTS, now_ns),
+            whole_fs: Bucket::full(WHOLE_FS_REQUESTS, now_ns),
+            inode_misses: Bucket::full(INODE_MISSES, now_ns),
+        }
     }
 
     fn bucket(&mut self, class: Class) -> &mut Bucket {
         match class {
             Class::Request => &mut self.requests,
             Class::WholeFs => &mut self.whole_fs,
+            Class::InodeMiss => &mut self.inode_misses,
         }
     }
 
@@ -148,13 +170,30 @@ impl RequestLimits {
 pub struct Gate {
     limits: RequestLimits,
     held: Option<(MonitorToRepairer, u64)>,
+    /// Inode repairs let through and not yet answered, each holding an [`INODE_MISSES`] token.
+    inode_out: Vec<RequestId>,
     /// Requests held back since the last summary.
     pub tally: Tally,
 }
 
 impl Gate {
     pub const fn new(now_ns: u64) -> Self {
-        Self { limits: RequestLimits::new(now_ns), held: None, tally: Tally { count: 0, first_ns: None } }
+        Self {
+            limits: RequestLimits::new(now_ns),
+            held: None,
+            inode_out: Vec::new(),
+            tally: Tally { count: 0, first_ns: None },
+        }
+    }
+
+    /// Every answer to a repair request passes here: an inode repair's token is given back
+    /// unless the kernel answered ENOENT or ESTALE (a miss: it stays spent).
+    pub fn answered(&mut self, reply: &RepairReply) {
+        let Some(at) = self.inode_out.iter().position(|id| *id == reply.id) else { return };
+        self.inode_out.swap_remove(at);
+        if !matches!(reply.outcome, RepairOutcome::KernelError(Errno::ENOENT | Errno::ESTALE)) {
+            self.limits.inode_misses.give_back();
+        }
     }
 
     /// The request to serve now: the held one once it is due, else `next()` if the limits
@@ -176,7 +215,14 @@ impl Gate {
             },
         };
         match self.limits.admit(message_classes(&request), now_ns) {
-            Ok(()) => Ok(Some(request)),
+            Ok(()) => {
+                if let MonitorToRepairer::Repair(r) = &request {
+                    if r.target.scope() == Scope::Inode {
+                        self.inode_out.push(r.id);
+                    }
+                }
+                Ok(Some(request))
+            }
             Err(wait) => {
                 self.held = Some((request, now_ns.saturating_add(wait)));
                 self.tally.add(now_ns);
@@ -190,7 +236,8 @@ impl Gate {
         self.held.as_ref().map(|(_, at)| *at)
     }
 
-    /// Forgets the held request (its connection is gone).
+    /// Forgets the held request (its connection is gone). Repairs already given to the
+    /// workers keep their tokens until their answers come back, sent or not.
     pub fn drop_held(&mut self) {
         self.held = None;
     }
@@ -494,6 +541,65 @@ mod tests {
         let greeted = (0..100_000u64).filter(|i| l.admit(S + i * 100_000)).count();
         assert_eq!(greeted, usize::try_from(ADMISSIONS.burst).unwrap() + 39);
         assert_eq!(l.deadline(), None, "closing over the limit needs no wake-up");
+    }
+
+    #[test]
+    fn inode_repairs_answered_enoent_or_estale_draw_from_the_miss_bucket_and_others_give_back() {
+        use crate::{InodeNumber, InodeScrub};
+        let inode = |id: u64| {
+            let target = RepairTarget::Inode {
+                ino: InodeNumber::try_from(131).unwrap(),
+                gen: u32::try_from(id).unwrap(),
+                kind: InodeScrub::Directory,
+            };
+            MonitorToRepairer::Repair(RepairRequest { id: RequestId(id), target })
+        };
+        let miss = |id: u64, errno| RepairReply {
+            id: RequestId(id),
+            outcome: RepairOutcome::KernelError(errno),
+            oflags: crate::ScrubOutFlags::NONE,
+        };
+        // Guessing generations: every answer a miss. 32 at once, then ten a second, however
+        // the request limit (64, 100/s) would allow more.
+        let mut g = Gate::new(0);
+        let (mut answered, mut now, mut id) = (0u64, 0u64, 0u64);
+        while now < 10 * S {
+            match g.pass(now, || Ok::<_, ()>(Some(inode(id)))).unwrap() {
+                Some(_) => {
+                    let errno = if id % 2 == 0 { Errno::ENOENT } else { Errno::ESTALE };
+                    g.answered(&miss(id, errno));
+                    answered += 1;
+                    id += 1;
+                }
+                None => now = g.held_until().unwrap(),
+            }
+        }
+        // The burst, then one every 100 ms before the ten seconds are up (99 of them).
+        assert_eq!(answered, u64::from(INODE_MISSES.burst) + 10 * S / INODE_MISSES.every_ns - 1);
+        // Real repairs (or any other answer) give their token back: 1,000 in a row pass at
+        // the request limit, not the miss limit.
+        let mut g = Gate::new(0);
+        let mut passed = 0;
+        for id in 0..1_000u64 {
+            let t = id * 10 * MS;
+            if g.pass(t, || Ok::<_, ()>(Some(inode(id)))).unwrap().is_some() {
+                g.answered(&RepairReply::issued(RequestId(id), Ok(0)));
+                passed += 1;
+            }
+        }
+        assert!(passed >= 990, "{passed}");
+        // Tokens of requests in flight are held: only 32 inode repairs out at once.
+        let mut g = Gate::new(0);
+        let out =
+            (0..100u64).filter(|id| g.pass(S, || Ok::<_, ()>(Some(inode(*id)))).unwrap().is_some()).count();
+        assert_eq!(out, usize::try_from(INODE_MISSES.burst).unwrap());
+        // An answer to an id never let through gives nothing back...
+        g.answered(&RepairReply::issued(RequestId(5_000), Ok(0)));
+        assert!(g.pass(S, || Ok::<_, ()>(Some(inode(200)))).unwrap().is_none(), "held");
+        g.drop_held();
+        // ... and a refusal of one that was gives its token back: the next goes at once.
+        g.answered(&RepairReply::refused(RequestId(3), crate::Refusal::StaleFilesystem));
+        assert!(g.pass(S, || Ok::<_, ()>(Some(inode(201)))).unwrap().is_some());
     }
 
     #[test]

@@ -132,7 +132,10 @@ impl Server {
             }
             let (before, replies) = (st.counts, if replied { self.workers.take_replies() } else { vec![] });
             st.busy -= replies.len();
-            replies.iter().for_each(|_| st.counts.count(true));
+            for (_, reply) in &replies {
+                st.counts.count(true);
+                st.limits.gate.answered(reply);
+            }
             let served = self.service(&mut st, conn_ready, replies);
             if st.counts != before {
                 notifier.notify(&st.counts.status(&self.mount.path, crate::DROPS.total()));
@@ -238,6 +241,7 @@ impl Server {
                     }
                     Err(refused) => {
                         st.counts.count(false);
+                        st.limits.gate.answered(&refused);
                         RepairerToMonitor::Reply(refused)
                     }
                 },

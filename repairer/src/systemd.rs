@@ -103,10 +103,7 @@ impl Notifier {
     /// Connects to `NOTIFY_SOCKET`, if set. Failure is logged, never fatal: the service can
     /// run without it (Type=simple) and the journal shows why readiness was not reported.
     pub fn from_env() -> Self {
-        match std::env::var_os("NOTIFY_SOCKET") {
-            Some(path) => Self::connect(&path),
-            None => Self(None),
-        }
+        std::env::var_os("NOTIFY_SOCKET").map_or(Self(None), |path| Self::connect(&path))
     }
 
     /// Connects to the notification socket at `path` ("@name" for an abstract one).

@@ -305,12 +305,27 @@ impl Drop for Repairer {
         // first, or a traced one is detached and outlives the test, holding its loop mount.
         let id = self.child.id();
         let children = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children")).unwrap_or_default();
-        for pid in children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        let children: Vec<i32> = children.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        for pid in &children {
             let _ =
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Not ours to reap, so wait until each has exited (gone, or a zombie, whose fds are
+        // closed): a test that starts the next repairer at the same socket must not find this
+        // one still listening there (`xfs-heal listen` never replaces a live socket).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for pid in children {
+            while Instant::now() < deadline {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+                if matches!(state, None | Some("Z" | "X")) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
 }
 

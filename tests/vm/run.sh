@@ -18,7 +18,7 @@ vm_setup
 
 vm_log "building the package and release binaries"
 deb=$(bash "$REPO/systemd/package.sh" | tail -n 1)
-(cd "$REPO" && cargo build --release --locked -q -p xfs-heal-tests --bin xfs-heal-capture)
+(cd "$REPO" && cargo build --release --locked -q -p xfs-heal-tests --bin xfs-heal-capture --bin xfs-heal-raw-client)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/xfs-heal-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -28,7 +28,7 @@ seg=$work/seg
 mkdir -p "$seg/opt/xfs-heal/bin"
 install -m 0755 "$VM_DIR/guest/init" "$seg/init"
 install -m 0644 "$VM_DIR/guest/lib.sh" "$VM_DIR/guest/scenarios.sh" "$seg/opt/xfs-heal/"
-for b in xfs-heal xfs-heal-monitor xfs-heal-repairer xfs-heal-capture; do
+for b in xfs-heal xfs-heal-monitor xfs-heal-repairer xfs-heal-capture xfs-heal-raw-client; do
     install -m 0755 "$REPO/target/$(sed -n 's/^target = "\(.*\)"$/\1/p' "$REPO/.cargo/config.toml")/release/$b" "$seg/opt/xfs-heal/bin/"
 done
 echo "${XFS_HEAL_VM_SCENARIOS:-all}" > "$seg/opt/xfs-heal/selected"

@@ -3,6 +3,9 @@
 //! `xfs-heal-raw-client SOCKET [TIMES]`: connects (TIMES times, default once) and prints
 //! `served` or `refused` for one connection (Hello and one fd received, or not), or
 //! `served N refused M` for several.
+//! `xfs-heal-raw-client --guess SOCKET INO COUNT`: plays a monitor guessing generations: COUNT
+//! directory repairs of inode INO, generations 1 to COUNT, one after the other; prints how
+//! many were answered with which outcome, and in how many seconds.
 //! `xfs-heal-raw-client --forge SOCKET MOUNTPOINT EVENTS`: plays a repairer: binds SOCKET
 //! (mode 0666), accepts one connection and sends a Hello for MOUNTPOINT with a pipe that
 //! carries the bytes of EVENTS, then waits a few seconds.
@@ -17,6 +20,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--forge") {
         return forge(&args[2], &args[3], &args[4]);
+    }
+    if args.get(1).map(String::as_str) == Some("--guess") {
+        return guess(&args[2], args[3].parse().expect("INO"), args[4].parse().expect("COUNT"));
     }
     let socket = args.get(1).expect("usage: xfs-heal-raw-client SOCKET [TIMES]");
     let times: usize = args.get(2).map_or(1, |n| n.parse().expect("TIMES"));
@@ -64,4 +70,21 @@ fn forge(socket: &str, mountpoint: &str, events: &str) {
         None,
     );
     std::thread::sleep(std::time::Duration::from_secs(3));
+}
+
+fn guess(socket: &str, ino: u64, count: u32) {
+    use xfs_heal_protocol::*;
+    let mut c = Client::served(std::path::Path::new(socket));
+    let start = std::time::Instant::now();
+    let mut outcomes = std::collections::BTreeMap::<String, u32>::new();
+    for gen in 1..=count {
+        let target = RepairTarget::Inode {
+            ino: InodeNumber::try_from(ino).expect("ino"),
+            gen,
+            kind: InodeScrub::Directory,
+        };
+        let reply = c.request(RepairRequest { id: RequestId(u64::from(gen)), target });
+        *outcomes.entry(format!("{:?}", reply.outcome)).or_default() += 1;
+    }
+    println!("answered {count} in {:.2} s: {outcomes:?}", start.elapsed().as_secs_f64());
 }

@@ -339,6 +339,40 @@ if selected 10; then
     result 10 xfs_healer N/A - "no socket activation upstream"
 fi
 
+# --- 14. generations guessed through repair requests (audit finding 6) ------------------------
+# A peer with the monitor's uid asks for 150 directory repairs of one directory, each with
+# another generation: each is a real ioctl the kernel answers ENOENT (a miss). Misses draw
+# from a bucket shaped as failed name lookups' (32 at once, then ten a second), so the 150
+# take at least (150 - 32) / 10 = 11.8 s; at the request limit alone (64, then 100 a
+# second) they took about 1 s.
+if selected 14; then
+    scenario 14 "generations guessed through inode repair requests: held to the failed-lookup rate"
+    name=s14
+    mkfs_img $name; mount_img $name; mkdir /mnt/$name/d
+    ino=$(stat -c %i /mnt/$name/d)
+    rm -f /run/xfs-heal/$name.sock
+    $BIN/xfs-heal listen /run/xfs-heal/$name.sock -- $BIN/xfs-heal-repairer /mnt/$name 2>/tmp/$name.rep &
+    REP=$!
+    started=no; wait_for /tmp/$name.rep "serving " 20 && started=yes
+    t0=$(now)
+    out=$(setpriv --reuid=$MONITOR_UID --regid=$MONITOR_UID --clear-groups $BIN/xfs-heal-raw-client --guess /run/xfs-heal/$name.sock "$ino" 150 2>&1)
+    t1=$(now)
+    secs=$(elapsed "$t0" "$t1")
+    misses=$(echo "$out" | grep -oE 'KernelError\((ENOENT|ESTALE)\)": [0-9]+' | awk -F': ' '{ s += $2 } END { print s + 0 }')
+    issued=$(count /tmp/$name.rep 'verdict=issued')
+    say "$out; repairer audit lines (issued): $issued"
+    kill $REP 2>/dev/null; wait $REP 2>/dev/null
+    umount /mnt/$name; rm -f /tmp/$name.img
+    slow_enough=$(awk -v s="$secs" 'BEGIN { print (s >= 11.8) ? "yes" : "no" }')
+    if [ $started = yes ] && [ "$misses" = 150 ] && [ "$issued" -ge 150 ] && [ $slow_enough = yes ]; then
+        result 14 xfs-heal PASS "$secs" "150 wrong generations, each answered ENOENT by the kernel, took $secs s: 32 at once, then ten a second"
+    else
+        result 14 xfs-heal FAIL - "started $started, misses $misses of 150, issued $issued, $secs s (at least 11.8 expected): $out"
+        cat /tmp/$name.rep | tail -n 5
+    fi
+    result 14 xfs_healer N/A - "no request interface: xfs_healer repairs in the process that reads the events"
+fi
+
 # --- 11. a known kernel defect: inode-core repair on mkfs.xfs's defaults ---------------------
 # mkfs.xfs 7.2's defaults (rmapbt=1, metadir=0), one regular file's inode core corrupted
 # offline, then read. On this kernel that repair dereferences a NULL realtime rmap cursor
