@@ -234,6 +234,14 @@ fn the_full_check_trigger_is_root_only_and_starts_only_xfs_scrub_of_its_mount() 
     );
     let monitor = read("xfs-heal-monitor@.service");
     assert!(keys(&monitor, "Service").contains(&"Sockets=xfs-heal-full-check@%i.socket".to_owned()));
+    // Audit finding 9: a monitor holds few fds, so few connections, so few health fds in
+    // flight on them; audit finding 2: the repairer's journal limit is ours, not journald.conf's.
+    assert!(keys(&monitor, "Service").contains(&"LimitNOFILE=64".to_owned()));
+    let repairer = read("xfs-heal-repairer@.service");
+    let service = keys(&repairer, "Service");
+    assert!(service.contains(&"LogRateLimitIntervalSec=30s".to_owned()));
+    let burst: u64 = service.iter().find_map(|l| l.strip_prefix("LogRateLimitBurst=")?.parse().ok()).unwrap();
+    assert!(xfs_heal_protocol::throttle::Limits::max_lines_in(30) < burst, "{burst}");
     // The monitor still sees nothing of /run/xfs-heal but its own socket.
     assert!(keys(&monitor, "Service").contains(&"TemporaryFileSystem=/run/xfs-heal:ro".to_owned()));
     assert!(keys(&monitor, "Service").contains(&"BindReadOnlyPaths=/run/xfs-heal/%i.sock".to_owned()));

@@ -343,8 +343,9 @@ fi
 # A peer with the monitor's uid asks for 150 directory repairs of one directory, each with
 # another generation: each is a real ioctl the kernel answers ENOENT (a miss). Misses draw
 # from a bucket shaped as failed name lookups' (32 at once, then ten a second), so the 150
-# take at least (150 - 32) / 10 = 11.8 s; at the request limit alone (64, then 100 a
-# second) they took about 1 s.
+# take at least (150 - 32 - 1) / 10 = 11.7 s (the first token after the burst may be due at
+# once); at the request limit alone (64, then 100 a second) they took about 1 s. A lower
+# bound: a slower machine only makes it longer.
 if selected 14; then
     scenario 14 "generations guessed through inode repair requests: held to the failed-lookup rate"
     name=s14
@@ -358,16 +359,17 @@ if selected 14; then
     out=$(setpriv --reuid=$MONITOR_UID --regid=$MONITOR_UID --clear-groups $BIN/xfs-heal-raw-client --guess /run/xfs-heal/$name.sock "$ino" 150 2>&1)
     t1=$(now)
     secs=$(elapsed "$t0" "$t1")
-    misses=$(echo "$out" | grep -oE 'KernelError\((ENOENT|ESTALE)\)": [0-9]+' | awk -F': ' '{ s += $2 } END { print s + 0 }')
+    # ENOENT is errno 2, ESTALE 116.
+    misses=$(echo "$out" | grep -oE 'KernelError\(Errno\((2|116)\)\)": [0-9]+' | awk -F': ' '{ s += $2 } END { print s + 0 }')
     issued=$(count /tmp/$name.rep 'verdict=issued')
     say "$out; repairer audit lines (issued): $issued"
     kill $REP 2>/dev/null; wait $REP 2>/dev/null
     umount /mnt/$name; rm -f /tmp/$name.img
-    slow_enough=$(awk -v s="$secs" 'BEGIN { print (s >= 11.8) ? "yes" : "no" }')
+    slow_enough=$(awk -v s="$secs" 'BEGIN { print (s >= 11.7) ? "yes" : "no" }')
     if [ $started = yes ] && [ "$misses" = 150 ] && [ "$issued" -ge 150 ] && [ $slow_enough = yes ]; then
         result 14 xfs-heal PASS "$secs" "150 wrong generations, each answered ENOENT by the kernel, took $secs s: 32 at once, then ten a second"
     else
-        result 14 xfs-heal FAIL - "started $started, misses $misses of 150, issued $issued, $secs s (at least 11.8 expected): $out"
+        result 14 xfs-heal FAIL - "started $started, misses $misses of 150, issued $issued, $secs s (at least 11.7 expected): $out"
         cat /tmp/$name.rep | tail -n 5
     fi
     result 14 xfs_healer N/A - "no request interface: xfs_healer repairs in the process that reads the events"

@@ -74,3 +74,56 @@ for d in xfs-heal xfs_healer; do
 done
 # U7, next, expects xfsprogs' mount watcher running.
 systemctl start xfs_healer_start.service
+
+scenario U13 "systemd: a hostile file name cannot add a field to an audit line or hide in a report"
+# Audit finding 5: the name escaper left '"' alone, so a file named as below added fields to
+# the repairer's plain-text audit line, and format characters (U+202E) passed into lines as
+# they were. The file over the dm-error range sits in a directory named so; a read names it.
+systemctl stop xfs_healer_start.service
+hostile=$(printf 'q" verdict=refused peer_uid=0 x="y\342\200\256')
+shown='q\x22 verdict=refused peer_uid=0 x=\x22y\xe2\x80\xae'
+rlo=$(printf '\342\200\256')
+for d in xfs-heal xfs_healer; do
+    n=u13x; [ $d = xfs_healer ] && n=u13h
+    dm_error_image $n dir/file 4
+    mount /dev/mapper/$n /mnt/$n && mv /mnt/$n/dir "/mnt/$n/$hostile" && umount /mnt/$n
+    [ $d = xfs-heal ] && systemctl enable "xfs-heal-monitor@$(u10_inst $n).service" >/dev/null 2>&1
+    mount /dev/mapper/$n /mnt/$n
+    if [ $d = xfs-heal ]; then
+        wait_unit "xfs-heal-monitor@$(u10_inst $n).service"; wait_unit "xfs-heal-repairer@$(u10_inst $n).service"
+    else
+        systemctl start "xfs_healer@$(u10_inst $n).service"; wait_unit "xfs_healer@$(u10_inst $n).service"
+    fi
+    sleep 1
+    t0=$(now)
+    xfs_io -d -c 'pread 0 16k' "/mnt/$n/$hostile/file" >/dev/null 2>&1
+    _k=40; while [ $_k -gt 0 ] && ! daemon_journal $d $n | grep -q 'directio_read'; do sleep 0.25; _k=$((_k - 1)); done
+    sleep 1
+    t1=$(now)
+    journal=$(daemon_journal $d $n)
+    raw=$(echo "$journal" | grep -c "$rlo")
+    named=$(echo "$journal" | grep -cF "/mnt/$n/$shown/file pos ")
+    echo "$journal" | grep 'directio_read' | head -n 2 | cut -c1-200
+    if [ $d = xfs-heal ]; then
+        audit=$(journalctl --no-pager -o cat -u "xfs-heal-repairer@$(u10_inst $n).service" | grep 'name of ino')
+        echo "$audit" | head -n 2 | cut -c1-220
+        raw=$((raw + $(echo "$audit" | grep -c "$rlo")))
+        # The line as a log parser reads it: one verdict, issued; the name in result="...".
+        verdicts=$(echo "$audit" | head -n 1 | sed 's/"[^"]*"/""/g' | grep -o ' verdict=[a-z]*' | tr '\n' ' ')
+        in_result=$(echo "$audit" | grep -cF "verdict=issued result=\"$shown/file\"")
+        fields=$(journalctl --no-pager -o verbose -u "xfs-heal-repairer@$(u10_inst $n).service" XFS_HEAL_KIND=audit XFS_HEAL_SCOPE=lookup | grep -c '^ *XFS_HEAL_VERDICT=issued$')
+    else
+        verdicts=-; in_result=-; fields=-
+    fi
+    umount /mnt/$n
+    [ $d = xfs-heal ] && systemctl disable "xfs-heal-monitor@$(u10_inst $n).service" >/dev/null 2>&1
+    [ $d = xfs_healer ] && systemctl stop "xfs_healer@$(u10_inst $n).service"
+    dm_teardown $n
+    say "u13 $d: reports naming the escaped path $named, raw U+202E in the journal $raw; audit verdict fields '$verdicts', the name inside result=\"\": $in_result, structured verdicts $fields"
+    if [ "$named" -ge 1 ] && [ "$raw" = 0 ] && { [ $d = xfs_healer ] || { [ "$verdicts" = " verdict=issued " ] && [ "$in_result" -ge 1 ] && [ "$fields" -ge 1 ]; }; }; then
+        result U13 $d PASS "$(elapsed "$t0" "$t1")" "the name shows as '$shown': no raw format character, no field of its own in the audit line"
+    else
+        result U13 $d FAIL - "named $named, raw U+202E $raw, audit verdicts '$verdicts', in result $in_result, structured $fields"
+    fi
+done
+systemctl start xfs_healer_start.service
