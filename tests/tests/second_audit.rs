@@ -55,6 +55,49 @@ fn a_connect_loop_of_the_served_uid_writes_bounded_lines_and_leaves_audit_lines_
     drop(fs);
 }
 
+/// Before: every connection got a Hello with a health fd, which stays in flight, charged to
+/// root beyond root's own limit (CAP_SYS_ADMIN), for as long as the peer holds the connection
+/// unread. After: connections held open in a burst get their Hello and fd only within the
+/// admission limit; the rest are closed with nothing sent.
+#[test]
+fn connections_held_unread_carry_no_more_health_fds_than_the_admission_limit() {
+    use std::os::fd::AsRawFd;
+    if !require_root() {
+        return;
+    }
+    let scratch = Scratch::new("inflight");
+    let fs = XfsMount::create(scratch.path("a.img"), scratch.path("mnt"));
+    let r =
+        Repairer::start(&scratch, &fs.mountpoint, &["--events-from", data("sample.v0").to_str().unwrap()]);
+    let start = Instant::now();
+    let held: Vec<UnixStream> = (0..100).map(|_| UnixStream::connect(&r.socket).expect("connect")).collect();
+    // Every connection answered (a Hello, or the close) before any is read.
+    std::thread::sleep(Duration::from_millis(500));
+    let secs = start.elapsed().as_secs() + 1;
+    let mut with_fd = 0u64;
+    for stream in &held {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = vec![0u8; codec::MAX_FRAME];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 2]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let flags = nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC;
+        let msg =
+            nix::sys::socket::recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), flags).unwrap();
+        for c in msg.cmsgs().unwrap() {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+                with_fd += 1;
+                for fd in fds {
+                    let _ = nix::unistd::close(fd);
+                }
+            }
+        }
+    }
+    let most = u64::from(throttle::ADMISSIONS.burst) + 4 * secs;
+    eprintln!("100 connections held unread: {with_fd} carried a health fd (the limit allows {most})");
+    assert!(with_fd >= 1, "the first is greeted");
+    assert!(with_fd <= most, "{with_fd} health fds in flight; the limit allows {most}");
+}
+
 // --- 4: `xfs-heal status` and one hostile file ----------------------------------------------
 
 /// Before: a 65,536-character label aborted the command (exit 134) and hid every mount; two
