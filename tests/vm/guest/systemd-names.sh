@@ -7,6 +7,18 @@
 # Then a corrupt directory /a/b/c is read: its sick report and its repair name it too.
 
 u10_inst() { echo "mnt-$1"; }
+# u10_mount_served DAEMON NAME: /dev/mapper/NAME mounted at /mnt/NAME, served by DAEMON (ours
+# enabled before the mount, so xfs_healer_start leaves it alone; xfs_healer@ started).
+u10_mount_served() {
+    [ $1 = xfs-heal ] && systemctl enable "xfs-heal-monitor@$(u10_inst $2).service" >/dev/null 2>&1
+    mount /dev/mapper/$2 /mnt/$2
+    if [ $1 = xfs-heal ]; then
+        wait_unit "xfs-heal-monitor@$(u10_inst $2).service"; wait_unit "xfs-heal-repairer@$(u10_inst $2).service"
+    else
+        systemctl start "xfs_healer@$(u10_inst $2).service"; wait_unit "xfs_healer@$(u10_inst $2).service"
+    fi
+    sleep 1
+}
 # u10_lines DAEMON NAME KIND: the lines naming /dir/file for one kind of failed I/O.
 u10_lines() { daemon_journal "$1" "$2" | grep -c -E "^/mnt/$2/dir/file pos [0-9]+ len [0-9]+: $3: Input/output error\$"; }
 
@@ -16,15 +28,8 @@ systemctl stop xfs_healer_start.service
 for d in xfs-heal xfs_healer; do
     n=u10x; [ $d = xfs_healer ] && n=u10h
     dm_error_image $n dir/file 4
-    [ $d = xfs-heal ] && systemctl enable "xfs-heal-monitor@$(u10_inst $n).service" >/dev/null 2>&1
-    mount /dev/mapper/$n /mnt/$n
+    u10_mount_served $d $n
     say "u10 $n: $(xfs_info /mnt/$n | grep -o 'parent=[01]')"
-    if [ $d = xfs-heal ]; then
-        wait_unit "xfs-heal-monitor@$(u10_inst $n).service"; wait_unit "xfs-heal-repairer@$(u10_inst $n).service"
-    else
-        systemctl start "xfs_healer@$(u10_inst $n).service"; wait_unit "xfs_healer@$(u10_inst $n).service"
-    fi
-    sleep 1
     t0=$(now)
     xfs_io -c 'pread 0 16k' /mnt/$n/dir/file >/dev/null 2>&1
     xfs_io -d -c 'pread 0 16k' /mnt/$n/dir/file >/dev/null 2>&1
@@ -87,14 +92,7 @@ for d in xfs-heal xfs_healer; do
     n=u13x; [ $d = xfs_healer ] && n=u13h
     dm_error_image $n dir/file 4
     mount /dev/mapper/$n /mnt/$n && mv /mnt/$n/dir "/mnt/$n/$hostile" && umount /mnt/$n
-    [ $d = xfs-heal ] && systemctl enable "xfs-heal-monitor@$(u10_inst $n).service" >/dev/null 2>&1
-    mount /dev/mapper/$n /mnt/$n
-    if [ $d = xfs-heal ]; then
-        wait_unit "xfs-heal-monitor@$(u10_inst $n).service"; wait_unit "xfs-heal-repairer@$(u10_inst $n).service"
-    else
-        systemctl start "xfs_healer@$(u10_inst $n).service"; wait_unit "xfs_healer@$(u10_inst $n).service"
-    fi
-    sleep 1
+    u10_mount_served $d $n
     t0=$(now)
     xfs_io -d -c 'pread 0 16k' "/mnt/$n/$hostile/file" >/dev/null 2>&1
     _k=40; while [ $_k -gt 0 ] && ! daemon_journal $d $n | grep -q 'directio_read'; do sleep 0.25; _k=$((_k - 1)); done
