@@ -44,10 +44,7 @@ impl std::fmt::Display for TriggerError {
         match self {
             Self::ListenFds(e) => write!(f, "{e}"),
             Self::Names(names) => {
-                write!(
-                    f,
-                    "LISTEN_FDNAMES={names:?}: expected two fds named {FD_NAME} (its socket unit's FIFOs)"
-                )
+                write!(f, "LISTEN_FDNAMES is {names}, not two fds named {FD_NAME} (its socket unit's FIFOs)")
             }
             Self::NotFifo(i) => write!(f, "passed fd {} is not a FIFO", i + 3),
             Self::NonBlocking(e) => write!(f, "cannot make the FIFOs non-blocking: {e}"),

@@ -568,9 +568,10 @@ impl Report {
     }
 }
 
-/// The full check's unit for this mount, escaped for the report.
+/// The full check's unit for this mount, as systemctl names it: `systemd-escape --path`
+/// leaves nothing in it the escaper would change but its own backslashes, which must stay.
 fn full_check_unit(mount: &str) -> String {
-    escape(&fullcheck::unit_name(mount).unwrap_or_else(|| "xfs_scrub@.service".into()))
+    fullcheck::unit_name(mount).unwrap_or_else(|| "xfs_scrub@.service".into())
 }
 
 /// Text from outside (the mount point, a reason built from what the system said), as every

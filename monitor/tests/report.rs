@@ -167,7 +167,12 @@ fn control_characters_in_the_mount_path_cannot_forge_lines() {
     let e = HealthEvent { time_ns: 0, kind: EventKind::Running };
     let line = Report::Event(e).text("/mnt/evil\n/mnt: filesystem unmounted");
     assert!(!line.contains('\n'));
-    assert_eq!(line, "/mnt/evil\\n/mnt: filesystem unmounted: monitoring started");
+    assert_eq!(line, "/mnt/evil\\x0a/mnt: filesystem unmounted: monitoring started");
+    // The one escaper: format characters and quotes too, and in JSON as in text.
+    let line = Report::Event(e).text("/mnt/\u{202e}evil\"");
+    assert_eq!(line, "/mnt/\\xe2\\x80\\xaeevil\\x22: monitoring started");
+    let json = Report::Event(e).json("/mnt/\u{202e}evil\"");
+    assert_eq!(json["mountpoint"], "/mnt/\\xe2\\x80\\xaeevil\\x22");
 }
 
 #[test]

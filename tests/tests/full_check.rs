@@ -160,7 +160,7 @@ fn without_a_usable_trigger_the_monitor_says_so_and_sweeps() {
         let out = m.output();
         let expected_why = match tag {
             "plain" => "no full online check trigger (not started by systemd's xfs-heal units)",
-            "wrongname" => "full online check unavailable: LISTEN_FDNAMES=\"full-check:other\": expected two fds named full-check",
+            "wrongname" => "full online check unavailable: LISTEN_FDNAMES is full-check:other, not two fds named full-check",
             _ => "full online check unavailable: passed fd 4 is not a FIFO",
         };
         assert!(out.contains(expected_why), "{tag}: {out}");
