@@ -299,6 +299,19 @@ impl Repairer {
     }
 }
 
+/// Whether something accepts on the Unix socket at `path` (a non-blocking connect: a full
+/// backlog counts as accepting).
+pub fn still_accepts(path: &Path) -> bool {
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    let Ok(probe) =
+        socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None)
+    else {
+        return false;
+    };
+    let Ok(addr) = UnixAddr::new(path) else { return false };
+    matches!(connect(probe.as_raw_fd(), &addr), Ok(()) | Err(nix::Error::EAGAIN | nix::Error::EINPROGRESS))
+}
+
 impl Drop for Repairer {
     fn drop(&mut self) {
         // Under a wrapper (strace, prlimit, env) the repairer is the wrapper's child: killed
@@ -312,19 +325,13 @@ impl Drop for Repairer {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // Not ours to reap, so wait until each has exited (gone, or a zombie, whose fds are
-        // closed): a test that starts the next repairer at the same socket must not find this
-        // one still listening there (`xfs-heal listen` never replaces a live socket).
+        // Not ours to reap, and a traced one killed may linger in its exit stop with its fds
+        // open: wait until nothing accepts on its socket any more, so a test that starts the
+        // next repairer there does not find this one still listening (`xfs-heal listen` never
+        // replaces a live socket).
         let deadline = Instant::now() + Duration::from_secs(10);
-        for pid in children {
-            while Instant::now() < deadline {
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
-                if matches!(state, None | Some("Z" | "X")) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
+        while !children.is_empty() && still_accepts(&self.socket) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
