@@ -91,7 +91,12 @@ scenario U11 "metrics of two mounts after a soft-reboot: both written, both serv
 # After U7's unmounts (once their stops, ExecStopPost= included, are over): nothing of either
 # mount is left behind.
 wait_settled_down xfs-heal-monitor@mnt-fa.service xfs-heal-monitor@mnt-fb.service
-u11_left=$(ls /var/lib/xfs-heal/metrics/mnt-fa /var/lib/xfs-heal/metrics/mnt-fb /var/lib/prometheus/node-exporter 2>/dev/null | grep -c 'xfs-heal@')
+u11_leftovers=$(ls -d /var/lib/xfs-heal/metrics/mnt-f[ab]/xfs-heal@* /var/lib/prometheus/node-exporter/xfs-heal@mnt-f[ab].prom 2>/dev/null)
+u11_left=$(echo "$u11_leftovers" | grep -c 'xfs-heal@')
+if [ "$u11_left" != 0 ]; then
+    echo "$u11_leftovers"
+    journalctl --no-pager -o short-monotonic -u xfs-heal-monitor@mnt-fa.service -u xfs-heal-monitor@mnt-fb.service | tail -n 20 | cut -c1-200
+fi
 say "files $u11_files; links $u11_links; served by node_exporter $u11_served(scrape error $u11_scrape_error); textfile dir $u11_textfile"
 say "from fb's monitor's namespace as xfs-heal: own dir '$u11_own', fa's dir '$u11_other', rename fa's file '$u11_rename', node_exporter's dir '$u11_textfile_write'; after the unmounts: $u11_left files or links left"
 want_links="fa:root->/var/lib/xfs-heal/metrics/mnt-fa/xfs-heal@mnt-fa.prom fb:root->/var/lib/xfs-heal/metrics/mnt-fb/xfs-heal@mnt-fb.prom "
